@@ -1,0 +1,79 @@
+"""Leaderboards refuse mixed protocols and never show a missing value as 0."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from vdmbench.cli import main
+from vdmbench.errors import ProtocolMismatchError
+from vdmbench.leaderboard import build_table, load_records, to_csv, to_latex, to_markdown
+
+HERE = Path(__file__).parent
+
+
+@pytest.fixture(scope="module")
+def records(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
+    out = tmp_path_factory.mktemp("lb")
+    result = CliRunner().invoke(main, ["run", str(HERE / "suite_ok.yaml"), "--out", str(out),
+                                       "--quiet"])
+    assert result.exit_code == 0, result.output
+    return load_records(out)
+
+
+def test_mixed_protocol_versions_refused(records: list[dict]) -> None:
+    other = copy.deepcopy(records[1])
+    other["metrics"]["mean_abs_diff_to_teacher"]["version"] = "2"
+    with pytest.raises(ProtocolMismatchError, match="mean_abs_diff_to_teacher"):
+        build_table([records[0], other])
+
+
+def test_different_reference_sets_refused(records: list[dict]) -> None:
+    other = copy.deepcopy(records[1])
+    other["dataset"]["manifest_hash"] = "0" * 64
+    with pytest.raises(ProtocolMismatchError):
+        build_table([records[0], other])
+
+
+def test_missing_value_is_a_dash_not_zero(records: list[dict]) -> None:
+    partial = copy.deepcopy(records[1])
+    del partial["metrics"]["mean_abs_diff_to_teacher"]
+    partial["speed"] = None
+    table = build_table([records[0], partial])
+    md = to_markdown(table).splitlines()
+    row = next(ln for ln in md if ln.startswith("| student"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[3] == "—" and cells[-1] == "—" and "0.0000" not in cells[3]
+    csv_row = to_csv(table).splitlines()[2].split(",")
+    assert csv_row[3] == "" and csv_row[3] != "0"
+    assert "---" in to_latex(table)
+
+
+def test_invalid_timing_is_marked(records: list[dict]) -> None:
+    bad = copy.deepcopy(records[1])
+    bad["speed"]["per_video"]["valid"] = False
+    table = build_table([records[0], bad])
+    md = to_markdown(table)
+    assert "*" in md.splitlines()[-3] or "not valid" in md
+    row = next(r for r in table.rows if r["model"] == "student")
+    assert row["speedup"] is None  # no speed-up from an invalid timing
+
+
+def test_leaderboard_command_rebuilds(tmp_path: Path, records: list[dict]) -> None:
+    run = tmp_path / "harness-test" / "run-x" / "records"
+    run.mkdir(parents=True)
+    for r in records:
+        (run / f"{r['model']['name']}.json").write_text(json.dumps(r))
+    for fmt, needle in (("md", "| teacher"), ("csv", "teacher,"), ("tex", r"\toprule")):
+        result = CliRunner().invoke(main, ["leaderboard", str(tmp_path), "--format", fmt])
+        assert result.exit_code == 0, result.output
+        assert needle in result.output
+    assert (tmp_path / "leaderboard.csv").exists()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = CliRunner().invoke(main, ["leaderboard", str(empty)])
+    assert result.exit_code == 2 and "no result records" in result.output

@@ -1,0 +1,109 @@
+"""What a model is asked for and what it must answer: the model adapter protocol.
+
+A :class:`GenerationRequest` names one video to generate; a :class:`VideoGenerator` turns a list of
+requests into a list of :class:`~vdmbench.video.Video` and describes itself with a
+:class:`ModelCard`. Same request + same seed ⇒ same video (bit-identical on CPU).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import torch
+
+from vdmbench.video import Video, check_video, video_sha256
+
+
+@dataclass(frozen=True, eq=False)
+class GenerationRequest:
+    """One video to generate.
+
+    ``image``: the conditioning frame for image-to-video, uint8 ``(H, W, 3)``; ``prompt`` for
+    text-to-video. ``frames`` × (``height``, ``width``) pixels at ``fps``. ``seed`` fixes the noise.
+    """
+
+    id: str
+    seed: int
+    frames: int
+    height: int
+    width: int
+    fps: float
+    prompt: str | None = None
+    image: torch.Tensor | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.image is not None:
+            check_video(self.image.unsqueeze(0), f"request {self.id}: conditioning image")
+
+    def key_material(self) -> dict[str, Any]:
+        """Everything that determines the output, as JSON-able data (image by its hash)."""
+        d = {k: v for k, v in asdict(self).items() if k != "image"}
+        d["image_sha256"] = None if self.image is None else video_sha256(self.image)
+        return d
+
+    def content_hash(self) -> str:
+        """sha256 of :meth:`key_material` (stable across processes)."""
+        blob = json.dumps(self.key_material(), sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What was measured: parameter counts (per component), dtype, steps, shapes, weights hash."""
+
+    name: str
+    adapter: str
+    params: dict[str, int]
+    dtype: str
+    steps: int
+    frames: int
+    height: int
+    width: int
+    weights_sha256: str
+    cfg: bool = False
+    kernels: str = "none"
+    sampler: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def total_params(self) -> int:
+        return int(sum(self.params.values()))
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["total_params"] = self.total_params
+        return d
+
+
+@runtime_checkable
+class VideoGenerator(Protocol):
+    """The model adapter protocol (three methods).
+
+    - ``generate(requests)``: one :class:`Video` per request, in order; uint8 ``(T, H, W, 3)``
+      with ``T = request.frames`` and ``(H, W) = (request.height, request.width)``.
+    - ``describe()``: the :class:`ModelCard`.
+    - ``components(request)``: named zero-argument callables that run one part of generating the
+      request (e.g. ``"encode"``, ``"denoise"`` = one denoiser step with CFG counted,
+      ``"decode"``), each on inputs prepared once, so that speed can be split per component.
+      ``"denoise"`` is repeated ``describe().steps`` times per video.
+    """
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Video]: ...
+
+    def describe(self) -> ModelCard: ...
+
+    def components(self, request: GenerationRequest) -> dict[str, Callable[[], object]]: ...
+
+
+class AdapterFactory(Protocol):
+    """A registered model adapter: ``Options`` (a pydantic model, ``extra="forbid"``) validates the
+    suite's ``options:`` mapping, ``load`` builds the generator (weights read from ``weights``)."""
+
+    Options: ClassVar[type]
+
+    @classmethod
+    def load(cls, name: str, weights: str | None, options: Any, device: str) -> VideoGenerator: ...

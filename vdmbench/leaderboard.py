@@ -1,0 +1,256 @@
+"""Leaderboards: CSV / Markdown / LaTeX views over result records.
+
+One row per model, one column per metric (with its direction arrow), latency per component,
+parameters, and speed-ups relative to the suite's reference model measured in the same run on the
+same device. Records whose metric protocol, version or reference data differ are refused
+(:class:`ProtocolMismatchError`); a missing value is shown as "—", never 0; a timing that did not
+meet its minimums is marked with "*".
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vdmbench.errors import ProtocolMismatchError, VdmbenchError
+from vdmbench.records import atomic_write_text, find_records, read_record
+
+MISSING = "—"
+COMPONENT_ORDER = ("text_encode", "image_encode", "encode", "vae_encode", "denoise", "decode")
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    header: str
+    kind: str  # "text" | "metric" | "ms" | "ratio" | "params"
+
+
+@dataclass
+class Table:
+    """A leaderboard: ``columns`` and one dict per row (values raw; None = missing)."""
+
+    title: str
+    columns: list[Column]
+    rows: list[dict[str, Any]]
+    notes: list[str]
+
+
+def _comparability_key(record: dict[str, Any], metric: str) -> str:
+    m = record["metrics"][metric]
+    return json.dumps({"version": m.get("version"), "protocol": m.get("protocol"),
+                       "dataset": record["dataset"]["manifest_hash"],
+                       "n_requests": record["dataset"]["n_requests"]}, sort_keys=True)
+
+
+def check_comparable(records: Sequence[dict[str, Any]]) -> None:
+    """Raise unless every metric was measured under one protocol/version/reference set."""
+    seen: dict[str, tuple[str, str]] = {}
+    for rec in records:
+        for metric in rec.get("metrics", {}):
+            key = _comparability_key(rec, metric)
+            who = f"{rec['model']['name']} (run {rec['run_id']})"
+            if metric in seen and seen[metric][0] != key:
+                raise ProtocolMismatchError(
+                    f"metric '{metric}' of {who} was measured under a different protocol, "
+                    f"version or reference set than for {seen[metric][1]}; refusing to put "
+                    f"them side by side")
+            seen.setdefault(metric, (key, who))
+
+
+def _median(t: dict[str, Any] | None) -> float | None:
+    return None if t is None else t.get("median_s")
+
+
+def build_table(records: Sequence[dict[str, Any]], title: str = "") -> Table:
+    """Build the leaderboard table from records (see the module docstring)."""
+    if not records:
+        raise VdmbenchError("no result records to build a leaderboard from")
+    check_comparable(records)
+    metric_names: list[str] = []
+    directions: dict[str, bool] = {}
+    components: list[str] = []
+    for rec in records:
+        for name, m in rec.get("metrics", {}).items():
+            if name not in metric_names:
+                metric_names.append(name)
+                directions[name] = bool(m.get("higher_is_better"))
+        for c in (rec.get("speed") or {}).get("components", {}):
+            if c not in components:
+                components.append(c)
+    components.sort(key=lambda c: (COMPONENT_ORDER.index(c) if c in COMPONENT_ORDER
+                                   else len(COMPONENT_ORDER), c))
+    columns = [Column("model", "model", "text"), Column("params", "params (M)", "params"),
+               Column("steps", "steps", "text")]
+    columns += [Column(f"metric:{n}", f"{n} {'↑' if directions[n] else '↓'}", "metric")
+                for n in metric_names]
+    columns += [Column(f"ms:{c}", f"{c} (ms)", "ms") for c in components]
+    columns += [Column("ms:per_video", "per video (ms)", "ms"),
+                Column("speedup", "speed-up (×)", "ratio")]
+    if "denoise" in components:
+        columns.append(Column("step_speedup", "step speed-up (×)", "ratio"))
+    # reference timings per (run, device)
+    refs: dict[tuple[str, str], dict[str, Any]] = {}
+    for rec in records:
+        if rec["model"]["name"] == rec["suite"]["reference_model"] and rec.get("speed"):
+            refs[(rec["run_id"], rec["speed"]["device"])] = rec["speed"]
+    rows, notes, invalid_seen = [], [], False
+    multi_run = len({r["run_id"] for r in records}) > 1
+    for rec in records:
+        card = rec["model"]["card"]
+        name = rec["model"]["name"] + (f" [{rec['run_id']}]" if multi_run else "")
+        row: dict[str, Any] = {"model": name, "params": card.get("total_params", 0) / 1e6,
+                               "steps": card.get("steps")}
+        for n in metric_names:
+            m = rec.get("metrics", {}).get(n)
+            row[f"metric:{n}"] = None if m is None else (m["value"], m.get("std"))
+        speed = rec.get("speed")
+        invalid: set[str] = set()
+        if speed:
+            for c in components:
+                t = speed["components"].get(c)
+                row[f"ms:{c}"] = None if t is None else t["median_s"] * 1e3
+                if t is not None and not t["valid"]:
+                    invalid.add(f"ms:{c}")
+            pv = speed.get("per_video")
+            row["ms:per_video"] = None if pv is None else pv["median_s"] * 1e3
+            if pv is not None and not pv["valid"]:
+                invalid.add("ms:per_video")
+            ref = refs.get((rec["run_id"], speed["device"]))
+            row["speedup"] = _ratio(ref and ref.get("per_video"), pv)
+            ref_step = ref and ref["components"].get("denoise")
+            row["step_speedup"] = _ratio(ref_step, speed["components"].get("denoise"))
+        row["_invalid"] = invalid
+        invalid_seen |= bool(invalid)
+        rows.append(row)
+    if refs:
+        ref_name = records[0]["suite"]["reference_model"]
+        notes.append(f"speed-ups are relative to {ref_name}, measured in the same run on the "
+                     f"same device ({', '.join(sorted({d for _, d in refs}))})")
+    if invalid_seen:
+        notes.append("* timing did not meet its minimum iterations or duration (not valid)")
+    return Table(title=title, columns=columns, rows=rows, notes=notes)
+
+
+def _ratio(ref: dict[str, Any] | None, mine: dict[str, Any] | None) -> float | None:
+    """ref / mine median time, only if both exist and are valid."""
+    if not ref or not mine or not ref.get("valid") or not mine.get("valid"):
+        return None
+    if not mine["median_s"]:
+        return None
+    return ref["median_s"] / mine["median_s"]
+
+
+def _fmt_number(v: float) -> str:
+    if math.isinf(v) or math.isnan(v):
+        return str(v)
+    a = abs(v)
+    if a >= 100:
+        return f"{v:.1f}"
+    if a >= 1:
+        return f"{v:.3f}"
+    return f"{v:.4f}"
+
+
+def format_cell(col: Column, row: dict[str, Any]) -> str:
+    v = row.get(col.key)
+    if v is None:
+        return MISSING
+    if col.kind == "metric":
+        value, std = v
+        s = _fmt_number(value)
+        return s + (f" ± {_fmt_number(std)}" if std is not None else "")
+    if col.kind == "ms":
+        return f"{v:.2f}" + ("*" if col.key in row.get("_invalid", ()) else "")
+    if col.kind == "ratio":
+        return f"{v:.2f}"
+    if col.kind == "params":
+        return f"{v:.3f}"
+    return str(v)
+
+
+def to_csv(table: Table) -> str:
+    """Raw numbers; a missing value is an empty cell (never 0); invalid timings flagged."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    header: list[str] = []
+    for c in table.columns:
+        if c.kind == "metric":
+            header += [c.key.split(":", 1)[1], c.key.split(":", 1)[1] + "_std"]
+        else:
+            header.append(c.key.replace("ms:", "ms_"))
+    header.append("invalid_timings")
+    w.writerow(header)
+    for row in table.rows:
+        out: list[Any] = []
+        for c in table.columns:
+            v = row.get(c.key)
+            if c.kind == "metric":
+                out += ["", ""] if v is None else [repr(v[0]), "" if v[1] is None else repr(v[1])]
+            else:
+                out.append("" if v is None else (repr(v) if isinstance(v, float) else v))
+        out.append(";".join(sorted(k.replace("ms:", "ms_") for k in row.get("_invalid", ()))))
+        w.writerow(out)
+    return buf.getvalue()
+
+
+def to_markdown(table: Table) -> str:
+    lines = [f"### {table.title}", ""] if table.title else []
+    lines.append("| " + " | ".join(c.header for c in table.columns) + " |")
+    lines.append("|" + "|".join("---" if c.kind == "text" else "---:" for c in table.columns)
+                 + "|")
+    for row in table.rows:
+        lines.append("| " + " | ".join(format_cell(c, row) for c in table.columns) + " |")
+    if table.notes:
+        lines.append("")
+        lines += [f"{n}  " for n in table.notes]
+    return "\n".join(lines) + "\n"
+
+
+_TEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
+                "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
+                "^": r"\textasciicircum{}", "↑": r"$\uparrow$", "↓": r"$\downarrow$",
+                "×": r"$\times$", "±": r"$\pm$", "—": "---"}
+
+
+def _tex(s: str) -> str:
+    return "".join(_TEX_ESCAPES.get(ch, ch) for ch in s)
+
+
+def to_latex(table: Table) -> str:
+    spec = "".join("l" if c.kind == "text" else "r" for c in table.columns)
+    lines = [r"\begin{tabular}{" + spec + "}", r"\toprule",
+             " & ".join(_tex(c.header) for c in table.columns) + r" \\", r"\midrule"]
+    for row in table.rows:
+        lines.append(" & ".join(_tex(format_cell(c, row)) for c in table.columns) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    lines += [f"% {n}" for n in table.notes]
+    return "\n".join(lines) + "\n"
+
+
+FORMATS = {"csv": to_csv, "md": to_markdown, "tex": to_latex}
+
+
+def load_records(root: Path) -> list[dict[str, Any]]:
+    paths = find_records(root)
+    if not paths:
+        raise VdmbenchError(f"{root}: no result records found (expected */records/*.json)")
+    records = [read_record(p) for p in paths]
+    return sorted(records, key=lambda r: (r["run_id"], r["model"].get("index", 0)))
+
+
+def write_leaderboards(root: Path, title: str = "") -> dict[str, Path]:
+    """Build the table from every record under ``root`` and write leaderboard.{csv,md,tex}."""
+    table = build_table(load_records(root), title=title)
+    out = {}
+    for ext, fn in FORMATS.items():
+        path = root / f"leaderboard.{ext}"
+        atomic_write_text(path, fn(table))
+        out[ext] = path
+    return out

@@ -1,0 +1,94 @@
+"""The metric interface: registered by name, versioned, streaming.
+
+A metric is created per (model, run) with its validated options and a :class:`MetricContext`;
+``prepare()`` builds whatever reference it needs (real-video feature statistics, cached by
+content), ``update()`` is called per batch of generated videos, ``compute()`` returns a
+:class:`MetricValue`. Feature statistics stream (float64 sums), so memory does not grow with the
+number of videos.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from vdmbench.data.base import VideoDataset
+    from vdmbench.generation import GenerationRequest
+    from vdmbench.video import Video
+
+
+class NoOptions(BaseModel):
+    """A metric without options."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class MetricValue:
+    """A metric's result: ``value`` over ``n`` samples; ``ci`` a (low, high) interval if known,
+    ``std`` the spread over splits/loops if the protocol defines one; ``details`` free-form."""
+
+    value: float
+    n: int
+    ci: tuple[float, float] | None = None
+    std: float | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class MetricContext:
+    """What a metric may use: the device, a content-keyed cache folder, the suite's dataset
+    (for reference videos), the suite's frames/size, and whether to show progress."""
+
+    device: str
+    cache_dir: Path
+    dataset: VideoDataset | None = None
+    progress: bool = False
+
+
+class Metric(ABC):
+    """Base class of registered metrics.
+
+    Subclasses set ``name``, ``version`` (bump it whenever numbers can change),
+    ``higher_is_better``, ``needs_reference_data`` (real videos from the dataset),
+    ``needs_teacher`` (the teacher model's videos for the same requests) and ``Options``.
+    """
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+    higher_is_better: ClassVar[bool]
+    needs_reference_data: ClassVar[bool] = False
+    needs_teacher: ClassVar[bool] = False
+    Options: ClassVar[type[BaseModel]] = NoOptions
+
+    def __init__(self, options: BaseModel, context: MetricContext) -> None:
+        self.options = options
+        self.context = context
+
+    def protocol(self) -> dict[str, Any]:
+        """Protocol description recorded with each value; the leaderboard refuses to compare
+        values whose ``protocol()`` differs. Must include ``id`` and ``version``; subclasses add
+        preprocessing, extractor sha256 and sample counts."""
+        return {"id": self.name, "version": self.version,
+                "options": self.options.model_dump(mode="json")}
+
+    def prepare(self) -> None:  # noqa: B027 (optional hook)
+        """Build reference statistics (e.g. from ``context.dataset``); default: nothing."""
+
+    @abstractmethod
+    def update(self, videos: Sequence[Video], requests: Sequence[GenerationRequest],
+               teacher_videos: Sequence[Video] | None = None) -> None:
+        """Consume one batch of generated videos (and the teacher's, if ``needs_teacher``)."""
+
+    @abstractmethod
+    def compute(self) -> MetricValue:
+        """The value over everything seen so far."""

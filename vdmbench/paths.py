@@ -1,0 +1,71 @@
+"""User-supplied paths: ``${ENV_VAR}`` interpolation, existence checks, content hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+
+from vdmbench.errors import ConfigError, WeightsNotFoundError
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
+_HASH_CACHE: dict[tuple[str, int, int], str] = {}
+
+
+def expand_path(value: str | os.PathLike[str], what: str) -> Path:
+    """Expand ``${VAR}``/``$VAR`` and ``~``; an unset variable is a :class:`ConfigError`."""
+
+    def repl(m: re.Match[str]) -> str:
+        var = m.group(1) or m.group(2)
+        if var not in os.environ:
+            raise ConfigError(f"{what}: environment variable ${{{var}}} is not set "
+                              f"(in path {str(value)!r})")
+        return os.environ[var]
+
+    return Path(_ENV.sub(repl, str(value))).expanduser()
+
+
+def require_file(path: str | os.PathLike[str], what: str, hint: str = "") -> Path:
+    """Return the expanded path if it is a file, else raise :class:`WeightsNotFoundError`
+    saying which component (``what``) is missing, where it was looked for, and ``hint``."""
+    p = expand_path(path, what)
+    if not p.is_file():
+        msg = f"{what}: file not found at {p}"
+        raise WeightsNotFoundError(msg + (f". {hint}" if hint else ""))
+    return p
+
+
+def require_dir(path: str | os.PathLike[str], what: str, hint: str = "") -> Path:
+    """Like :func:`require_file` for a directory."""
+    p = expand_path(path, what)
+    if not p.is_dir():
+        msg = f"{what}: directory not found at {p}"
+        raise WeightsNotFoundError(msg + (f". {hint}" if hint else ""))
+    return p
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """sha256 of a file's bytes (memoized per path, size and mtime)."""
+    p = Path(path)
+    st = p.stat()
+    key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _HASH_CACHE:
+        h = hashlib.sha256()
+        with p.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        _HASH_CACHE[key] = h.hexdigest()
+    return _HASH_CACHE[key]
+
+
+def sha256_tree(path: str | os.PathLike[str], patterns: tuple[str, ...] = (
+        "*.safetensors", "*.json", "*.bin", "*.pt", "*.ckpt")) -> str:
+    """sha256 over the files of a directory matching ``patterns`` (relative names + hashes)."""
+    root = Path(path)
+    h = hashlib.sha256()
+    files = sorted({f for pat in patterns for f in root.rglob(pat) if f.is_file()})
+    for f in files:
+        h.update(str(f.relative_to(root)).encode())
+        h.update(sha256_file(f).encode())
+    return h.hexdigest()

@@ -1,0 +1,127 @@
+"""Result records: one write-once JSON file per (suite, model, run), written atomically.
+
+A record holds everything needed to trust and compare a number: the suite hash, the model card,
+each metric's value / n / CI / direction / version / protocol, the speed measurements with their
+validity, the environment (torch, CUDA, Triton, GPU, driver), the git commit and the seeds.
+Leaderboards are views over records.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from vdmbench.errors import VdmbenchError
+
+RECORD_VERSION = 1
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same folder and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_once_json(path: Path, data: dict[str, Any]) -> None:
+    """Write a JSON record that must not exist yet (atomic; never overwrites)."""
+    if path.exists():
+        raise VdmbenchError(f"record {path} already exists; records are write-once")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=2, sort_keys=True, default=str)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.link(tmp, path)  # fails if path appeared meanwhile: write-once even under races
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def read_record(path: Path) -> dict[str, Any]:
+    """Load one record; a malformed file is an error naming it."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise VdmbenchError(f"{path}: not a readable result record ({e})") from None
+    if not isinstance(data, dict) or data.get("record_version") != RECORD_VERSION:
+        raise VdmbenchError(f"{path}: not a vdmbench result record of version {RECORD_VERSION}")
+    return data
+
+
+def find_records(root: Path) -> list[Path]:
+    """All record files below ``root`` (``**/records/*.json``), sorted."""
+    return sorted(p for p in root.rglob("records/*.json") if not p.name.startswith("."))
+
+
+def git_commit(start: Path | None = None) -> str | None:
+    """HEAD of the git checkout containing the vdmbench package (None if not in one)."""
+    here = start or Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
+                             text=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = out.stdout.strip()
+    if out.returncode != 0 or not commit:
+        return None
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                           capture_output=True, text=True, timeout=5, check=False)
+    return commit + ("+dirty" if dirty.stdout.strip() else "")
+
+
+def environment(device: str) -> dict[str, Any]:
+    """Versions and hardware that can change numbers: Python, torch, CUDA, Triton, GPU, driver."""
+    import torch
+
+    import vdmbench
+
+    env: dict[str, Any] = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "vdmbench": vdmbench.__version__,
+        "device": device,
+    }
+    for mod in ("diffusers", "triton", "numpy", "scipy"):
+        try:
+            env[mod] = __import__(mod).__version__
+        except Exception:  # noqa: BLE001 (absent or broken optional package)
+            env[mod] = None
+    if device.startswith("cuda") and torch.cuda.is_available():
+        idx = torch.device(device).index or 0
+        env["gpu"] = torch.cuda.get_device_name(idx)
+        try:
+            out = subprocess.run(["nvidia-smi", "--query-gpu=driver_version",
+                                  "--format=csv,noheader"], capture_output=True, text=True,
+                                 timeout=10, check=False)
+            env["driver"] = out.stdout.strip().splitlines()[0] if out.stdout.strip() else None
+        except (OSError, subprocess.SubprocessError):
+            env["driver"] = None
+    else:
+        env["gpu"] = None
+        env["driver"] = None
+    return env
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,76 @@
+"""A generic typed registry with lazy ``"module:attr"`` entries.
+
+Listing names never imports the target modules (so ``vdmbench ls`` does not import torch);
+duplicate names are rejected; an unknown name is answered with "did you mean …" and the list of
+known names.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from collections.abc import Iterator
+from typing import Generic, TypeVar
+
+from vdmbench.errors import DuplicateNameError, UnknownNameError
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """Maps names to lazily imported objects of kind ``T`` (classes, factories)."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._targets: dict[str, str] = {}
+        self._summaries: dict[str, str] = {}
+        self._loaded: dict[str, T] = {}
+
+    def add(self, name: str, target: str, summary: str = "") -> None:
+        """Register ``name`` → ``"package.module:attr"``; raises on a duplicate name."""
+        if name in self._targets:
+            raise DuplicateNameError(
+                f"{self.kind} '{name}' is already registered (as {self._targets[name]})")
+        if ":" not in target:
+            raise ValueError(f"registry target must be 'module:attr', got {target!r}")
+        self._targets[name] = target
+        self._summaries[name] = summary
+
+    def names(self) -> list[str]:
+        """Registered names, sorted; imports nothing."""
+        return sorted(self._targets)
+
+    def summary(self, name: str) -> str:
+        self.check(name)
+        return self._summaries[name]
+
+    def target(self, name: str) -> str:
+        self.check(name)
+        return self._targets[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._targets
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def check(self, name: str) -> None:
+        """Raise :class:`UnknownNameError` with suggestions unless ``name`` is registered."""
+        if name in self._targets:
+            return
+        close = difflib.get_close_matches(name, self._targets, n=3, cutoff=0.5)
+        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        known = ", ".join(self.names()) or "(none)"
+        raise UnknownNameError(f"unknown {self.kind} '{name}'.{hint} Known {self.kind}s: {known}")
+
+    def get(self, name: str) -> T:
+        """Import and return the object registered as ``name``."""
+        self.check(name)
+        if name not in self._loaded:
+            module_name, attr = self._targets[name].split(":", 1)
+            module = importlib.import_module(module_name)
+            obj = module
+            for part in attr.split("."):
+                obj = getattr(obj, part)
+            self._loaded[name] = obj  # type: ignore[assignment]
+        return self._loaded[name]
