@@ -1,4 +1,4 @@
-"""Leaderboards: CSV / Markdown / LaTeX views over result records.
+"""Leaderboards: CSV / Markdown / LaTeX views over result records, and a PNG plot.
 
 One row per model, one column per metric (with its direction arrow), latency per component,
 parameters, and speed-ups relative to the suite's reference model measured in the same run on the
@@ -237,6 +237,39 @@ def to_latex(table: Table) -> str:
 FORMATS = {"csv": to_csv, "md": to_markdown, "tex": to_latex}
 
 
+def write_plot(table: Table, path: Path) -> bool:
+    """Quality vs per-video latency, one panel per metric (PNG). False if nothing to plot."""
+    metric_cols = [c for c in table.columns if c.kind == "metric"]
+    points = [r for r in table.rows if r.get("ms:per_video") is not None]
+    if not metric_cols or not points:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(metric_cols), figsize=(3.6 * len(metric_cols), 3.2),
+                             squeeze=False)
+    for ax, col in zip(axes[0], metric_cols):
+        for r in points:
+            if r.get(col.key) is None:
+                continue
+            x, y = r["ms:per_video"], r[col.key][0]
+            ax.scatter([x], [y], s=18)
+            ax.annotate(r["model"], (x, y), fontsize=7, xytext=(3, 3),
+                        textcoords="offset points")
+        ax.set_xlabel("per-video latency (ms)")
+        ax.set_title(col.header, fontsize=9)
+        ax.grid(alpha=0.3)
+    fig.suptitle(table.title, fontsize=10)
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    tmp.replace(path)
+    return True
+
+
 def load_records(root: Path) -> list[dict[str, Any]]:
     paths = find_records(root)
     if not paths:
@@ -253,4 +286,6 @@ def write_leaderboards(root: Path, title: str = "") -> dict[str, Path]:
         path = root / f"leaderboard.{ext}"
         atomic_write_text(path, fn(table))
         out[ext] = path
+    if write_plot(table, root / "leaderboard.png"):
+        out["png"] = root / "leaderboard.png"
     return out

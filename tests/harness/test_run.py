@@ -50,6 +50,7 @@ def test_run_writes_records_and_leaderboards(tmp_path: Path) -> None:
     assert "mean_abs_diff_to_teacher ↓" in md and "speed-up (×)" in md
     tex = (run_dir / "leaderboard.tex").read_text()
     assert r"\begin{tabular}" in tex and r"$\downarrow$" in tex
+    assert (run_dir / "leaderboard.png").read_bytes()[:4] == b"\x89PNG"
     csv = (run_dir / "leaderboard.csv").read_text().splitlines()
     assert csv[0].startswith("model,params,steps,mean_abs_diff_to_teacher")
     # the student (less work per step, fewer steps) is measured faster than the teacher
