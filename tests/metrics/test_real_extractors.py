@@ -1,0 +1,201 @@
+"""TorchScript / state-dict extractors on checkpoints the tests script, and the preset metrics."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from metric_test_utils import ListDataset, make_videos, requests_for
+from torch import nn
+
+from vdmbench.errors import DataError, MetricError, WeightsNotFoundError
+from vdmbench.metrics.base import MetricContext
+from vdmbench.metrics.feature_metrics import (
+    FVDCDFVD,
+    ISTGANUCF101,
+    CdFVDOptions,
+    FVDStyleGANV,
+    ISTganOptions,
+    StyleGANVFVDOptions,
+)
+from vdmbench.metrics.real_extractors import (
+    C3DTorchScriptExtractor,
+    I3DStateDictExtractor,
+    I3DTorchScriptExtractor,
+)
+
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")
+
+
+class FakeI3D(nn.Module):
+    """Same forward signature as StyleGAN-V's i3d_torchscript.pt. Features 0..4 report what it
+    saw (mean, width, rescale, resize, return_features); 5..10 per-channel mean and motion
+    statistics times ``scale`` (a buffer, so two scales are two checkpoints); the rest zeros."""
+
+    def __init__(self, scale: float = 1.0) -> None:
+        super().__init__()
+        self.register_buffer("scale", torch.tensor(scale))
+
+    def forward(self, x: torch.Tensor, rescale: bool = False, resize: bool = False,
+                return_features: bool = False) -> torch.Tensor:
+        seen_mean = x.float().mean(dim=(1, 2, 3, 4))
+        width = torch.full_like(seen_mean, float(x.shape[-1]))
+        if rescale:
+            x = x.float() / 255.0 * 2.0 - 1.0
+        if resize:
+            b, c, t, h, w = x.shape
+            x = F.interpolate(x, size=(t, 224, 224), mode="trilinear", align_corners=False)
+        stats = torch.cat([x.mean(dim=(2, 3, 4)), (x[:, :, 1:] - x[:, :, :-1]).abs().mean(
+            dim=(2, 3, 4))], dim=1)
+        flags = torch.stack([seen_mean, width, torch.full_like(seen_mean, float(rescale)),
+                             torch.full_like(seen_mean, float(resize)),
+                             torch.full_like(seen_mean, float(return_features))], dim=1)
+        zeros = torch.zeros(x.shape[0], 389, dtype=stats.dtype)
+        return torch.cat([flags, stats * self.scale, zeros], dim=1)
+
+
+class FakeC3D(nn.Module):
+    """Takes uint8 (B, 3, T, H, W) like the C3D port; returns 101 softmax probabilities."""
+
+    def __init__(self, probs: bool = True) -> None:
+        super().__init__()
+        self.fc = nn.Linear(3, 101)
+        self.probs = probs
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dtype != torch.uint8:
+            raise RuntimeError("expected a uint8 video")
+        logits = self.fc(x.float().mean(dim=(2, 3, 4)) / 25.0)
+        if self.probs:
+            return torch.softmax(logits, dim=1)
+        return logits
+
+
+def script_to(module: nn.Module, path: Path) -> Path:
+    torch.manual_seed(0)
+    torch.jit.script(module).save(str(path))
+    return path
+
+
+@pytest.fixture
+def i3d_ts(tmp_path) -> Path:
+    torch.manual_seed(0)
+    return script_to(FakeI3D(), tmp_path / "i3d_torchscript.pt")
+
+
+def test_styleganv_call_uses_detector_rescale_and_resize(i3d_ts: Path) -> None:
+    ex = I3DTorchScriptExtractor.from_path(str(i3d_ts), preset="fvd_styleganv_2048_16f")
+    assert ex.weights_sha256 == hashlib.sha256(i3d_ts.read_bytes()).hexdigest()
+    video = torch.full((2, 4, 16, 20, 3), 200, dtype=torch.uint8)
+    f = ex.features(video)
+    assert f.dtype == torch.float64 and f.shape == (2, 400)
+    assert f[0, 0] == pytest.approx(200.0)   # 0..255 values reach the detector
+    assert f[0, 1] == 20                      # not resized by vdmbench
+    assert f[0, 2:5].tolist() == [1.0, 1.0, 1.0]  # rescale=True, resize=True, return_features
+
+
+def test_cdfvd_torchscript_call_gets_our_preprocessing(i3d_ts: Path) -> None:
+    ex = I3DTorchScriptExtractor.from_path(str(i3d_ts), preset="fvd_cdfvd")
+    f = ex.features(torch.full((1, 4, 16, 20, 3), 255, dtype=torch.uint8))
+    assert f[0, 0] == pytest.approx(1.0)      # already in [-1, 1]
+    assert f[0, 1] == 224                     # squashed to 224 by vdmbench
+    assert f[0, 2:5].tolist() == [0.0, 0.0, 1.0]
+
+
+def test_c3d_called_with_uint8_and_returns_probs(tmp_path) -> None:
+    path = script_to(FakeC3D(), tmp_path / "c3d_ucf101.pt")
+    ex = C3DTorchScriptExtractor.from_path(str(path))
+    p = ex.probs(torch.randint(0, 256, (3, 16, 12, 12, 3), dtype=torch.uint8))
+    assert p.shape == (3, 101) and p.dtype == torch.float64
+    torch.testing.assert_close(p.sum(dim=1), torch.ones(3, dtype=torch.float64))
+    logits = script_to(FakeC3D(probs=False), tmp_path / "c3d_logits.pt")
+    with pytest.raises(MetricError, match="not probabilities"):
+        C3DTorchScriptExtractor.from_path(str(logits)).probs(
+            torch.randint(0, 256, (2, 16, 12, 12, 3), dtype=torch.uint8))
+
+
+def test_missing_and_bad_files(tmp_path, monkeypatch) -> None:
+    with pytest.raises(WeightsNotFoundError) as e:
+        I3DTorchScriptExtractor.from_path(str(tmp_path / "nope" / "i3d_torchscript.pt"))
+    msg = str(e.value)
+    assert "i3d_torchscript.pt" in msg and "weights:" in msg and "VDMBENCH_I3D_TORCHSCRIPT" in msg
+    monkeypatch.delenv("VDMBENCH_NOT_SET_VAR", raising=False)
+    with pytest.raises(WeightsNotFoundError, match="VDMBENCH_NOT_SET_VAR"):
+        C3DTorchScriptExtractor.from_path("${VDMBENCH_NOT_SET_VAR}/c3d_ucf101.pt")
+    monkeypatch.delenv("VDMBENCH_I3D_STATE_DICT", raising=False)
+    with pytest.raises(WeightsNotFoundError, match="VDMBENCH_I3D_STATE_DICT"):
+        I3DStateDictExtractor.from_path(None)
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"\x00" * 100)
+    with pytest.raises(DataError, match="junk.pt"):
+        I3DTorchScriptExtractor.from_path(str(junk))
+    with pytest.raises(DataError, match="junk.pt"):
+        I3DStateDictExtractor.from_path(str(junk))
+    # a pickle of an arbitrary object is refused by weights_only loading
+    evil = tmp_path / "evil.pt"
+    torch.save({"x": torch.zeros(1), "obj": Path("/tmp")}, evil)
+    with pytest.raises(DataError, match="evil.pt"):
+        I3DStateDictExtractor.from_path(str(evil))
+    # the environment variable is the default location
+    monkeypatch.setenv("VDMBENCH_C3D_TORCHSCRIPT", str(script_to(FakeC3D(), tmp_path / "c.pt")))
+    assert C3DTorchScriptExtractor.from_path(None).weights_sha256
+
+
+def test_styleganv_metric_end_to_end(i3d_ts: Path, tmp_path, monkeypatch) -> None:
+    ref = make_videos(12, seed=1, frames=7) + make_videos(2, seed=9, frames=3)  # 2 too short
+    ds = ListDataset(ref)
+    monkeypatch.setenv("MY_WEIGHTS", str(i3d_ts.parent))
+    opts = StyleGANVFVDOptions(weights="${MY_WEIGHTS}/i3d_torchscript.pt", num_real=20,
+                               num_frames=5, batch_size=4)
+    ctx = MetricContext(device="cpu", cache_dir=tmp_path / "cache", dataset=ds)
+    good, bad = make_videos(8, seed=2, frames=6), make_videos(8, seed=3, frames=6, shift=0.3)
+    values = []
+    for gen in (good, bad):
+        m = FVDStyleGANV(opts, ctx)
+        m.prepare()
+        m.update(gen, requests_for(gen))
+        values.append(m.compute())
+    assert values[0].details["n_ref"] == 12 and values[0].details["skipped"] == 2
+    assert values[0].value < values[1].value
+    proto = m.protocol()
+    assert proto["id"] == "fvd_styleganv_2048_16f" and proto["version"] == "1"
+    assert proto["extractor"]["weights_sha256"] == hashlib.sha256(i3d_ts.read_bytes()).hexdigest()
+    assert proto["preprocessing"]["resized_by"] == "detector"
+    assert "weights" not in proto["options"] and proto["options"]["num_frames"] == 5
+    # too few generated frames for the protocol: the request is named
+    m = FVDStyleGANV(opts, ctx)
+    short = make_videos(2, seed=4, frames=3)
+    with pytest.raises(MetricError, match="request g0 has 3 frames"):
+        m.update(short, requests_for(short))
+    # another checkpoint (different bytes) → another cache key
+    other = script_to(FakeI3D(scale=2.0), tmp_path / "other.pt")
+    m2 = FVDStyleGANV(StyleGANVFVDOptions(weights=str(other), num_real=20, num_frames=5), ctx)
+    m2.update(good, requests_for(good))
+    assert m2.compute().details["reference_cache_key"] != values[0].details["reference_cache_key"]
+    # a different clip seed → another key as well
+    m3 = FVDStyleGANV(StyleGANVFVDOptions(weights=str(i3d_ts), num_real=20, num_frames=5,
+                                          seed=1), ctx)
+    m3.update(good, requests_for(good))
+    assert m3.compute().details["reference_cached"] is False
+
+
+def test_cdfvd_and_is_metrics(i3d_ts: Path, tmp_path) -> None:
+    ctx = MetricContext(device="cpu", cache_dir=tmp_path,
+                        dataset=ListDataset(make_videos(6, seed=1, frames=5)))
+    m = FVDCDFVD(CdFVDOptions(weights=str(i3d_ts), format="torchscript", num_frames=4), ctx)
+    gen = make_videos(4, seed=2, frames=4)
+    m.update(gen, requests_for(gen))
+    v = m.compute()
+    assert v.n == 4 and v.details["feature_dim"] == 400 and v.value >= 0
+    assert m.protocol()["preprocessing"]["resize_mode"] == "squash_bilinear"
+
+    c3d = script_to(FakeC3D(), tmp_path / "c3d_ucf101.pt")
+    is_metric = ISTGANUCF101(ISTganOptions(weights=str(c3d), num_frames=4, splits=2), ctx)
+    vids = make_videos(6, seed=5, frames=4)
+    is_metric.update(vids, requests_for(vids))
+    val = is_metric.compute()
+    assert val.n == 6 and 1.0 <= val.value <= 101 and val.std is not None
+    assert val.details["shuffle_seed"] == 42
