@@ -19,16 +19,58 @@ KERNELS: Registry[Any] = Registry("kernel backend")
 COMMANDS: Registry[Any] = Registry("command")
 
 # --- model adapters -------------------------------------------------------------------------
+MODELS.add("synth-i2v", "vdmbench.models.synth_i2v:SynthI2VAdapter",
+           "the synthetic world's tiny I2V teacher (SVD architecture, pixel space) or a student")
+MODELS.add("synth-t2v", "vdmbench.models.synth_t2v:SynthT2VAdapter",
+           "the synthetic world's tiny T2V teacher (VideoCrafter2 UNet, pixel space)")
+MODELS.add("svd", "vdmbench.models.svd:SVDAdapter",
+           "Stable Video Diffusion (img2vid / img2vid-xt) from a local diffusers directory")
+MODELS.add("sfv", "vdmbench.models.svd:SFVAdapter",
+           "SF-V: SVD's UNet fine-tuned for one-step sampling, from local weights")
+MODELS.add("t2v-turbo-v2", "vdmbench.models.t2v_turbo:T2VTurboAdapter",
+           "T2V-Turbo-v2 (VideoCrafter2 UNet, consistency sampler) from local weights")
 MODELS.add("test-generator", "vdmbench.testing:TestGenerator",
            "tiny seeded CPU generator for tests (moving pattern + noise)")
 
 # --- datasets -------------------------------------------------------------------------------
+DATASETS.add("synthmotion", "vdmbench.data.synthmotion:SynthMotionDataset",
+             "procedural videos: content and motion classes vary independently (no files)")
+DATASETS.add("ucf101", "vdmbench.data.ucf101:UCF101Dataset",
+             "UCF101 from its official layout and split files (user-supplied)")
+DATASETS.add("vbench_prompts", "vdmbench.metrics.vbench.prompts:VBenchPromptDataset",
+             "VBench's prompt list (from an installed vbench package or a given file)")
 DATASETS.add("test-patterns", "vdmbench.testing:TestPatternDataset",
              "procedural moving squares for tests")
 
 # --- metrics --------------------------------------------------------------------------------
+METRICS.add("fvd_synth", "vdmbench.synth.metrics:SynthFVD",
+            "synthetic FVD: Fréchet distance of the trained motion network's features")
+METRICS.add("content_fd_synth", "vdmbench.synth.metrics:SynthContentFD",
+            "per-frame Fréchet distance of the trained content network's features")
+METRICS.add("is_synth", "vdmbench.synth.metrics:SynthIS",
+            "synthetic Inception Score from the motion network's class probabilities")
+METRICS.add("fvd_styleganv_2048_16f", "vdmbench.metrics.feature_metrics:FVDStyleGANV",
+            "FVD, StyleGAN-V protocol (I3D logits, 2048 videos, 16 frames, squash 224)")
+METRICS.add("fvd_cdfvd", "vdmbench.metrics.feature_metrics:FVDCDFVD",
+            "FVD, cd-fvd protocol (I3D, squash 224 bilinear, 2x/255-1)")
+METRICS.add("is_tgan_ucf101", "vdmbench.metrics.feature_metrics:ISTGANUCF101",
+            "UCF101 Inception Score, TGAN protocol (C3D, 16x112x112, 10 splits)")
+METRICS.add("psnr", "vdmbench.metrics.fidelity:PSNRMetric",
+            "PSNR (dB) to the teacher's video for the same request and seed")
+METRICS.add("ssim", "vdmbench.metrics.fidelity:SSIMMetric",
+            "SSIM to the teacher's video for the same request and seed")
+METRICS.add("temporal_flickering", "vdmbench.metrics.vbench.flickering:TemporalFlickering",
+            "VBench temporal flickering, computed natively ((255 - MAE of frame diffs) / 255)")
 METRICS.add("mean_abs_diff_to_teacher", "vdmbench.testing:MeanAbsDiffToTeacher",
             "mean absolute pixel difference to the teacher's video (test metric)")
+
+# --- compressors ----------------------------------------------------------------------------
+COMPRESSORS.add("vdmini", "compression.compress:compress",
+                "VDMini: depth-aware block pruning + ICMD distillation (vdmbench compress)")
+
+# --- kernels --------------------------------------------------------------------------------
+KERNELS.add("triton", "compression.kernels:fast_kernels",
+            "fused temporal attention, GroupNorm+SiLU, exact 1-token cross-attention")
 
 
 def registries() -> dict[str, Registry[Any]]:

@@ -129,8 +129,9 @@ def resize_frames(x: torch.Tensor, size: tuple[int, int], mode: ResizeMode) -> t
     """Resize float frames ``(N, C, H, W)`` to ``size`` = (height, width).
 
     ``squash_bilinear``: bilinear to exactly ``size``, aspect ratio not kept, no antialias
-    (the StyleGAN-V / cd-fvd detectors' resize). ``short_side_center_crop``: bilinear so that the
-    short side equals ``min(size)``, then a centre crop to ``size``. ``none``: shape must match.
+    (the StyleGAN-V / cd-fvd detectors' resize). ``short_side_center_crop``: bilinear with the
+    aspect ratio kept, by the smallest scale at which the frame covers ``size`` (for a square
+    ``size``: the short side becomes ``size``), then a centre crop. ``none``: shape must match.
     """
     h, w = size
     if mode == "none":
@@ -143,7 +144,7 @@ def resize_frames(x: torch.Tensor, size: tuple[int, int], mode: ResizeMode) -> t
         return F.interpolate(x, size=(h, w), mode="bilinear", align_corners=False)
     if mode == "short_side_center_crop":
         ih, iw = x.shape[-2:]
-        scale = min(h, w) / min(ih, iw)
+        scale = max(h / ih, w / iw)
         nh, nw = max(h, round(ih * scale)), max(w, round(iw * scale))
         if (nh, nw) != (ih, iw):
             x = F.interpolate(x, size=(nh, nw), mode="bilinear", align_corners=False)

@@ -1,0 +1,396 @@
+"""UCF101 from its official distribution: videos, split files, named clip presets.
+
+Layout under ``root`` (``${UCF101_ROOT}`` by default)::
+
+    UCF-101/<ClassName>/v_<ClassName>_gXX_cYY.avi        13,320 videos, 101 classes, 320×240
+    ucfTrainTestlist/classInd.txt                         "1 ApplyEyeMakeup" per line
+    ucfTrainTestlist/trainlist0{1,2,3}.txt                "ApplyEyeMakeup/v_…_g08_c01.avi 1"
+    ucfTrainTestlist/testlist0{1,2,3}.txt                 "ApplyEyeMakeup/v_…_g01_c01.avi"
+
+The suite's ``dataset.split`` picks ``train``, ``test`` or ``trainval`` (train ∪ test) of split
+file ``split_file`` (1–3). Videos are decoded with PyAV. A listed video that is missing, corrupt
+or shorter than a clip needs is a :class:`~vdmbench.errors.DataError` naming its path — nothing
+is skipped silently.
+
+Clip presets (``clip_preset``; each has a version recorded in :meth:`manifest_hash`):
+
+- ``fvd_styleganv_2048_16f`` (v1): the first ``num_videos`` videos of the split in sorted path
+  order, one 16-frame window (stride 1) at a seeded random offset each (StyleGAN-V's real-video
+  protocol; 2048 videos of train+test for its UCF101 numbers).
+- ``i2v_dynamicrafter`` (v1): ``num_videos`` videos drawn at random (seeded, without
+  replacement), one 16-frame clip with frame stride 3 at a seeded random offset each; the clip's
+  first frame is the conditioning image (DynamiCrafter's UCF101 image-to-video protocol).
+
+A video shorter than ``(frames − 1)·stride + 1`` frames gets the largest stride that fits
+(recorded in the request's ``extra``); one shorter than ``frames`` is an error.
+
+Resize policy (one for conditioning frames and reference clips): frames go from 320×240 to the
+suite's ``height``×``width`` by ``cover_center_crop`` (bilinear, no antialias, scaled so the
+frame covers the target, then a centre crop; aspect ratio kept) or ``squash`` (bilinear to the
+exact size), both through :func:`vdmbench.video.resize_frames`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+
+from vdmbench.data.base import VideoDataset
+from vdmbench.errors import ConfigError, DataError
+from vdmbench.generation import GenerationRequest
+from vdmbench.paths import expand_path
+from vdmbench.suite import DatasetSpec
+from vdmbench.video import Video, from_unit_float, resize_frames, to_unit_float
+
+__all__ = ["UCF101Dataset", "UCF101Options", "ClipPreset", "Clip", "PRESETS", "class_to_prompt",
+           "read_class_index", "read_split_list", "probe_video", "decode_frames",
+           "resize_clip"]
+
+
+@dataclass(frozen=True)
+class ClipPreset:
+    """A named, versioned clip sampling protocol."""
+
+    name: str
+    version: int
+    frames: int
+    stride: int
+    selection: Literal["first_sorted", "random"]
+    description: str
+
+
+PRESETS: dict[str, ClipPreset] = {
+    "fvd_styleganv_2048_16f": ClipPreset(
+        "fvd_styleganv_2048_16f", 1, 16, 1, "first_sorted",
+        "first N videos in sorted order, one 16-frame window at a seeded random offset each"),
+    "i2v_dynamicrafter": ClipPreset(
+        "i2v_dynamicrafter", 1, 16, 3, "random",
+        "N seeded random videos, a 16-frame clip with stride 3 at a seeded random offset, "
+        "its first frame conditions"),
+}
+
+
+class UCF101Options(BaseModel):
+    """``dataset.options`` of ``ucf101``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    root: str = Field("${UCF101_ROOT}", description="folder holding UCF-101/ and "
+                      "ucfTrainTestlist/; ${ENV} allowed")
+    videos_subdir: str = "UCF-101"
+    splits_subdir: str = "ucfTrainTestlist"
+    split_file: int = Field(1, ge=1, le=3, description="which official split (1–3)")
+    clip_preset: Literal["fvd_styleganv_2048_16f", "i2v_dynamicrafter"] = "i2v_dynamicrafter"
+    frame_stride: int | None = Field(None, gt=0, description="override the preset's stride")
+    resize: Literal["cover_center_crop", "squash"] = "cover_center_crop"
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One sample: video ``relpath`` (under UCF-101/), its class, and the frames
+    ``start, start + stride, …`` (``frames`` of them) of a video with ``total`` frames."""
+
+    index: int
+    relpath: str
+    path: Path
+    class_name: str
+    label: int
+    start: int
+    stride: int
+    frames: int
+    total: int
+    fps: float
+
+    @property
+    def frame_indices(self) -> list[int]:
+        return [self.start + i * self.stride for i in range(self.frames)]
+
+
+def class_to_prompt(name: str) -> str:
+    """``"ApplyEyeMakeup"`` → ``"apply eye makeup"`` (CamelCase split, lower case)."""
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", " ", name)
+    return " ".join(words.replace("_", " ").split()).lower()
+
+
+# -------------------------------------------------------------------------------- split files
+
+
+def _lines(path: Path) -> list[tuple[int, str]]:
+    try:
+        text = path.read_text(encoding="utf-8", errors="strict")
+    except FileNotFoundError:
+        raise DataError(f"{path}: split file not found (get ucfTrainTestlist/ from the UCF101 "
+                        f"site's 'The Train/Test Splits for Action Recognition' zip)") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise DataError(f"{path}: cannot read: {e}") from None
+    return [(i + 1, ln.strip()) for i, ln in enumerate(text.splitlines()) if ln.strip()]
+
+
+def read_class_index(path: Path) -> dict[str, int]:
+    """``classInd.txt`` → {class name: 1-based label}."""
+    out: dict[str, int] = {}
+    for lineno, line in _lines(path):
+        parts = line.split()
+        if len(parts) != 2 or not parts[0].isdigit():
+            raise DataError(f"{path}:{lineno}: expected '<index> <ClassName>', got {line!r}")
+        out[parts[1]] = int(parts[0])
+    if not out:
+        raise DataError(f"{path}: no classes")
+    return out
+
+
+def read_split_list(path: Path, classes: dict[str, int]) -> list[tuple[str, str, int]]:
+    """``trainlist0k.txt`` / ``testlist0k.txt`` → [(relpath, class name, label)].
+
+    Train lines carry the label (checked against the class folder); test lines do not.
+    """
+    lower = {k.lower(): (k, v) for k, v in classes.items()}
+    out = []
+    for lineno, line in _lines(path):
+        parts = line.replace("\\", "/").split()
+        rel = parts[0]
+        folder = rel.split("/")[0] if "/" in rel else ""
+        if not folder or not rel.lower().endswith(".avi") or len(parts) > 2:
+            raise DataError(f"{path}:{lineno}: expected '<ClassName>/<video>.avi [label]', "
+                            f"got {line!r}")
+        if folder.lower() not in lower:
+            raise DataError(f"{path}:{lineno}: class folder {folder!r} is not in classInd.txt")
+        name, label = lower[folder.lower()]
+        if len(parts) == 2 and (not parts[1].isdigit() or int(parts[1]) != label):
+            raise DataError(f"{path}:{lineno}: label {parts[1]} does not match class {name} "
+                            f"({label} in classInd.txt)")
+        out.append((rel, folder, label))
+    return out
+
+
+# -------------------------------------------------------------------------------- decoding
+
+
+def probe_video(path: Path) -> tuple[int, float]:
+    """(number of frames, fps) of a video's first video stream; DataError names the file."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise DataError(f"{path}: no video stream")
+            stream = container.streams.video[0]
+            n = int(stream.frames or 0)
+            rate = stream.average_rate or stream.base_rate or stream.guessed_rate
+            fps = float(rate) if rate else 25.0
+            if n <= 0:
+                n = sum(1 for p in container.demux(stream) if p.size)
+    except DataError:
+        raise
+    except Exception as e:  # av.FFmpegError and friends: corrupt or unreadable
+        raise DataError(f"{path}: cannot read video ({type(e).__name__}: {e})") from None
+    if n <= 0:
+        raise DataError(f"{path}: no frames")
+    return n, fps
+
+
+def decode_frames(path: Path, indices: Sequence[int]) -> np.ndarray:
+    """Decode the frames ``indices`` (ascending, 0-based) → uint8 ``(len, H, W, 3)`` RGB."""
+    import av
+
+    wanted = sorted(set(indices))
+    last = wanted[-1]
+    got: dict[int, np.ndarray] = {}
+    decoded = 0
+    try:
+        with av.open(str(path)) as container:
+            for i, frame in enumerate(container.decode(video=0)):
+                decoded = i + 1
+                if i in wanted:
+                    got[i] = frame.to_ndarray(format="rgb24")
+                if i >= last:
+                    break
+    except Exception as e:
+        raise DataError(f"{path}: cannot decode video ({type(e).__name__}: {e})") from None
+    if len(got) != len(wanted):
+        raise DataError(f"{path}: decoded {decoded} frames, frame {last} is needed (truncated "
+                        f"or corrupt video)")
+    return np.stack([got[i] for i in indices])
+
+
+def resize_clip(frames: np.ndarray | torch.Tensor, size: tuple[int, int],
+                policy: Literal["cover_center_crop", "squash"]) -> torch.Tensor:
+    """uint8 ``(T, H, W, 3)`` → uint8 ``(T, size[0], size[1], 3)`` by the resize policy."""
+    x = torch.as_tensor(np.asarray(frames))
+    h, w = size
+    if tuple(x.shape[1:3]) == (h, w):
+        return x.clone()
+    f = to_unit_float(x).permute(0, 3, 1, 2)
+    if policy == "squash":
+        f = resize_frames(f, (h, w), "squash_bilinear")
+    else:
+        ih, iw = f.shape[-2:]
+        scale = max(h / ih, w / iw)
+        nh, nw = max(h, round(ih * scale)), max(w, round(iw * scale))
+        f = resize_frames(f, (nh, nw), "squash_bilinear")
+        top, left = (nh - h) // 2, (nw - w) // 2
+        f = f[..., top:top + h, left:left + w]
+    return from_unit_float(f.permute(0, 2, 3, 1)).contiguous()
+
+
+# -------------------------------------------------------------------------------- dataset
+
+
+def _request_seed(seed: int, index: int) -> int:
+    digest = hashlib.sha256(f"ucf101:{seed}:{index}".encode()).digest()
+    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
+
+
+class UCF101Dataset(VideoDataset):
+    """``ucf101``: image-to-video requests (first frames + class prompts) and real clips."""
+
+    Options: ClassVar[type[BaseModel]] = UCF101Options
+    SUBSETS: ClassVar[tuple[str, ...]] = ("train", "test", "trainval")
+
+    def __init__(self, spec: DatasetSpec) -> None:
+        super().__init__(spec)
+        o: UCF101Options = self.options  # type: ignore[assignment]
+        if spec.split not in self.SUBSETS:
+            raise ConfigError(f"ucf101: dataset.split must be one of {', '.join(self.SUBSETS)}, "
+                              f"got {spec.split!r}", field="dataset.split")
+        self.preset = PRESETS[o.clip_preset]
+        if spec.frames != self.preset.frames:
+            raise ConfigError(f"ucf101: clip preset {self.preset.name} takes "
+                              f"{self.preset.frames}-frame clips; dataset.frames is "
+                              f"{spec.frames}", field="dataset.frames")
+        self.stride = o.frame_stride or self.preset.stride
+        root = expand_path(o.root, "ucf101 root")
+        if not root.is_dir():
+            env = re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", o.root)
+            via = f" (from {o.root!r}; set {', '.join(env)})" if env else ""
+            raise DataError(f"ucf101: root folder {root} not found{via}. It must hold "
+                            f"{o.videos_subdir}/ and {o.splits_subdir}/")
+        self.root = root
+        self.videos_dir = root / o.videos_subdir
+        self.splits_dir = root / o.splits_subdir
+        if not self.videos_dir.is_dir():
+            raise DataError(f"ucf101: videos folder {self.videos_dir} not found")
+        self.classes = read_class_index(self.splits_dir / "classInd.txt")
+        self._files: list[tuple[str, str, int, int]] | None = None
+        self._clips: list[Clip] | None = None
+
+    # -- the file list ---------------------------------------------------------------------------
+
+    def files(self) -> list[tuple[str, str, int, int]]:
+        """The split's videos, sorted by path: (relpath, class name, label, size in bytes)."""
+        if self._files is None:
+            k = self.options.split_file  # type: ignore[attr-defined]
+            subset = self.spec.split
+            lists = {"train": [f"trainlist0{k}.txt"], "test": [f"testlist0{k}.txt"],
+                     "trainval": [f"trainlist0{k}.txt", f"testlist0{k}.txt"]}[subset]
+            entries: dict[str, tuple[str, int]] = {}
+            for name in lists:
+                for rel, cls, label in read_split_list(self.splits_dir / name, self.classes):
+                    entries[rel] = (cls, label)
+            files = []
+            for rel in sorted(entries):
+                p = self.videos_dir / rel
+                try:
+                    size = p.stat().st_size
+                except OSError:
+                    raise DataError(f"{p}: listed in {self.splits_dir} ({subset} of split "
+                                    f"{k}) but missing") from None
+                files.append((rel, *entries[rel], size))
+            if not files:
+                raise DataError(f"{self.splits_dir}: the {subset} list of split {k} is empty")
+            self._files = files
+        return self._files
+
+    def clips(self) -> list[Clip]:
+        """The ``num_videos`` clips of the preset (probes each chosen video's length)."""
+        if self._clips is None:
+            files = self.files()
+            n = self.spec.num_videos
+            if n > len(files):
+                raise DataError(f"ucf101: {n} videos requested, the {self.spec.split} list of "
+                                f"split {self.options.split_file} has {len(files)}")  # type: ignore[attr-defined]
+            p = self.preset
+            tag = f"{p.name}/{p.version}:{self.spec.seed}"
+            if p.selection == "first_sorted":
+                chosen = files[:n]
+            else:
+                chosen = random.Random(f"select:{tag}").sample(files, n)
+            clips = []
+            for i, (rel, cls, label, _) in enumerate(chosen):
+                path = self.videos_dir / rel
+                total, fps = probe_video(path)
+                stride = self.stride
+                while stride > 1 and (p.frames - 1) * stride + 1 > total:
+                    stride -= 1
+                span = (p.frames - 1) * stride + 1
+                if span > total:
+                    raise DataError(f"{path}: {total} frames, clip preset {p.name} needs at "
+                                    f"least {p.frames}")
+                start = random.Random(f"offset:{tag}:{rel}").randint(0, total - span)
+                clips.append(Clip(i, rel, path, cls, label, start, stride, p.frames, total, fps))
+            self._clips = clips
+        return self._clips
+
+    # -- the dataset protocol ----------------------------------------------------------------------
+
+    def _size(self) -> tuple[int, int]:
+        return self.spec.height, self.spec.width
+
+    def requests(self) -> list[GenerationRequest]:
+        """One request per clip: the clip's first frame (resized) and the class as prompt."""
+        out = []
+        policy = self.options.resize  # type: ignore[attr-defined]
+        for c in self.clips():
+            first = decode_frames(c.path, [c.start])
+            image = resize_clip(first, self._size(), policy)[0]
+            out.append(GenerationRequest(
+                id=f"ucf101-{c.index:05d}-{Path(c.relpath).stem}",
+                seed=_request_seed(self.spec.seed, c.index), frames=self.spec.frames,
+                height=self.spec.height, width=self.spec.width, fps=self.spec.fps,
+                prompt=class_to_prompt(c.class_name), image=image,
+                extra={"video": c.relpath, "class": c.class_name, "label": c.label,
+                       "start": c.start, "stride": c.stride}))
+        return out
+
+    def clip_video(self, clip: Clip) -> Video:
+        """The real clip, resized: uint8 ``(frames, height, width, 3)`` at fps / stride."""
+        frames = decode_frames(clip.path, clip.frame_indices)
+        resized = resize_clip(frames, self._size(), self.options.resize)  # type: ignore[attr-defined]
+        return Video(resized, clip.fps / clip.stride)
+
+    def reference_videos(self, batch_size: int = 16) -> Iterator[list[Video]]:
+        """The clips as real videos, in request order, ``batch_size`` at a time."""
+        batch: list[Video] = []
+        for c in self.clips():
+            batch.append(self.clip_video(c))
+            if len(batch) == batch_size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    def manifest_material(self) -> dict[str, Any]:
+        """What :meth:`manifest_hash` hashes: preset, options, spec and the split's files."""
+        o = self.options
+        return {
+            "dataset": "ucf101", "preset": self.preset.name, "preset_version": self.preset.version,
+            "stride": self.stride, "resize": o.resize,  # type: ignore[attr-defined]
+            "split_file": o.split_file, "subset": self.spec.split,  # type: ignore[attr-defined]
+            "num_videos": self.spec.num_videos, "frames": self.spec.frames,
+            "height": self.spec.height, "width": self.spec.width, "seed": self.spec.seed,
+            "files": [[rel, size] for rel, _, _, size in self.files()],
+        }
+
+    def manifest_hash(self) -> str:
+        blob = json.dumps(self.manifest_material(), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()
