@@ -61,6 +61,21 @@ METRICS.add("ssim", "vdmbench.metrics.fidelity:SSIMMetric",
             "SSIM to the teacher's video for the same request and seed")
 METRICS.add("temporal_flickering", "vdmbench.metrics.vbench.flickering:TemporalFlickering",
             "VBench temporal flickering, computed natively ((255 - MAE of frame diffs) / 255)")
+METRICS.add("vbench_total", "vdmbench.metrics.vbench.metric:VBenchTotal",
+            "VBench Total = (4·Quality + Semantic)/5 (incomplete if any dimension is missing)")
+METRICS.add("vbench_quality", "vdmbench.metrics.vbench.metric:VBenchQuality",
+            "VBench Quality score (7 normalized, weighted quality dimensions / 6.5)")
+METRICS.add("vbench_semantic", "vdmbench.metrics.vbench.metric:VBenchSemantic",
+            "VBench Semantic score (9 normalized semantic dimensions / 9)")
+_VBENCH_DIMENSIONS = (  # as vdmbench.metrics.vbench.scores.DIMENSIONS (listed here: no import)
+    "subject_consistency", "background_consistency", "temporal_flickering", "motion_smoothness",
+    "aesthetic_quality", "imaging_quality", "dynamic_degree", "object_class", "multiple_objects",
+    "human_action", "color", "spatial_relationship", "scene", "appearance_style",
+    "temporal_style", "overall_consistency")
+for _dim in _VBENCH_DIMENSIONS:
+    METRICS.add(f"vbench_{_dim}", "vdmbench.metrics.vbench.metric:VBench"
+                + "".join(w.capitalize() for w in _dim.split("_")),
+                f"VBench '{_dim}' computed by VBench's own code in its environment")
 METRICS.add("mean_abs_diff_to_teacher", "vdmbench.testing:MeanAbsDiffToTeacher",
             "mean absolute pixel difference to the teacher's video (test metric)")
 

@@ -17,7 +17,8 @@ import click
 from vdmbench.errors import VdmbenchError
 
 LAZY_COMMANDS = {
-    "analyze": ("compression.cli:analyze_cmd", "block sensitivity analysis of a model (VDMini Fig. 1)"),
+    "analyze": ("compression.cli:analyze_cmd",
+                "block sensitivity analysis of a model (VDMini Fig. 1)"),
     "compress": ("compression.cli:compress_cmd", "prune + distill a teacher into a student"),
 }
 

@@ -22,6 +22,7 @@ from vdmbench.errors import ProtocolMismatchError, VdmbenchError
 from vdmbench.records import atomic_write_text, find_records, read_record
 
 MISSING = "—"
+INCOMPLETE = "incomplete"  # a metric computed from some of its parts only (e.g. VBench Total)
 COMPONENT_ORDER = ("text_encode", "image_encode", "encode", "vae_encode", "denoise", "decode")
 
 
@@ -109,7 +110,12 @@ def build_table(records: Sequence[dict[str, Any]], title: str = "") -> Table:
                                "steps": card.get("steps")}
         for n in metric_names:
             m = rec.get("metrics", {}).get(n)
-            row[f"metric:{n}"] = None if m is None else (m["value"], m.get("std"))
+            if m is None:
+                row[f"metric:{n}"] = None
+            elif _incomplete(m):
+                row[f"metric:{n}"] = INCOMPLETE
+            else:
+                row[f"metric:{n}"] = (m["value"], m.get("std"))
         speed = rec.get("speed")
         invalid: set[str] = set()
         if speed:
@@ -138,6 +144,13 @@ def build_table(records: Sequence[dict[str, Any]], title: str = "") -> Table:
     return Table(title=title, columns=columns, rows=rows, notes=notes)
 
 
+def _incomplete(m: dict[str, Any]) -> bool:
+    value = m.get("value")
+    status = (m.get("details") or {}).get("status")
+    return status == "incomplete" or value is None or (isinstance(value, float)
+                                                       and math.isnan(value))
+
+
 def _ratio(ref: dict[str, Any] | None, mine: dict[str, Any] | None) -> float | None:
     """ref / mine median time, only if both exist and are valid."""
     if not ref or not mine or not ref.get("valid") or not mine.get("valid"):
@@ -162,6 +175,8 @@ def format_cell(col: Column, row: dict[str, Any]) -> str:
     v = row.get(col.key)
     if v is None:
         return MISSING
+    if v == INCOMPLETE:
+        return INCOMPLETE
     if col.kind == "metric":
         value, std = v
         s = _fmt_number(value)
@@ -192,7 +207,10 @@ def to_csv(table: Table) -> str:
         for c in table.columns:
             v = row.get(c.key)
             if c.kind == "metric":
-                out += ["", ""] if v is None else [repr(v[0]), "" if v[1] is None else repr(v[1])]
+                if v is None or v == INCOMPLETE:
+                    out += ["" if v is None else INCOMPLETE, ""]
+                else:
+                    out += [repr(v[0]), "" if v[1] is None else repr(v[1])]
             else:
                 out.append("" if v is None else (repr(v) if isinstance(v, float) else v))
         out.append(";".join(sorted(k.replace("ms:", "ms_") for k in row.get("_invalid", ()))))
@@ -252,7 +270,7 @@ def write_plot(table: Table, path: Path) -> bool:
                              squeeze=False)
     for ax, col in zip(axes[0], metric_cols):
         for r in points:
-            if r.get(col.key) is None:
+            if r.get(col.key) in (None, INCOMPLETE):
                 continue
             x, y = r["ms:per_video"], r[col.key][0]
             ax.scatter([x], [y], s=18)

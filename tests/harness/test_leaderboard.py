@@ -53,6 +53,17 @@ def test_missing_value_is_a_dash_not_zero(records: list[dict]) -> None:
     assert "---" in to_latex(table)
 
 
+def test_incomplete_metric_is_shown_as_such(records: list[dict]) -> None:
+    part = copy.deepcopy(records[1])
+    m = part["metrics"]["mean_abs_diff_to_teacher"]
+    m["value"], m["details"] = float("nan"), {"status": "incomplete", "missing": ["x"]}
+    full = copy.deepcopy(records[0])
+    table = build_table([full, part])
+    row = next(ln for ln in to_markdown(table).splitlines() if ln.startswith("| student"))
+    assert row.split("|")[4].strip() == "incomplete"
+    assert "nan" not in to_csv(table).lower()
+
+
 def test_invalid_timing_is_marked(records: list[dict]) -> None:
     bad = copy.deepcopy(records[1])
     bad["speed"]["per_video"]["valid"] = False
