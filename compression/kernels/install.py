@@ -1,18 +1,26 @@
-"""``fast_kernels(model)``: put the Triton kernels and exact shortcuts into SVD-family models.
+"""``fast_kernels(model)``: put the Triton kernels and exact shortcuts into video diffusion models.
 
-What is installed, inside every ``UNetSpatioTemporalConditionModel`` and
-``AutoencoderKLTemporalDecoder`` found in ``model`` (``model`` itself or any submodule):
+What is installed, inside every ``UNetSpatioTemporalConditionModel`` (SVD family),
+``AutoencoderKLTemporalDecoder`` and vdmbench ``VideoCrafter2UNet`` found in ``model`` (``model``
+itself or any submodule):
 
 * attention processors, the diffusers way (``set_attn_processor`` with the full name → processor
-  dict): ``temporal_transformer_blocks.*.attn1`` → :class:`TritonTemporalAttnProcessor`, every
-  ``attn2`` → :class:`OneTokenCrossAttnProcessor` — only where the current processor is diffusers'
-  plain ``AttnProcessor2_0`` (or ``AttnProcessor`` for the 1-token path);
+  dict): every temporal *self*-attention (``attn1``/``attn2`` under ``temporal_transformer_blocks``
+  whose ``Attention`` is not a cross-attention: SVD's ``attn1``; VideoCrafter2's ``attn1`` and
+  ``attn2``, ``transformer_in``'s included) → :class:`TritonTemporalAttnProcessor`; in the SVD UNet
+  every other ``attn2`` (cross-attention to the one CLIP image token) →
+  :class:`OneTokenCrossAttnProcessor` — only where the current processor is diffusers' plain
+  ``AttnProcessor2_0`` (or ``AttnProcessor`` for the 1-token path). VideoCrafter2's
+  cross-attentions read 77 text tokens and are left alone;
 * module swaps for GroupNorm → SiLU pairs: ``norm1``/``norm2`` of ``ResnetBlock2D`` (default time
   embedding norm, SiLU) and ``TemporalResnetBlock`` become :class:`FusedGroupNorm` with SiLU, their
   shared ``nonlinearity`` becomes :class:`FusedActivation` and the time-embedding projection that
   used the same SiLU becomes :class:`SiLULinear`; ``conv_norm_out`` + ``conv_act`` of the UNet, the
-  temporal decoder and the VAE encoder likewise; every other plain ``nn.GroupNorm`` becomes a
-  :class:`FusedGroupNorm` without activation.
+  temporal decoder and the VAE encoder likewise; in ``VideoCrafter2UNet`` the
+  ``(GroupNorm, SiLU, …)`` stages of its temporal conv blocks (``nn.Sequential``) and its
+  ``conv_norm_out`` + ``conv_act`` (its ResBlocks apply SiLU functionally, so their norms are
+  plain swaps); every other plain ``nn.GroupNorm`` becomes a :class:`FusedGroupNorm` without
+  activation.
 
 Parameters are shared, never copied, and state-dict keys do not change. Everything else is left
 alone; a model with none of these classes is returned untouched.
@@ -58,8 +66,11 @@ def _diffusers_classes() -> dict[str, type]:
     from diffusers.models.autoencoders.vae import Encoder
     from diffusers.models.resnet import ResnetBlock2D, TemporalResnetBlock
 
+    from vdmbench.models.videocrafter2_unet import VideoCrafter2UNet
+
     return {
         "unet": UNetSpatioTemporalConditionModel,
+        "vc2_unet": VideoCrafter2UNet,
         "vae": AutoencoderKLTemporalDecoder,
         "temporal_decoder": TemporalDecoder,
         "encoder": Encoder,
@@ -74,10 +85,11 @@ class FastKernels:
     """Handle returned by :func:`fast_kernels`: ``install()``, ``restore()``, or a ``with`` block.
 
     Args:
-        model: a ``UNetSpatioTemporalConditionModel``, an ``AutoencoderKLTemporalDecoder`` or any
-            ``nn.Module`` containing them.
+        model: a ``UNetSpatioTemporalConditionModel``, an ``AutoencoderKLTemporalDecoder``, a
+            ``VideoCrafter2UNet`` or any ``nn.Module`` containing them.
         temporal_attention: install the Triton temporal self-attention processor.
-        one_token_cross_attention: install the exact 1-token cross-attention processor.
+        one_token_cross_attention: install the exact 1-token cross-attention processor (SVD
+            family only).
         group_norm: swap GroupNorm (+ SiLU) modules for the Triton ones.
         project_once: 1-token cross-attention applies ``to_out`` once per batch element and
             broadcasts (faster; equal up to GEMM summation order) instead of per query
@@ -108,12 +120,15 @@ class FastKernels:
             return self
         cls = _diffusers_classes()
         self.summary = InstallSummary()
-        targets = [m for m in self.model.modules() if isinstance(m, (cls["unet"], cls["vae"]))]
+        kinds = (cls["unet"], cls["vae"], cls["vc2_unet"])
+        targets = [m for m in self.model.modules() if isinstance(m, kinds)]
         try:
             for target in targets:
                 self.summary.models.append(type(target).__name__)
                 if isinstance(target, cls["unet"]):
-                    self._install_processors(target, cls)
+                    self._install_processors(target, cls, one_token=True)
+                elif isinstance(target, cls["vc2_unet"]):
+                    self._install_processors(target, cls, one_token=False)
                 if self.options["group_norm"]:
                     self._install_group_norms(target, cls)
         except BaseException:
@@ -148,18 +163,21 @@ class FastKernels:
         setattr(parent, name, new)
         self._undo.append(lambda: setattr(parent, name, old))
 
-    def _install_processors(self, unet: Any, cls: dict[str, type]) -> None:
+    def _install_processors(self, unet: Any, cls: dict[str, type], one_token: bool) -> None:
+        """Temporal self-attentions → Triton; with ``one_token`` (SVD: every cross-attention
+        context is one image token) the other ``attn2`` → the exact 1-token processor."""
         originals = unet.attn_processors
         new: dict[str, Any] = {}
         for name, proc in originals.items():
             parts = name.split(".")
             layer = parts[-2] if len(parts) >= 2 else ""
             kind = type(proc)
-            if (self.options["temporal_attention"] and layer == "attn1"
-                    and "temporal_transformer_blocks" in parts and kind is cls["sdpa_processor"]):
+            if (self.options["temporal_attention"] and layer in ("attn1", "attn2")
+                    and "temporal_transformer_blocks" in parts and kind is cls["sdpa_processor"]
+                    and _is_self_attention(unet, name)):
                 new[name] = TritonTemporalAttnProcessor(proc)
                 self.summary.temporal_attention += 1
-            elif (self.options["one_token_cross_attention"] and layer == "attn2"
+            elif (one_token and self.options["one_token_cross_attention"] and layer == "attn2"
                     and kind in (cls["sdpa_processor"], cls["plain_processor"])):
                 new[name] = OneTokenCrossAttnProcessor(proc, self.options["project_once"])
                 self.summary.one_token_cross_attention += 1
@@ -174,7 +192,7 @@ class FastKernels:
             kind = type(module)
             if kind is cls["resnet2d"] or kind is cls["temporal_resnet"]:
                 self._fuse_resnet(module, kind is cls["resnet2d"])
-            elif kind in (cls["unet"], cls["temporal_decoder"], cls["encoder"]):
+            elif kind in (cls["unet"], cls["vc2_unet"], cls["temporal_decoder"], cls["encoder"]):
                 norm = getattr(module, "conv_norm_out", None)
                 act = getattr(module, "conv_act", None)
                 if type(norm) is nn.GroupNorm and type(act) is nn.SiLU:
@@ -182,11 +200,24 @@ class FastKernels:
                     self._swap(module, "conv_norm_out", fused)
                     self._swap(module, "conv_act", FusedActivation())
                     self.summary.group_norm_silu += 1
+            elif kind is nn.Sequential and isinstance(target, cls["vc2_unet"]):
+                self._fuse_sequential(module)
         for parent in list(target.modules()):
             for name, child in list(parent.named_children()):
                 if type(child) is nn.GroupNorm:
                     self._swap(parent, name, FusedGroupNorm.from_group_norm(child, None))
                     self.summary.group_norm += 1
+
+    def _fuse_sequential(self, seq: nn.Sequential) -> None:
+        """Fold every ``nn.SiLU`` that directly follows a plain ``nn.GroupNorm`` into it
+        (VideoCrafter2's temporal conv stages ``GroupNorm, SiLU, [Dropout], Conv3d``)."""
+        names = list(seq._modules)  # noqa: SLF001 (child names in call order)
+        for a, b in zip(names, names[1:]):
+            norm, act = seq._modules[a], seq._modules[b]  # noqa: SLF001
+            if type(norm) is nn.GroupNorm and type(act) is nn.SiLU:
+                self._swap(seq, a, FusedGroupNorm.from_group_norm(norm, "silu"))
+                self._swap(seq, b, FusedActivation())
+                self.summary.group_norm_silu += 1
 
     def _fuse_resnet(self, block: nn.Module, is_2d: bool) -> None:
         """Fold the block's SiLU into norm1 and norm2 (and into the time-embedding projection)."""
@@ -207,10 +238,21 @@ class FastKernels:
         self.summary.group_norm_silu += 2
 
 
+def _is_self_attention(unet: nn.Module, processor_name: str) -> bool:
+    """True when the ``Attention`` owning ``<path>.processor`` has no cross-attention input."""
+    path = processor_name.removesuffix(".processor")
+    try:
+        attn = unet.get_submodule(path)
+    except AttributeError:
+        return False
+    return getattr(attn, "is_cross_attention", True) is False
+
+
 def fast_kernels(model: nn.Module, *, temporal_attention: bool = True,
                  one_token_cross_attention: bool = True, group_norm: bool = True,
                  project_once: bool = False) -> FastKernels:
-    """Triton kernels and exact shortcuts for SVD-family models (see module docstring).
+    """Triton kernels and exact shortcuts for SVD-family and VideoCrafter2 models (see module
+    docstring).
 
     Use as a context manager (``with fast_kernels(unet): ...`` restores everything on exit) or
     permanently (``handle = fast_kernels(unet).install()``; ``handle.restore()`` undoes it).
