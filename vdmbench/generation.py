@@ -89,7 +89,9 @@ class VideoGenerator(Protocol):
     - ``components(request)``: named zero-argument callables that run one part of generating the
       request (e.g. ``"encode"``, ``"denoise"`` = one denoiser step with CFG counted,
       ``"decode"``), each on inputs prepared once, so that speed can be split per component.
-      ``"denoise"`` is repeated ``describe().steps`` times per video.
+      ``"denoise"`` is repeated ``describe().steps`` times per video. An optional ``"video"``
+      entry generates the whole video at batch 1 and is what the runner times as per-video
+      latency (otherwise it times ``generate([request])``).
     """
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Video]: ...

@@ -1,0 +1,315 @@
+"""ICMD distillation trainer (accelerate: CPU, one GPU, or ``accelerate launch`` multi-GPU).
+
+One optimizer step (with ``grad_accum`` micro-batches):
+
+1. a batch from ``family.batch(bs, seed=f(seed, step, micro, rank))`` (data and noise are pure
+   functions of the step, so a resumed run sees exactly the batches it would have seen);
+2. σ ~ log-normal(P_mean, P_std), ``x_t = x0 + σ·n``; teacher ``D_t`` and student ``D_s`` with
+   feature taps;
+3. ``L_task = denoise·λ(σ)‖D_s − x0‖² + output·λ(σ)‖D_s − D_t‖²`` (EDM weight λ(σ));
+   ``L_ICD`` on the taps; ``L_MCA = −D(enc(D_s + σ'n'))`` with σ' ~ log-normal(mca_sigma_*);
+4. the student steps on ``L = L_task + λ_ICD·L_ICD + λ_MCA·L_MCA``; the discriminator heads step on
+   the hinge loss with ``enc(D_t + σ'n')`` real and ``enc(D_s + σ'n')`` fake.
+
+Every ``checkpoint_every`` steps ``ckpt/step-XXXXXX/`` is written atomically (student, EMA,
+heads: safetensors; optimizers: ``torch.save`` of tensors only, read back with
+``weights_only=True``); ``train(..., resume=True)`` continues from the newest one and truncates
+``loss_log.csv`` to it, so an interrupted run ends with the same weights and log as an
+uninterrupted one (on CPU).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from compression.family import Family, edm_weight
+from compression.icmd import (
+    FeatureTaps,
+    MCADiscriminator,
+    default_taps,
+    encoder_features,
+    hinge_d_loss,
+    hinge_g_loss,
+    icd_loss,
+)
+from compression.recipe import Recipe
+from vdmbench.errors import ConfigError
+from vdmbench.records import atomic_write_text
+
+LOG_FIELDS = ["step", "loss", "task", "denoise", "output", "icd", "mca_g", "mca_d", "lr",
+              "seconds"]
+
+
+class EMA:
+    """Exponential moving average of a module's float parameters (float32 shadow copies)."""
+
+    def __init__(self, model: nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.shadow = {k: v.detach().float().clone() for k, v in model.state_dict().items()
+                       if v.dtype.is_floating_point}
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        for k, v in model.state_dict().items():
+            if k in self.shadow:
+                self.shadow[k].mul_(self.decay).add_(v.detach().float(), alpha=1 - self.decay)
+
+    def copy_to(self, model: nn.Module) -> None:
+        state = model.state_dict()
+        model.load_state_dict({k: (self.shadow[k].to(v.dtype) if k in self.shadow else v)
+                               for k, v in state.items()})
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    log_path: Path
+    plot_path: Path | None
+    final_row: dict[str, float]
+
+
+def _step_seed(seed: int, step: int, micro: int, rank: int) -> int:
+    return ((seed * 1_000_003 + step) * 101 + micro) * 17 + rank
+
+
+def _checkpoints(ckpt_dir: Path) -> list[Path]:
+    return sorted(p for p in ckpt_dir.glob("step-*") if p.is_dir() and (p / "done").is_file())
+
+
+def _save_ckpt(ckpt_dir: Path, step: int, student: nn.Module, heads: nn.Module,
+               opt_s: torch.optim.Optimizer, opt_d: torch.optim.Optimizer, ema: EMA | None,
+               keep: int) -> Path:
+    final = ckpt_dir / f"step-{step:06d}"
+    tmp = ckpt_dir / f".tmp-step-{step:06d}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    save_file({k: v.detach().contiguous().cpu() for k, v in student.state_dict().items()},
+              str(tmp / "student.safetensors"))
+    save_file({k: v.detach().contiguous().cpu() for k, v in heads.state_dict().items()},
+              str(tmp / "heads.safetensors"))
+    if ema is not None:
+        save_file({k: v.contiguous().cpu() for k, v in ema.shadow.items()},
+                  str(tmp / "ema.safetensors"))
+    torch.save({"student": opt_s.state_dict(), "heads": opt_d.state_dict()},
+               tmp / "optimizers.pt")
+    (tmp / "done").write_text(json.dumps({"step": step}))
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+    for old in _checkpoints(ckpt_dir)[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def _load_ckpt(path: Path, student: nn.Module, heads: nn.Module, opt_s: torch.optim.Optimizer,
+               opt_d: torch.optim.Optimizer, ema: EMA | None) -> int:
+    student.load_state_dict(load_file(str(path / "student.safetensors")))
+    heads.load_state_dict(load_file(str(path / "heads.safetensors")))
+    opts = torch.load(path / "optimizers.pt", weights_only=True, map_location="cpu")
+    opt_s.load_state_dict(opts["student"])
+    opt_d.load_state_dict(opts["heads"])
+    if ema is not None and (path / "ema.safetensors").is_file():
+        ema.shadow = {k: v.float() for k, v in load_file(str(path / "ema.safetensors")).items()}
+    return int(json.loads((path / "done").read_text())["step"])
+
+
+def _read_log(path: Path, upto: int) -> list[dict[str, str]]:
+    if not path.is_file():
+        return []
+    with path.open(newline="") as f:
+        return [r for r in csv.DictReader(f) if int(r["step"]) <= upto]
+
+
+def _write_log(path: Path, rows: list[dict[str, Any]]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=LOG_FIELDS)
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: r[k] for k in LOG_FIELDS})
+    os.replace(tmp, path)
+
+
+def plot_log(log_path: Path, out: Path) -> Path:
+    """Loss curves (task, ICD, MCA) from ``loss_log.csv``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    df = pd.read_csv(log_path)
+    fig, ax = plt.subplots(1, 2, figsize=(9, 3.4))
+    for col in ("loss", "task", "icd"):
+        ax[0].plot(df["step"], df[col], label=col)
+    ax[0].set_yscale("log")
+    ax[0].set_xlabel("step")
+    ax[0].legend()
+    for col in ("mca_g", "mca_d"):
+        ax[1].plot(df["step"], df[col], label=col)
+    ax[1].set_xlabel("step")
+    ax[1].legend()
+    ax[1].set_title("MCA (hinge)")
+    fig.tight_layout()
+    tmp = out.with_name(f".{out.name}.tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, out)
+    return out
+
+
+def train(family: Family, student: nn.Module, recipe: Recipe, out_dir: str | os.PathLike[str], *,
+          resume: bool = True, stop_after: int | None = None, progress: bool = True,
+          on_step: Callable[[int, dict[str, float]], None] | None = None) -> TrainResult:
+    """Distil ``family.unet`` (frozen teacher) into ``student`` in place (EMA weights copied in
+    at the end when EMA is on). Writes ``out_dir/loss_log.csv``, ``loss.png`` and ``ckpt/``.
+
+    ``stop_after``: end after that many steps of this call (simulates an interruption).
+    """
+    from accelerate import Accelerator
+
+    tr, ls = recipe.train, recipe.loss
+    if tr.num_threads is not None:
+        torch.set_num_threads(tr.num_threads)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt_dir = out / "ckpt"
+    log_path = out / "loss_log.csv"
+
+    acc = Accelerator(mixed_precision=tr.mixed_precision, gradient_accumulation_steps=1,
+                      cpu=not torch.cuda.is_available())
+    teacher = family.unet
+    teacher.requires_grad_(False).eval().to(acc.device)
+    family.device = str(acc.device)
+    taps = ls.icd_taps or default_taps(student)
+    channels = list(teacher.config.block_out_channels)
+    torch.manual_seed(tr.seed)
+    heads = MCADiscriminator(channels, ls.mca_hidden)
+    student.train().requires_grad_(True)
+    opt_s = torch.optim.AdamW(student.parameters(), lr=tr.lr, weight_decay=tr.weight_decay)
+    opt_d = torch.optim.AdamW(heads.parameters(), lr=tr.disc_lr, betas=(0.0, 0.99))
+    ema = EMA(student, tr.ema_decay) if tr.ema_decay else None
+
+    start = 0
+    if resume and _checkpoints(ckpt_dir):
+        start = _load_ckpt(_checkpoints(ckpt_dir)[-1], student, heads, opt_s, opt_d, ema)
+    rows: list[dict[str, Any]] = _read_log(log_path, start) if start else []
+    student_p, heads_p, opt_s_p, opt_d_p = acc.prepare(student, heads, opt_s, opt_d)
+    rank = acc.process_index
+    use_mca = ls.lambda_mca > 0
+
+    def lr_at(step: int) -> float:
+        if tr.warmup_steps and step < tr.warmup_steps:
+            return tr.lr * (step + 1) / tr.warmup_steps
+        return tr.lr
+
+    end = tr.max_steps if stop_after is None else min(tr.max_steps, start + stop_after)
+    it: Any = range(start, end)
+    if progress and acc.is_main_process:
+        from rich.progress import track
+        it = track(it, description="distilling", total=end - start)
+    t0 = time.perf_counter()
+    for step in it:
+        for g in opt_s_p.param_groups:
+            g["lr"] = lr_at(step)
+        parts = {k: 0.0 for k in ("loss", "task", "denoise", "output", "icd", "mca_g", "mca_d")}
+        opt_s_p.zero_grad(set_to_none=True)
+        opt_d_p.zero_grad(set_to_none=True)
+        for micro in range(tr.grad_accum):
+            s = _step_seed(tr.seed, step, micro, rank)
+            g = torch.Generator().manual_seed(s)
+            batch = family.batch(tr.batch_size, s, split=recipe.data.split)
+            x0 = batch["x0"]
+            b = x0.shape[0]
+            sigma = family.train_sigmas(b, g).to(x0)
+            noise = torch.randn(x0.shape, generator=g).to(x0)
+            x_t = x0 + sigma.reshape(-1, 1, 1, 1, 1) * noise
+            w = edm_weight(sigma, getattr(family, "sigma_data", 1.0)).reshape(-1, 1, 1, 1, 1)
+            with acc.autocast():
+                with torch.no_grad(), FeatureTaps(teacher, taps) as tt:
+                    d_t = family.denoise(teacher, x_t, sigma, batch)
+                with FeatureTaps(acc.unwrap_model(student_p), taps) as st:
+                    d_s = family.denoise(student_p, x_t, sigma, batch)
+                den = (w * (d_s.float() - x0.float()) ** 2).mean()
+                outl = (w * (d_s.float() - d_t.float()) ** 2).mean()
+                task = ls.denoise * den + ls.output * outl
+                icd = icd_loss(st.features, tt.features) if ls.lambda_icd > 0 else torch.zeros(())
+                loss = task + ls.lambda_icd * icd
+                mca_g = torch.zeros(())
+                adv = use_mca and step >= ls.mca_start_step
+                if adv:
+                    sig2 = (ls.mca_sigma_mean + ls.mca_sigma_std * torch.randn(b, generator=g)
+                            ).exp().to(x0)
+                    n2 = torch.randn(x0.shape, generator=g).to(x0)
+                    f = x0.shape[1]
+
+                    def enc(x: torch.Tensor, sig2: torch.Tensor = sig2, n2: torch.Tensor = n2,
+                            batch: dict = batch) -> list[torch.Tensor]:
+                        xn = x + sig2.reshape(-1, 1, 1, 1, 1) * n2
+                        return encoder_features(teacher, **family.encode_inputs(xn, sig2, batch))
+
+                    fake_feats = enc(d_s)
+                    heads_p.requires_grad_(False)
+                    mca_g = hinge_g_loss(heads_p(fake_feats, f))
+                    heads_p.requires_grad_(True)
+                    loss = loss + ls.lambda_mca * mca_g
+            acc.backward(loss / tr.grad_accum)
+            if adv:
+                with acc.autocast():
+                    with torch.no_grad():
+                        real_feats = enc(d_t)
+                    fake_det = [x.detach() for x in fake_feats]
+                    mca_d = hinge_d_loss(heads_p(real_feats, f), heads_p(fake_det, f))
+                acc.backward(mca_d / tr.grad_accum)
+                parts["mca_d"] += float(mca_d.detach()) / tr.grad_accum
+            for k, v in (("loss", loss), ("task", task), ("denoise", den), ("output", outl),
+                         ("icd", icd), ("mca_g", mca_g)):
+                parts[k] += float(v.detach()) / tr.grad_accum
+        if tr.grad_clip is not None:
+            acc.clip_grad_norm_(student_p.parameters(), tr.grad_clip)
+        opt_s_p.step()
+        if use_mca and step >= ls.mca_start_step:
+            opt_d_p.step()
+        if ema is not None:
+            ema.update(acc.unwrap_model(student_p))
+        row = {"step": step + 1, **parts, "lr": lr_at(step),
+               "seconds": round(time.perf_counter() - t0, 3)}
+        rows.append(row)
+        if on_step is not None:
+            on_step(step + 1, parts)
+        done = step + 1
+        if acc.is_main_process and (done % tr.checkpoint_every == 0 or done == tr.max_steps):
+            _save_ckpt(ckpt_dir, done, acc.unwrap_model(student_p), acc.unwrap_model(heads_p),
+                       opt_s_p.optimizer if hasattr(opt_s_p, "optimizer") else opt_s_p,
+                       opt_d_p.optimizer if hasattr(opt_d_p, "optimizer") else opt_d_p, ema,
+                       tr.keep_checkpoints)
+            _write_log(log_path, rows)
+    if acc.is_main_process and rows:
+        _write_log(log_path, rows)
+    acc.wait_for_everyone()
+    final_step = int(rows[-1]["step"]) if rows else start
+    plot_path = None
+    if acc.is_main_process and rows and final_step == tr.max_steps:
+        plot_path = plot_log(log_path, out / "loss.png")
+    model = acc.unwrap_model(student_p)
+    if ema is not None and final_step == tr.max_steps:
+        ema.copy_to(model)
+    model.eval()
+    last = {k: float(v) for k, v in rows[-1].items()} if rows else {}
+    atomic_write_text(out / "train_state.json", json.dumps(
+        {"step": final_step, "max_steps": tr.max_steps, "finished": final_step == tr.max_steps},
+        indent=2) + "\n")
+    if final_step > tr.max_steps:
+        raise ConfigError(f"checkpoint step {final_step} is beyond max_steps {tr.max_steps}")
+    return TrainResult(final_step, log_path, plot_path, last)

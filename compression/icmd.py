@@ -1,0 +1,154 @@
+"""ICMD losses: Individual Content Distillation (ICD) and Multi-frame Content Adversarial (MCA).
+
+- **ICD**: ``L_ICD = Σ_l mean_frames ‖f_l^s − f_l^t‖²`` where ``f_l`` is the output of tap ``l``
+  (default: every down and up block, matched by name, so by resolution level) with frames in the
+  batch dimension ``(B·F, C, H, W)``; the per-frame squared L2 is averaged over C·H·W.
+- **MCA**: a discriminator on frozen teacher *encoder* features (``conv_in`` and the down blocks,
+  one feature map after each down block) of samples re-noised to σ' ~ log-normal. Each level has a
+  *spatial* head (2D convs on ``(B·F, C, H, W)``: frames folded into the batch) and a *temporal*
+  head (1D convs over frames on ``(B·H·W, C, F)``: space folded into the batch). Hinge loss:
+  teacher samples are real, student samples fake; the student's loss is ``−mean D(fake)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vdmbench.errors import ConfigError
+
+
+def default_taps(unet: nn.Module) -> list[str]:
+    """Outputs of every down and up block: ``down_blocks.i``, ``up_blocks.j``."""
+    return ([f"down_blocks.{i}" for i in range(len(unet.down_blocks))]
+            + [f"up_blocks.{j}" for j in range(len(unet.up_blocks))])
+
+
+class FeatureTaps:
+    """Forward hooks that record the outputs of named modules (first element of a tuple).
+
+    Use as a context manager; ``features`` maps tap name → tensor of the last forward.
+    """
+
+    def __init__(self, model: nn.Module, names: Sequence[str]) -> None:
+        self.model, self.names = model, list(names)
+        self.features: dict[str, torch.Tensor] = {}
+        self._handles: list[Any] = []
+
+    def __enter__(self) -> FeatureTaps:
+        for name in self.names:
+            try:
+                mod = self.model.get_submodule(name)
+            except AttributeError:
+                raise ConfigError(f"ICD tap '{name}' is not a module of "
+                                  f"{type(self.model).__name__}") from None
+            self._handles.append(mod.register_forward_hook(self._hook(name)))
+        return self
+
+    def _hook(self, name: str) -> Any:
+        def fn(_m: nn.Module, _i: Any, out: Any) -> None:
+            self.features[name] = out[0] if isinstance(out, tuple) else out
+        return fn
+
+    def __exit__(self, *exc: Any) -> None:
+        for h in self._handles:
+            h.remove()
+        self._handles.clear()
+
+
+def icd_loss(student: dict[str, torch.Tensor], teacher: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Sum over taps of the mean over frames of the per-frame mean squared difference."""
+    total: torch.Tensor | None = None
+    for name, ft in teacher.items():
+        fs = student[name]
+        if fs.shape != ft.shape:
+            raise ConfigError(f"ICD tap '{name}': student {tuple(fs.shape)} and teacher "
+                              f"{tuple(ft.shape)} features differ in shape")
+        per_frame = ((fs.float() - ft.float().detach()) ** 2).flatten(1).mean(dim=1)
+        total = per_frame.mean() if total is None else total + per_frame.mean()
+    if total is None:
+        raise ConfigError("ICD: no taps")
+    return total
+
+
+def encoder_features(unet: nn.Module, sample: torch.Tensor, timestep: torch.Tensor,
+                     encoder_hidden_states: torch.Tensor, added_time_ids: torch.Tensor
+                     ) -> list[torch.Tensor]:
+    """Run only the embedding, ``conv_in`` and the down blocks of a
+    ``UNetSpatioTemporalConditionModel``; returns the output of each down block, (B·F, C, h, w)."""
+    b, f = sample.shape[:2]
+    t = timestep if torch.is_tensor(timestep) else torch.tensor([timestep])
+    t = t.reshape(-1).to(sample.device).expand(b)
+    emb = unet.time_embedding(unet.time_proj(t).to(sample.dtype))
+    add = unet.add_time_proj(added_time_ids.flatten()).reshape(b, -1).to(emb.dtype)
+    emb = (emb + unet.add_embedding(add)).repeat_interleave(f, dim=0)
+    ctx = encoder_hidden_states.repeat_interleave(f, dim=0)
+    h = unet.conv_in(sample.flatten(0, 1))
+    indicator = torch.zeros(b, f, dtype=h.dtype, device=h.device)
+    feats = []
+    for block in unet.down_blocks:
+        if getattr(block, "has_cross_attention", False):
+            h, _ = block(hidden_states=h, temb=emb, encoder_hidden_states=ctx,
+                         image_only_indicator=indicator)
+        else:
+            h, _ = block(hidden_states=h, temb=emb, image_only_indicator=indicator)
+        feats.append(h)
+    return feats
+
+
+class _SpatialHead(nn.Module):
+    def __init__(self, c: int, hidden: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Conv2d(c, hidden, 3, padding=1), nn.GroupNorm(1, hidden),
+                                 nn.SiLU(), nn.Conv2d(hidden, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B·F, C, H, W) → (B·F·H·W,)
+        return self.net(x).flatten()
+
+
+class _TemporalHead(nn.Module):
+    def __init__(self, c: int, hidden: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Conv1d(c, hidden, 3, padding=1), nn.GroupNorm(1, hidden),
+                                 nn.SiLU(), nn.Conv1d(hidden, 1, 1))
+
+    def forward(self, x: torch.Tensor, frames: int) -> torch.Tensor:
+        bf, c, h, w = x.shape
+        seq = x.reshape(bf // frames, frames, c, h * w).permute(0, 3, 2, 1)
+        return self.net(seq.reshape(-1, c, frames)).flatten()  # (B·H·W, C, F) → logits
+
+
+class MCADiscriminator(nn.Module):
+    """Spatial + temporal heads on each of the teacher encoder's down-block outputs.
+
+    ``channels``: the down blocks' output channels (``block_out_channels``). Only the heads are
+    parameters of this module; the frozen teacher encoder is passed to :meth:`forward`.
+    """
+
+    def __init__(self, channels: Sequence[int], hidden: int = 32) -> None:
+        super().__init__()
+        self.spatial = nn.ModuleList(_SpatialHead(c, hidden) for c in channels)
+        self.temporal = nn.ModuleList(_TemporalHead(c, hidden) for c in channels)
+
+    def forward(self, feats: Sequence[torch.Tensor], frames: int) -> list[torch.Tensor]:
+        """Logits per head (a list of flat tensors)."""
+        out = []
+        for f, s, t in zip(feats, self.spatial, self.temporal):
+            out.append(s(f))
+            out.append(t(f, frames))
+        return out
+
+
+def hinge_d_loss(real: Sequence[torch.Tensor], fake: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Σ_heads mean(relu(1 − D(real))) + mean(relu(1 + D(fake)))."""
+    return sum((F.relu(1 - r).mean() + F.relu(1 + f).mean() for r, f in zip(real, fake)),
+               torch.zeros(()))
+
+
+def hinge_g_loss(fake: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Σ_heads −mean(D(fake))."""
+    return sum((-f.mean() for f in fake), torch.zeros(()))

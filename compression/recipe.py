@@ -1,0 +1,149 @@
+"""Compression recipes: YAML validated by pydantic (``extra="forbid"``).
+
+Errors name the file, the line and the field.
+
+See ``compression/recipes/synth-i2v.yaml`` and docs/compression.md for every key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from vdmbench.errors import ConfigError
+from vdmbench.suite import load_yaml_with_lines, validate_model
+
+RECIPE_DIR = Path(__file__).resolve().parent / "recipes"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PlanSpec(_Strict):
+    """Which units to drop: a preset or a plan JSON ``path``."""
+
+    preset: Literal["none", "vdmini", "auto", "uniform", "deep-first"] = "vdmini"
+    path: str | None = Field(None, description="plan JSON file; overrides preset")
+    analysis: str | None = Field(None, description="analysis.json for preset 'auto'")
+    target_speedup: float | None = Field(None, ge=1.0)
+    param_budget: float | None = Field(None, gt=0.0, le=1.0)
+
+
+class LossSpec(_Strict):
+    """L = denoise·L_den + output·L_out + λ_ICD·L_ICD + λ_MCA·L_MCA."""
+
+    denoise: float = Field(1.0, ge=0, description="EDM denoising loss weight (part of L_task)")
+    output: float = Field(1.0, ge=0, description="output distillation weight (part of L_task)")
+    lambda_icd: float = Field(0.1, ge=0)
+    lambda_mca: float = Field(1.0, ge=0)
+    icd_taps: list[str] | None = Field(None, description="module names; None = every down/up "
+                                                         "block output")
+    mca_sigma_mean: float = Field(-1.0, description="log σ' mean of the re-noising level")
+    mca_sigma_std: float = Field(1.0, gt=0)
+    mca_hidden: int = Field(32, gt=0, description="discriminator head width")
+    mca_start_step: int = Field(0, ge=0, description="steps before the adversarial term starts")
+
+
+class TrainSpec(_Strict):
+    max_steps: int = Field(200, gt=0, description="optimizer steps")
+    batch_size: int = Field(4, gt=0, description="clips per micro-batch per process")
+    grad_accum: int = Field(1, gt=0)
+    lr: float = Field(1e-4, gt=0)
+    disc_lr: float = Field(2e-4, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    warmup_steps: int = Field(0, ge=0)
+    ema_decay: float | None = Field(0.99, gt=0, lt=1, description="None disables EMA")
+    mixed_precision: Literal["no", "fp16", "bf16"] = "no"
+    seed: int = Field(0, ge=0)
+    checkpoint_every: int = Field(50, gt=0)
+    keep_checkpoints: int = Field(2, gt=0)
+    grad_clip: float | None = Field(1.0, gt=0)
+    num_threads: int | None = Field(1, gt=0, description="torch CPU threads; None = leave")
+
+
+class DataSpec(_Strict):
+    frames: int = Field(8, gt=1)
+    height: int = Field(32, gt=0)
+    width: int = Field(32, gt=0)
+    split: str = "train"
+
+
+class VaeSpec(_Strict):
+    """VAE decoder pruning + fine-tuning (latent I2V models with a temporal VAE: ``sfv``)."""
+
+    enabled: bool = False
+    drop_mid_block: bool = True
+    last_up_block_layers: int = Field(1, gt=0, description="resnets kept in the last up block")
+    channel_ratio: float = Field(0.75, gt=0, le=1, description="fraction of decoder channels "
+                                 "kept per dependency group (1 = no channel pruning)")
+    finetune_steps: int = Field(0, ge=0, description="decoder distillation steps")
+    batch_size: int = Field(1, gt=0, description="clips per fine-tune step")
+    lr: float = Field(1e-4, gt=0)
+    disc_lr: float | None = Field(None, gt=0, description="patch discriminator lr (None = lr)")
+    adversarial: float = Field(0.1, ge=0, description="weight of the patch-GAN hinge term")
+    perceptual: float = Field(0.0, ge=0, description="weight of the perceptual term; needs "
+                              "perceptual_weights")
+    perceptual_weights: str | None = Field(None, description="safetensors file of an LPIPS-VGG "
+                                           "network (see docs/compression.md)")
+
+    @model_validator(mode="after")
+    def _perceptual_needs_weights(self) -> VaeSpec:
+        if self.perceptual > 0 and not self.perceptual_weights:
+            raise ValueError("perceptual > 0 needs perceptual_weights (a local safetensors "
+                             "file; nothing is downloaded)")
+        return self
+
+
+class Recipe(_Strict):
+    """A compression recipe (see docs/compression.md)."""
+
+    schema_version: Literal[1] = 1
+    model: Literal["synth-i2v", "sfv", "random-svd"]
+    description: str = ""
+    plan: PlanSpec = Field(default_factory=PlanSpec)
+    loss: LossSpec = Field(default_factory=LossSpec)
+    train: TrainSpec = Field(default_factory=TrainSpec)
+    data: DataSpec = Field(default_factory=DataSpec)
+    vae: VaeSpec = Field(default_factory=VaeSpec)
+
+    @model_validator(mode="after")
+    def _vae_needs_latent_model(self) -> Recipe:
+        if self.vae.enabled and self.model != "sfv":
+            raise ValueError(f"vae.enabled: model '{self.model}' has no VAE (only 'sfv', a latent "
+                             f"model with a temporal VAE, does)")
+        return self
+
+    def content_hash(self) -> str:
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+
+def load_recipe(path: str | os.PathLike[str]) -> Recipe:
+    """Read and validate a recipe YAML file (errors name file, line and field)."""
+    p = Path(path)
+    data, lines = load_yaml_with_lines(p)
+    if not isinstance(data, dict):
+        raise ConfigError("a recipe must be a YAML mapping", file=str(p), line=1)
+    return validate_model(Recipe, data, file=str(p), lines=lines)
+
+
+def default_recipe(model: str) -> Recipe:
+    """The shipped recipe of ``model`` (``compression/recipes/<model>.yaml``)."""
+    p = RECIPE_DIR / f"{model}.yaml"
+    if not p.is_file():
+        raise ConfigError(f"no shipped recipe for model '{model}'", file=str(p))
+    return load_recipe(p)
+
+
+def with_overrides(recipe: Recipe, **train: object) -> Recipe:
+    """A copy with ``train`` fields replaced (``None`` values are ignored)."""
+    upd = {k: v for k, v in train.items() if v is not None}
+    if not upd:
+        return recipe
+    return recipe.model_copy(update={"train": recipe.train.model_copy(update=upd)})

@@ -1,0 +1,310 @@
+"""Build, save and load students: ``apply(teacher, plan)`` → a proper diffusers-style UNet.
+
+Teachers are diffusers' ``UNetSpatioTemporalConditionModel`` (SVD family) or vdmbench's
+``VideoCrafter2UNet`` (T2V); a student is a model of the same family (see :func:`student_class`).
+
+The student's config is the teacher's with per-level ``layers_per_block`` (diffusers accepts a
+tuple): removing ``k`` pairs from ``D.i`` and ``U.(n-1-i)`` lowers level ``i`` by ``k``, so the down
+block pushes ``k`` fewer skips and the up block consumes ``k`` fewer. Kept weights are copied from
+the teacher: student pair ``m`` of a block is the ``m``-th kept teacher pair. In an up block the
+skips are consumed last-in first-out, so after a removal the remaining up pairs read the remaining
+down outputs in the same order as before; which skip a middle up pair reads shifts by the number
+of removed pairs (distillation adapts to it).
+
+diffusers' config cannot say "no mid block". A student without one is a
+:class:`VDMiniUNetSpatioTemporalConditionModel` (a registered ``ModelMixin`` subclass with one extra
+config key, ``mid_block_type: null``, whose mid block is a parameter-free identity); its
+``config.json`` names that class, and :func:`load_unet` picks the right class from it. A student
+that keeps the mid block is a plain ``UNetSpatioTemporalConditionModel``.
+``VideoCrafter2UNet`` expresses both natively (``layers_per_block`` list, ``mid_block_type: null``),
+so its students are ``VideoCrafter2UNet`` instances.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import inspect
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from diffusers import UNetSpatioTemporalConditionModel
+from diffusers.configuration_utils import register_to_config
+from torch import nn
+
+from compression.plan import DepthPlan, atomic_write_text, check_plan
+from compression.units import IdentityMidBlock, levels_of
+from vdmbench.errors import ConfigError, WeightsNotFoundError
+
+STUDENT_FORMAT = "vdmbench-student-1"
+
+
+class VDMiniUNetSpatioTemporalConditionModel(UNetSpatioTemporalConditionModel):
+    """``UNetSpatioTemporalConditionModel`` with an optional mid block.
+
+    ``mid_block_type=None`` replaces the mid block by :class:`IdentityMidBlock` (no parameters);
+    everything else, including ``forward``, is the parent's. Shapes as the parent:
+    ``sample`` (B, F, C, H, W) → (B, F, out_channels, H, W).
+    """
+
+    @register_to_config
+    def __init__(
+        self,
+        sample_size: int | None = None,
+        in_channels: int = 8,
+        out_channels: int = 4,
+        down_block_types: tuple[str, ...] = (
+            "CrossAttnDownBlockSpatioTemporal", "CrossAttnDownBlockSpatioTemporal",
+            "CrossAttnDownBlockSpatioTemporal", "DownBlockSpatioTemporal"),
+        up_block_types: tuple[str, ...] = (
+            "UpBlockSpatioTemporal", "CrossAttnUpBlockSpatioTemporal",
+            "CrossAttnUpBlockSpatioTemporal", "CrossAttnUpBlockSpatioTemporal"),
+        block_out_channels: tuple[int, ...] = (320, 640, 1280, 1280),
+        addition_time_embed_dim: int = 256,
+        projection_class_embeddings_input_dim: int = 768,
+        layers_per_block: int | tuple[int] = 2,
+        cross_attention_dim: int | tuple[int] = 1024,
+        transformer_layers_per_block: int | tuple[int, tuple[tuple]] = 1,
+        num_attention_heads: int | tuple[int, ...] = (5, 10, 20, 20),
+        num_frames: int = 25,
+        mid_block_type: str | None = "UNetMidBlockSpatioTemporal",
+    ):
+        super().__init__(
+            sample_size=sample_size, in_channels=in_channels, out_channels=out_channels,
+            down_block_types=down_block_types, up_block_types=up_block_types,
+            block_out_channels=block_out_channels,
+            addition_time_embed_dim=addition_time_embed_dim,
+            projection_class_embeddings_input_dim=projection_class_embeddings_input_dim,
+            layers_per_block=layers_per_block, cross_attention_dim=cross_attention_dim,
+            transformer_layers_per_block=transformer_layers_per_block,
+            num_attention_heads=num_attention_heads, num_frames=num_frames)
+        if mid_block_type is None:
+            self.mid_block = IdentityMidBlock()
+        elif mid_block_type != "UNetMidBlockSpatioTemporal":
+            raise ValueError(f"unsupported mid_block_type {mid_block_type!r}")
+
+
+UNET_CLASSES: dict[str, type[nn.Module]] = {
+    "UNetSpatioTemporalConditionModel": UNetSpatioTemporalConditionModel,
+    "VDMiniUNetSpatioTemporalConditionModel": VDMiniUNetSpatioTemporalConditionModel,
+}
+#: classes :func:`load_unet` imports on demand (``_class_name`` → ``module:attr``)
+LAZY_UNET_CLASSES: dict[str, str] = {
+    "VideoCrafter2UNet": "vdmbench.models.videocrafter2_unet:VideoCrafter2UNet",
+}
+
+
+def unet_class(name: str) -> type[nn.Module] | None:
+    """The class :func:`load_unet` uses for a ``config.json`` ``_class_name`` (None: unknown)."""
+    if name in UNET_CLASSES:
+        return UNET_CLASSES[name]
+    if name in LAZY_UNET_CLASSES:
+        module, _, attr = LAZY_UNET_CLASSES[name].partition(":")
+        return getattr(importlib.import_module(module), attr)
+    return None
+
+
+def student_config(teacher_config: Mapping[str, Any], plan: DepthPlan) -> dict[str, Any]:
+    """The student's diffusers config (without ``_``-prefixed keys)."""
+    units = check_plan(teacher_config, plan)
+    cfg = {k: v for k, v in dict(teacher_config).items() if not k.startswith("_")}
+    lpb = levels_of(cfg)
+    for u in units:
+        if u.kind == "down":
+            lpb[u.level] -= 1
+    cfg["layers_per_block"] = list(lpb)
+    if any(u.kind == "mid" for u in units):
+        cfg["mid_block_type"] = None
+    return cfg
+
+
+def _kept(total: int, removed: set[int]) -> list[int]:
+    return [k for k in range(total) if k not in removed]
+
+
+def teacher_key_map(teacher_config: Mapping[str, Any], plan: DepthPlan) -> dict[str, str]:
+    """Prefix map student module path → teacher module path for every re-indexed pair
+    (``down_blocks.0.resnets.1`` → ``down_blocks.0.resnets.2`` …)."""
+    units = check_plan(teacher_config, plan)
+    lpb = levels_of(teacher_config)
+    n = len(lpb)
+    out: dict[str, str] = {}
+    for i in range(n):
+        gone = {u.pair for u in units if u.kind == "down" and u.block == i}
+        for m, k in enumerate(_kept(lpb[i], gone)):
+            for sub in ("resnets", "attentions"):
+                out[f"down_blocks.{i}.{sub}.{m}."] = f"down_blocks.{i}.{sub}.{k}."
+    for j in range(n):
+        gone = {u.pair for u in units if u.kind == "up" and u.block == j}
+        for m, k in enumerate(_kept(lpb[n - 1 - j] + 1, gone)):
+            for sub in ("resnets", "attentions"):
+                out[f"up_blocks.{j}.{sub}.{m}."] = f"up_blocks.{j}.{sub}.{k}."
+    return out
+
+
+def _teacher_name(student_key: str, key_map: Mapping[str, str]) -> str:
+    parts = student_key.split(".")
+    if len(parts) > 4 and parts[2] in ("resnets", "attentions"):
+        prefix = ".".join(parts[:4]) + "."
+        if prefix in key_map:
+            return key_map[prefix] + student_key[len(prefix):]
+    return student_key
+
+
+def student_class(teacher: nn.Module, cfg: Mapping[str, Any]) -> type[nn.Module]:
+    """The class of ``teacher``'s student with config ``cfg`` (from :func:`student_config`).
+
+    SVD family: :class:`VDMiniUNetSpatioTemporalConditionModel` when the config carries
+    ``mid_block_type`` (diffusers' class has no such key), else
+    ``UNetSpatioTemporalConditionModel``.
+    Any other ``ConfigMixin`` model (``VideoCrafter2UNet``): its own class, which must accept
+    ``mid_block_type`` when the plan removes the mid block.
+    """
+    kind = type(teacher)
+    if isinstance(teacher, UNetSpatioTemporalConditionModel):
+        if "mid_block_type" in cfg:
+            return VDMiniUNetSpatioTemporalConditionModel
+        return UNetSpatioTemporalConditionModel
+    if not callable(getattr(kind, "from_config", None)):
+        raise ConfigError(f"cannot build a student of {kind.__name__}: it is not a diffusers "
+                          f"ConfigMixin model (no from_config)")
+    if cfg.get("mid_block_type", "") is None and (
+            "mid_block_type" not in inspect.signature(kind.__init__).parameters):
+        raise ConfigError(f"cannot remove the mid block of a {kind.__name__}: its config has no "
+                          f"'mid_block_type' key")
+    return kind
+
+
+def apply(teacher: nn.Module, plan: DepthPlan) -> nn.Module:
+    """Build the student of ``teacher`` under ``plan``, kept weights copied from the teacher.
+
+    ``teacher`` is a ``UNetSpatioTemporalConditionModel`` (→ that class or the no-mid-block
+    subclass) or a ``VideoCrafter2UNet`` (→ a ``VideoCrafter2UNet``); see :func:`student_class`.
+    The student is on the teacher's device and dtype, in eval mode; its forward takes and returns
+    the same shapes as the teacher's.
+    """
+    cfg = student_config(teacher.config, plan)
+    student = student_class(teacher, cfg).from_config(cfg)
+    key_map = teacher_key_map(teacher.config, plan)
+    t_state = teacher.state_dict()
+    new_state = {}
+    for key, value in student.state_dict().items():
+        src = _teacher_name(key, key_map)
+        if src not in t_state:
+            raise ConfigError(f"cannot build student: teacher has no weight '{src}' for '{key}'")
+        if t_state[src].shape != value.shape:
+            raise ConfigError(
+                f"plan '{plan.preset}' is not realizable: student weight '{key}' "
+                f"{tuple(value.shape)} would come from teacher '{src}' {tuple(t_state[src].shape)}")
+        new_state[key] = t_state[src].detach().clone()
+    student.load_state_dict(new_state, strict=True)
+    p = next(teacher.parameters())
+    if p.device.type != "cpu" or p.dtype != torch.float32:
+        student = student.to(device=p.device, dtype=p.dtype)
+    return student.eval()
+
+
+def load_unet(path: str | os.PathLike[str], **kwargs: Any) -> nn.Module:
+    """Load a UNet saved with ``save_pretrained`` (teacher or student) choosing the class named
+    in its ``config.json`` (SVD classes, ``VideoCrafter2UNet``). ``path`` is the ``unet/`` folder
+    or a folder containing one."""
+    p = Path(path)
+    if (p / "unet" / "config.json").is_file():
+        p = p / "unet"
+    cfg_file = p / "config.json"
+    if not cfg_file.is_file():
+        raise WeightsNotFoundError(f"UNet: no config.json at {p} (expected a diffusers "
+                                   f"save_pretrained folder, e.g. <student dir>/unet)")
+    try:
+        meta = json.loads(cfg_file.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"invalid JSON: {e.msg}", file=str(cfg_file), line=e.lineno) from None
+    name = meta.get("_class_name", "UNetSpatioTemporalConditionModel")
+    cls = unet_class(name)
+    if cls is None:
+        known = ", ".join([*UNET_CLASSES, *LAZY_UNET_CLASSES])
+        raise ConfigError(f"unsupported UNet class '{name}' (known: {known})",
+                          file=str(cfg_file), field="_class_name")
+    return _realigned(cls.from_pretrained(str(p), **kwargs))
+
+
+def _realigned(model: nn.Module, alignment: int = 64) -> nn.Module:
+    """Copy CPU parameters/buffers that sit at addresses not aligned to ``alignment`` bytes.
+
+    diffusers can hand back tensors that are views into the safetensors file buffer (8-byte
+    aligned); CPU GEMM kernels pick a different code path for those, so the reloaded model's
+    output would differ from the saved one's in the last bits. Fresh copies are aligned like any
+    other allocation, which makes save → load bit-identical on CPU too.
+    """
+    with torch.no_grad():
+        for t in (*model.parameters(), *model.buffers()):
+            if t.device.type == "cpu" and t.numel() and t.data_ptr() % alignment:
+                t.data = t.data.clone()
+    return model
+
+
+def state_hash(model: nn.Module) -> str:
+    """sha256 over a module's state dict (names, shapes, dtypes, bytes), sorted by name."""
+    h = hashlib.sha256()
+    for key, t in sorted(model.state_dict().items()):
+        h.update(key.encode())
+        h.update(str((tuple(t.shape), str(t.dtype))).encode())
+        h.update(t.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes()
+                 if t.numel() else b"")
+    return h.hexdigest()
+
+
+def save_student(out_dir: str | os.PathLike[str], unet: nn.Module, plan: DepthPlan, *,
+                 base_model: str, base_weights_sha256: str, base_weights: str | None,
+                 recipe_sha256: str | None, kernel_backend: str = "none",
+                 vae: nn.Module | None = None, extra: Mapping[str, Any] | None = None) -> Path:
+    """Write ``out_dir/unet`` (save_pretrained, safetensors), optionally ``out_dir/vae``, and
+    ``out_dir/compression.json`` (written last, atomically). Returns ``out_dir``.
+
+    ``compression.json`` ``classes.unet`` is ``"module:qualname"`` of ``type(unet)`` (SVD classes,
+    ``compression.student:VDMiniUNetSpatioTemporalConditionModel`` or
+    ``vdmbench.models.videocrafter2_unet:VideoCrafter2UNet``); ``extra["classes"]`` is merged in.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    unet.save_pretrained(str(out / "unet"), safe_serialization=True)
+    if vae is not None:
+        vae.save_pretrained(str(out / "vae"), safe_serialization=True)
+    record = {
+        "format": STUDENT_FORMAT,
+        "base_model": base_model,
+        "base_weights_sha256": base_weights_sha256,
+        "base_weights": base_weights,
+        "plan": plan.to_dict(),
+        "recipe_sha256": recipe_sha256,
+        "kernel_backend": kernel_backend,
+        "unet_class": type(unet).__name__,
+        # read by every adapter (svd/sfv and synth-i2v): which class loads each component
+        "classes": {"unet": f"{type(unet).__module__}:{type(unet).__qualname__}"},
+        "unet_params": sum(p.numel() for p in unet.parameters()),
+        "unet_sha256": state_hash(unet),
+        "vae": vae is not None,
+    }
+    if extra:
+        extra = dict(extra)
+        # an explicit ``classes`` entry adds to (or overrides) the UNet's, it does not drop it
+        classes = {**record["classes"], **dict(extra.pop("classes", None) or {})}
+        record.update(extra)
+        record["classes"] = classes
+    atomic_write_text(out / "compression.json", json.dumps(record, indent=2, sort_keys=True) + "\n")
+    return out
+
+
+def read_compression_json(student_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    p = Path(student_dir) / "compression.json"
+    if not p.is_file():
+        raise WeightsNotFoundError(f"student: no compression.json in {Path(student_dir)} "
+                                   f"(make one with `vdmbench compress … --out DIR`)")
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"invalid JSON: {e.msg}", file=str(p), line=e.lineno) from None

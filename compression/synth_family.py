@@ -1,0 +1,96 @@
+"""The synthetic teacher (``synth-i2v``) as a :class:`~compression.family.Family`.
+
+Data are SynthMotion clips rendered at the teacher's shape (``sampler.json``: frames × H × W);
+frame 0 is the conditioning image, the motion class is the motion bucket. Preconditioning,
+sampling and scalings are the teacher pipeline's own (EDM, σ_data from ``sampler.json``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from torch import nn
+
+from compression.family import Family
+from vdmbench.data.synthmotion import render_batch
+from vdmbench.models.synth_i2v import SynthI2VPipeline, edm_scalings, video_to_uint8
+from vdmbench.video import to_unit_float
+
+
+class SynthFamily(Family):
+    """``pipeline``: the teacher :class:`SynthI2VPipeline` (its ``unet`` is the teacher)."""
+
+    name = "synth-i2v"
+
+    def __init__(self, pipeline: SynthI2VPipeline, device: str = "cpu",
+                 pool: int = 4096) -> None:
+        super().__init__(pipeline.unet, device)
+        self.pipe = pipeline
+        s = pipeline.sampler
+        self.sigma_min, self.sigma_max = s.sigma_min, s.sigma_max
+        self.sigma_data = s.sigma_data
+        self.default_steps = s.steps
+        self.pool = pool
+        pipeline.image_encoder.requires_grad_(False).eval()
+
+    def batch(self, n: int, seed: int, split: str = "train") -> dict[str, torch.Tensor]:
+        """``n`` SynthMotion clips of ``split`` chosen by ``seed`` (indices < ``pool``)."""
+        s = self.pipe.sampler
+        g = torch.Generator().manual_seed(seed)
+        idx = torch.randint(0, self.pool, (n,), generator=g).tolist()
+        vids, metas = render_batch(idx, split=split, frames=s.frames, height=s.height,
+                                   width=s.width)
+        x0 = to_unit_float(vids).permute(0, 1, 4, 2, 3).contiguous().to(self.device)
+        cond = x0[:, 0]
+        motion = [m.motion for m in metas]
+        with torch.no_grad():
+            enc_dev = next(self.pipe.image_encoder.parameters()).device
+            context = self.pipe.image_encoder(cond.to(enc_dev)).to(self.device)
+        ids = self.pipe.added_time_ids(motion).to(self.device)
+        return {"x0": x0, "cond": cond, "context": context, "added_time_ids": ids,
+                "motion": torch.tensor(motion)}
+
+    def encode_inputs(self, x_noisy: torch.Tensor, sigma: torch.Tensor,
+                      batch: dict[str, torch.Tensor]) -> dict[str, Any]:
+        b, t = x_noisy.shape[:2]
+        sigma = sigma.to(x_noisy.device, torch.float32).reshape(-1).expand(b)
+        _, _, c_in, c_noise = edm_scalings(sigma, self.sigma_data)
+        cond = batch["cond"].to(x_noisy).unsqueeze(1).expand(b, t, -1, -1, -1)
+        sample = torch.cat([(c_in.view(-1, 1, 1, 1, 1) * x_noisy.float()).to(x_noisy.dtype),
+                            cond], dim=2)
+        return {"sample": sample, "timestep": c_noise.to(x_noisy.dtype),
+                "encoder_hidden_states": batch["context"].to(x_noisy),
+                "added_time_ids": batch["added_time_ids"].to(x_noisy)}
+
+    def precondition(self, x_noisy: torch.Tensor, sigma: torch.Tensor, raw: torch.Tensor
+                     ) -> torch.Tensor:
+        b = x_noisy.shape[0]
+        sigma = sigma.to(x_noisy.device, torch.float32).reshape(-1).expand(b)
+        c_skip, c_out, _, _ = edm_scalings(sigma, self.sigma_data)
+        bc = (-1, 1, 1, 1, 1)
+        return (c_skip.view(bc) * x_noisy.float() + c_out.view(bc) * raw.float()).to(x_noisy)
+
+    @contextlib.contextmanager
+    def _with_unet(self, unet: nn.Module) -> Iterator[SynthI2VPipeline]:
+        old = self.pipe.unet
+        self.pipe.unet = unet
+        try:
+            yield self.pipe
+        finally:
+            self.pipe.unet = old
+
+    @torch.no_grad()
+    def sample(self, unet: nn.Module, batch: dict[str, torch.Tensor], seed: int,
+               steps: int | None = None) -> torch.Tensor:
+        """The pipeline's Euler sampler with ``unet``; noise from per-sample generators
+        seeded ``seed·1000 + i``. Returns (B, T, 3, H, W) in about [-1, 1]."""
+        b = batch["x0"].shape[0]
+        gens = [torch.Generator().manual_seed(seed * 1000 + i) for i in range(b)]
+        with self._with_unet(unet) as pipe:
+            return pipe.sample(batch["cond"], batch["motion"], steps=steps, generators=gens)
+
+    def to_video(self, x0: torch.Tensor) -> torch.Tensor:
+        return video_to_uint8(x0.clamp(-1, 1))

@@ -1,0 +1,39 @@
+"""Every registered name resolves to a class of the right kind."""
+
+from __future__ import annotations
+
+import pytest
+
+from vdmbench.catalog import DATASETS, KERNELS, METRICS, MODELS
+from vdmbench.data.base import VideoDataset
+from vdmbench.metrics.base import Metric
+
+
+@pytest.mark.parametrize("name", METRICS.names())
+def test_metric_entries(name: str) -> None:
+    cls = METRICS.get(name)
+    assert issubclass(cls, Metric) and cls.name == name and cls.version
+    assert isinstance(cls.higher_is_better, bool)
+
+
+@pytest.mark.parametrize("name", DATASETS.names())
+def test_dataset_entries(name: str) -> None:
+    assert issubclass(DATASETS.get(name), VideoDataset)
+
+
+@pytest.mark.parametrize("name", MODELS.names())
+def test_model_entries(name: str) -> None:
+    cls = MODELS.get(name)
+    assert hasattr(cls, "Options") and callable(getattr(cls, "load", None))
+
+
+def test_vbench_dimension_list_matches_scores() -> None:
+    from vdmbench.catalog import _VBENCH_DIMENSIONS
+    from vdmbench.metrics.vbench.scores import DIMENSIONS
+
+    assert _VBENCH_DIMENSIONS == DIMENSIONS
+
+
+@pytest.mark.parametrize("name", KERNELS.names())
+def test_kernel_entries(name: str) -> None:
+    assert callable(KERNELS.get(name))

@@ -1,0 +1,691 @@
+"""The synthetic world's tiny image-to-video teacher: SVD's UNet in pixel space, EDM sampling.
+
+Architecture (the same classes as Stable Video Diffusion, so pruning, distillation and kernels
+written for SVD run on it unchanged):
+
+- ``unet``: diffusers :class:`~diffusers.UNetSpatioTemporalConditionModel` with 4 resolution
+  levels (D.0–D.3 / U.0–U.3, SVD's block types), ``layers_per_block=2``, in pixel space:
+  input = noisy video (3 channels) concatenated with the conditioning first frame (3 channels,
+  repeated over frames) → ``in_channels=6``, ``out_channels=3``.
+- ``image_encoder``: :class:`FirstFrameEncoder`, a small CNN mapping the conditioning frame to a
+  one-token context ``(B, 1, cross_attention_dim)`` (SVD's CLIP image embedding plays this role).
+- SVD's ``added_time_ids`` = (fps id, motion bucket id, noise augmentation strength) are kept;
+  the SynthMotion motion class (``request.extra["motion_class"]``) is the motion bucket id, and
+  ``null_motion_bucket`` (trained by class dropout) stands for "motion not given".
+- EDM preconditioning (σ_data = 0.5): ``D(x; σ) = c_skip·x + c_out·F(c_in·x, c_noise)`` with
+  ``c_noise = ln(σ)/4`` as in SVD, and an Euler sampler on a Karras σ schedule.
+
+Pixel values are floats in [-1, 1]; videos are ``(B, T, 3, H, W)`` (diffusers' layout) inside
+and canonical uint8 ``(T, H, W, 3)`` :class:`~vdmbench.video.Video` outside.
+
+A model directory holds ``unet/`` and ``image_encoder/`` (diffusers ``save_pretrained``:
+``config.json`` + ``diffusion_pytorch_model.safetensors``) and ``sampler.json``. A student
+directory (written by ``compression/``) may hold only some of them plus ``compression.json``
+whose ``base_weights`` names the directory the others come from (null = the shipped teacher).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import hashlib
+import importlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+import torch.nn as nn
+from diffusers import UNetSpatioTemporalConditionModel
+from diffusers.configuration_utils import ConfigMixin, register_to_config
+from diffusers.models.modeling_utils import ModelMixin
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from safetensors.torch import load_file
+
+from vdmbench.errors import ConfigError, VdmbenchError, WeightsNotFoundError
+from vdmbench.generation import GenerationRequest, ModelCard
+from vdmbench.paths import expand_path, sha256_tree
+from vdmbench.video import Video, from_unit_float, to_unit_float
+
+ADAPTER_NAME = "synth-i2v"
+#: the shipped teacher (EMA weights), inside the package
+TEACHER_DIR = Path(__file__).resolve().parent.parent / "assets" / "synth_i2v_teacher"
+WEIGHTS_FILE = "diffusion_pytorch_model.safetensors"
+COMPONENTS = ("unet", "image_encoder")
+_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+# ----------------------------------------------------------------------------- configuration
+
+
+@dataclass(frozen=True)
+class SamplerConfig:
+    """Sampler and conditioning settings (``sampler.json`` of a model directory).
+
+    ``frames``/``height``/``width``: the only video shape the model was trained for.
+    σ values are in pixel units of the [-1, 1] range. ``fps_id`` and ``noise_aug_strength`` are
+    the first and third ``added_time_ids`` (constant in training); ``null_motion_bucket`` is the
+    motion bucket used when a request carries no motion class.
+    """
+
+    frames: int = 8
+    height: int = 16
+    width: int = 16
+    steps: int = 8
+    sigma_min: float = 0.002
+    sigma_max: float = 20.0
+    rho: float = 7.0
+    sigma_data: float = 0.5
+    fps_id: float = 7.0
+    noise_aug_strength: float = 0.0
+    num_motion_classes: int = 11
+    null_motion_bucket: int = 11
+
+    @classmethod
+    def from_json(cls, path: Path) -> SamplerConfig:
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            raise ConfigError(f"cannot read sampler settings: {e}", file=str(path)) from e
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown keys {unknown} (known: {sorted(known)})", file=str(path))
+        return cls(**data)
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), indent=2, sort_keys=True) + "\n")
+
+
+def teacher_unet_config(channels: Sequence[int] = (32, 32, 32, 32),
+                        heads: Sequence[int] = (2, 2, 2, 2), cross_attention_dim: int = 32,
+                        frames: int = 8) -> dict[str, Any]:
+    """The teacher's ``UNetSpatioTemporalConditionModel`` config (SVD block types, 4 levels).
+
+    Channels must be multiples of 32 (the block GroupNorms use 32 groups)."""
+    return {
+        "sample_size": None, "in_channels": 6, "out_channels": 3,
+        "down_block_types": ["CrossAttnDownBlockSpatioTemporal"] * 3 + ["DownBlockSpatioTemporal"],
+        "up_block_types": ["UpBlockSpatioTemporal"] + ["CrossAttnUpBlockSpatioTemporal"] * 3,
+        "block_out_channels": list(channels), "addition_time_embed_dim": 32,
+        "projection_class_embeddings_input_dim": 96, "layers_per_block": 2,
+        "cross_attention_dim": cross_attention_dim, "transformer_layers_per_block": 1,
+        "num_attention_heads": list(heads), "num_frames": frames,
+    }
+
+
+class FirstFrameEncoder(ModelMixin, ConfigMixin):
+    """The conditioning frame → a one-token cross-attention context.
+
+    Input: float ``(B, 3, H, W)`` in [-1, 1]. Output: ``(B, 1, cross_attention_dim)``.
+    Three stride-2 3×3 convolutions with SiLU, global average pooling, a linear layer and a
+    LayerNorm.
+    """
+
+    @register_to_config
+    def __init__(self, in_channels: int = 3, channels: tuple[int, ...] = (32, 64, 64),
+                 cross_attention_dim: int = 32) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        c_prev = in_channels
+        for c in channels:
+            layers += [nn.Conv2d(c_prev, c, 3, stride=2, padding=1), nn.SiLU()]
+            c_prev = c
+        self.convs = nn.Sequential(*layers)
+        self.proj = nn.Linear(c_prev, cross_attention_dim)
+        self.norm = nn.LayerNorm(cross_attention_dim)
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        h = self.convs(image).mean(dim=(2, 3))
+        return self.norm(self.proj(h)).unsqueeze(1)
+
+
+def count_params(module: nn.Module) -> int:
+    return int(sum(p.numel() for p in module.parameters()))
+
+
+# ----------------------------------------------------------------------------- EDM
+
+
+def edm_scalings(sigma: torch.Tensor, sigma_data: float
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """EDM preconditioning (Karras et al. 2022, Table 1) for σ of any shape:
+    ``c_skip = σd²/(σ²+σd²)``, ``c_out = σ·σd/√(σ²+σd²)``, ``c_in = 1/√(σ²+σd²)``,
+    ``c_noise = ln(σ)/4``."""
+    s2 = sigma ** 2 + sigma_data ** 2
+    c_skip = sigma_data ** 2 / s2
+    c_out = sigma * sigma_data / s2.sqrt()
+    c_in = 1.0 / s2.sqrt()
+    c_noise = sigma.log() / 4.0
+    return c_skip, c_out, c_in, c_noise
+
+
+def edm_loss_weight(sigma: torch.Tensor, sigma_data: float) -> torch.Tensor:
+    """λ(σ) = (σ² + σd²) / (σ·σd)² (EDM), so that the weighted loss has unit scale at every σ."""
+    return (sigma ** 2 + sigma_data ** 2) / (sigma * sigma_data) ** 2
+
+
+def karras_sigmas(steps: int, sigma_min: float, sigma_max: float, rho: float) -> torch.Tensor:
+    """``steps`` noise levels from σ_max down to σ_min (Karras ρ schedule), then a final 0:
+    float32 ``(steps + 1,)``. One step gives ``[σ_max, 0]``."""
+    if steps < 1:
+        raise ConfigError(f"steps must be ≥ 1, got {steps}")
+    if not 0 < sigma_min < sigma_max:
+        raise ConfigError(f"need 0 < sigma_min < sigma_max, got {sigma_min}, {sigma_max}")
+    if steps == 1:
+        sig = torch.tensor([sigma_max], dtype=torch.float64)
+    else:
+        ramp = torch.linspace(0, 1, steps, dtype=torch.float64)
+        lo, hi = sigma_min ** (1 / rho), sigma_max ** (1 / rho)
+        sig = (hi + ramp * (lo - hi)) ** rho
+    return torch.cat([sig, sig.new_zeros(1)]).float()
+
+
+# ----------------------------------------------------------------------------- pipeline
+
+
+class SynthI2VPipeline:
+    """UNet + first-frame encoder + sampler settings; sampling and the EDM training loss.
+
+    Used by the adapter, by ``vdmbench.synth.train`` and by distillation code. All tensors are on
+    the device/dtype of ``unet``; noise is drawn on the CPU from the given generators (so a seed
+    gives the same noise on every device).
+    """
+
+    def __init__(self, unet: nn.Module, image_encoder: nn.Module, sampler: SamplerConfig) -> None:
+        self.unet = unet
+        self.image_encoder = image_encoder
+        self.sampler = sampler
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.unet.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.unet.parameters()).dtype
+
+    # -- conditioning ------------------------------------------------------------------------
+
+    def prepare_images(self, images: torch.Tensor) -> torch.Tensor:
+        """Conditioning frames → float ``(B, 3, H, W)`` in [-1, 1] on the model's device.
+
+        ``images``: uint8 ``(B, H, W, 3)`` (canonical) or float ``(B, 3, H, W)`` in [-1, 1]."""
+        if images.dtype == torch.uint8:
+            if images.ndim != 4 or images.shape[-1] != 3:
+                raise VdmbenchError(f"conditioning images: expected uint8 (B, H, W, 3), "
+                                    f"got {tuple(images.shape)}")
+            images = to_unit_float(images).permute(0, 3, 1, 2)
+        elif images.ndim != 4 or images.shape[1] != 3:
+            raise VdmbenchError(f"conditioning images: expected float (B, 3, H, W), "
+                                f"got {tuple(images.shape)}")
+        return images.to(self.device, self.dtype).contiguous()
+
+    def encode(self, cond: torch.Tensor) -> torch.Tensor:
+        """Prepared frames ``(B, 3, H, W)`` → context ``(B, 1, cross_attention_dim)``."""
+        return self.image_encoder(cond.to(next(self.image_encoder.parameters()).dtype)
+                                  ).to(self.dtype)
+
+    def added_time_ids(self, motion_classes: Sequence[int] | torch.Tensor) -> torch.Tensor:
+        """``(B, 3)`` = (fps id, motion bucket id, noise augmentation strength) per sample."""
+        m = torch.as_tensor(motion_classes, dtype=torch.float32).reshape(-1)
+        s = self.sampler
+        ids = torch.stack([torch.full_like(m, s.fps_id), m,
+                           torch.full_like(m, s.noise_aug_strength)], dim=1)
+        return ids.to(self.device, self.dtype)
+
+    # -- one denoiser evaluation -------------------------------------------------------------
+
+    def denoise(self, x: torch.Tensor, sigma: torch.Tensor, cond: torch.Tensor,
+                context: torch.Tensor, time_ids: torch.Tensor) -> torch.Tensor:
+        """EDM denoiser ``D(x; σ)``: noisy videos ``x`` ``(B, T, 3, H, W)``, σ ``(B,)`` (or a
+        scalar tensor), conditioning frames ``(B, 3, H, W)``, context ``(B, 1, D)``,
+        time ids ``(B, 3)`` → denoised videos ``(B, T, 3, H, W)`` (one UNet evaluation)."""
+        b, t = x.shape[:2]
+        sigma = sigma.to(x.device, torch.float32).reshape(-1).expand(b)
+        c_skip, c_out, c_in, c_noise = edm_scalings(sigma, self.sampler.sigma_data)
+        bc = (-1, 1, 1, 1, 1)
+        cond_frames = cond.unsqueeze(1).expand(b, t, *cond.shape[1:])
+        inp = torch.cat([(c_in.view(bc) * x.float()).to(x.dtype), cond_frames], dim=2)
+        out = self.unet(inp, c_noise.to(x.dtype), encoder_hidden_states=context,
+                        added_time_ids=time_ids, return_dict=False)[0]
+        return (c_skip.view(bc) * x.float() + c_out.view(bc) * out.float()).to(x.dtype)
+
+    # -- sampling ----------------------------------------------------------------------------
+
+    def sigmas(self, steps: int | None = None) -> torch.Tensor:
+        s = self.sampler
+        return karras_sigmas(steps or s.steps, s.sigma_min, s.sigma_max, s.rho)
+
+    def initial_noise(self, batch: int, num_frames: int, height: int, width: int,
+                      generators: Sequence[torch.Generator] | None) -> torch.Tensor:
+        """Unit Gaussian noise ``(B, T, 3, H, W)`` drawn on the CPU, one generator per sample."""
+        shape = (num_frames, 3, height, width)
+        if generators is None:
+            return torch.randn(batch, *shape)
+        if len(generators) != batch:
+            raise VdmbenchError(f"need one generator per sample: {len(generators)} for {batch}")
+        return torch.stack([torch.randn(shape, generator=g) for g in generators])
+
+    @torch.no_grad()
+    def sample(self, images: torch.Tensor, motion_classes: Sequence[int] | torch.Tensor,
+               num_frames: int | None = None, steps: int | None = None,
+               generators: Sequence[torch.Generator] | None = None,
+               noise: torch.Tensor | None = None) -> torch.Tensor:
+        """Generate videos with the Euler sampler on the Karras schedule.
+
+        ``images``: uint8 ``(B, H, W, 3)`` or float ``(B, 3, H, W)`` in [-1, 1];
+        ``motion_classes``: B ints (``sampler.null_motion_bucket`` = not given);
+        ``num_frames``/``steps`` default to the sampler settings; ``generators``: one CPU
+        ``torch.Generator`` per sample (or ``noise``: unit Gaussian ``(B, T, 3, H, W)``).
+        Returns float ``(B, T, 3, H, W)`` in about [-1, 1] (not clamped), model dtype.
+        """
+        cond = self.prepare_images(images)
+        b, _, h, w = cond.shape
+        t = num_frames or self.sampler.frames
+        if noise is None:
+            noise = self.initial_noise(b, t, h, w, generators)
+        sig = self.sigmas(steps).to(self.device)
+        x = (noise.to(self.device, torch.float32) * sig[0]).to(self.dtype)
+        context = self.encode(cond)
+        ids = self.added_time_ids(motion_classes)
+        for i in range(len(sig) - 1):
+            denoised = self.denoise(x, sig[i], cond, context, ids)
+            d = (x.float() - denoised.float()) / sig[i]
+            x = (x.float() + (sig[i + 1] - sig[i]) * d).to(self.dtype)
+        return x
+
+    # -- training ----------------------------------------------------------------------------
+
+    def loss(self, videos: torch.Tensor, motion_classes: torch.Tensor, p_mean: float,
+             p_std: float, generator: torch.Generator | None = None) -> torch.Tensor:
+        """EDM training loss (scalar): ``videos`` float ``(B, T, 3, H, W)`` in [-1, 1] whose
+        frame 0 is the conditioning frame; σ ~ logNormal(p_mean, p_std); weight λ(σ)."""
+        b = videos.shape[0]
+        dev = videos.device
+        rnd = torch.randn(b, generator=generator).to(dev)
+        sigma = (rnd * p_std + p_mean).exp()
+        n = torch.randn(videos.shape, generator=generator).to(dev)
+        cond = videos[:, 0]
+        noisy = videos + sigma.view(-1, 1, 1, 1, 1) * n
+        denoised = self.denoise(noisy, sigma, cond, self.encode(cond),
+                                self.added_time_ids(motion_classes))
+        per = ((denoised.float() - videos.float()) ** 2).mean(dim=(1, 2, 3, 4))
+        return (edm_loss_weight(sigma, self.sampler.sigma_data) * per).mean()
+
+
+def video_to_uint8(x: torch.Tensor) -> torch.Tensor:
+    """Sampled float ``(B, T, 3, H, W)`` in [-1, 1] → uint8 ``(B, T, H, W, 3)`` on the CPU."""
+    return from_unit_float(x.permute(0, 1, 3, 4, 2)).cpu().contiguous()
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def _component_files(directory: Path, component: str) -> tuple[Path, Path]:
+    return directory / component / "config.json", directory / component / WEIGHTS_FILE
+
+
+def _read_json(path: Path, what: str) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError as e:
+        raise WeightsNotFoundError(f"{what}: file not found at {path}") from e
+    except (OSError, json.JSONDecodeError) as e:
+        raise ConfigError(f"{what}: cannot read JSON: {e}", file=str(path)) from e
+    if not isinstance(data, dict):
+        raise ConfigError(f"{what}: expected a JSON object", file=str(path))
+    return data
+
+
+def _load_module(cls: type[ModelMixin], directory: Path, component: str) -> nn.Module:
+    """Build ``cls`` from ``<directory>/<component>/config.json`` and load its safetensors
+    weights strictly (every key and shape must match)."""
+    cfg_path, w_path = _component_files(directory, component)
+    hint = (f"Put the {component} (diffusers save_pretrained: config.json + {WEIGHTS_FILE}) "
+            f"under {directory / component}")
+    for p in (cfg_path, w_path):
+        if not p.is_file():
+            raise WeightsNotFoundError(f"{component}: file not found at {p}. {hint}")
+    config = _read_json(cfg_path, component)
+    try:
+        module = cls.from_config(config)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{component}: invalid config: {e}", file=str(cfg_path)) from e
+    state = load_file(str(w_path))
+    try:
+        module.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        raise ConfigError(f"{component}: weights do not match config: {e}",
+                          file=str(w_path)) from e
+    return module.eval().requires_grad_(False)
+
+
+def _import_loader(target: str, where: Path) -> Callable[[Path], nn.Module]:
+    if ":" not in target:
+        raise ConfigError(f"unet_loader must be 'module:attr', got {target!r}", file=str(where),
+                          field="unet_loader")
+    mod, attr = target.split(":", 1)
+    try:
+        obj: Any = importlib.import_module(mod)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as e:
+        raise ConfigError(f"cannot import unet_loader {target!r}: {e}", file=str(where),
+                          field="unet_loader") from e
+    return obj
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """Where each part of a model comes from: component → directory, the sampler file, and the
+    chain of directories read (student first, the teacher last)."""
+
+    sources: dict[str, Path]
+    sampler_file: Path
+    chain: tuple[Path, ...]
+    unet_loader: str | None = None
+
+
+def resolve_model_dir(weights: str | Path | None) -> ResolvedModel:
+    """Follow ``compression.json`` → ``base_weights`` links until every component is found.
+
+    ``weights`` None = the shipped teacher. A relative ``base_weights`` is relative to the
+    directory holding that ``compression.json``; null = the shipped teacher."""
+    directory = TEACHER_DIR if weights is None else expand_path(weights, "synth-i2v weights")
+    sources: dict[str, Path] = {}
+    sampler_file: Path | None = None
+    chain: list[Path] = []
+    unet_loader: str | None = None
+    while True:
+        directory = directory.resolve()
+        if not directory.is_dir():
+            raise WeightsNotFoundError(
+                f"synth-i2v weights: directory not found at {directory}. Give a model directory "
+                f"with unet/, image_encoder/ and sampler.json (or a student with compression.json)")
+        if directory in chain:
+            raise ConfigError(f"base_weights links form a cycle through {directory}")
+        chain.append(directory)
+        for comp in COMPONENTS:
+            if comp not in sources and (directory / comp).is_dir():
+                sources[comp] = directory
+        if sampler_file is None and (directory / "sampler.json").is_file():
+            sampler_file = directory / "sampler.json"
+        cj = directory / "compression.json"
+        if not cj.is_file():
+            break
+        meta = _read_json(cj, "compression.json")
+        if "base_weights" not in meta:
+            raise ConfigError("missing key 'base_weights' (null = the shipped teacher)",
+                              file=str(cj), field="base_weights")
+        if unet_loader is None and sources.get("unet") == directory and meta.get("unet_loader"):
+            unet_loader = str(meta["unet_loader"])
+        base = meta["base_weights"]
+        nxt = TEACHER_DIR if base is None else expand_path(str(base), f"{cj}: base_weights")
+        directory = nxt if nxt.is_absolute() else directory / nxt
+    last = chain[-1]
+    for comp in COMPONENTS:
+        if comp not in sources:
+            cfg, _ = _component_files(last, comp)
+            raise WeightsNotFoundError(
+                f"{comp}: file not found at {cfg} (looked in {', '.join(map(str, chain))}). "
+                f"Put the {comp} (config.json + {WEIGHTS_FILE}) there")
+    if sampler_file is None:
+        raise WeightsNotFoundError(
+            f"sampler settings: file not found at {last / 'sampler.json'} (looked in "
+            f"{', '.join(map(str, chain))})")
+    return ResolvedModel(sources, sampler_file, tuple(chain), unet_loader)
+
+
+def load_pipeline(weights: str | Path | None = None, device: str = "cpu",
+                  dtype: torch.dtype = torch.float32) -> tuple[SynthI2VPipeline, ResolvedModel]:
+    """Load a teacher or student directory (see :func:`resolve_model_dir`) as a pipeline."""
+    res = resolve_model_dir(weights)
+    if res.unet_loader:
+        unet = _import_loader(res.unet_loader, res.sources["unet"] / "compression.json")(
+            res.sources["unet"] / "unet")
+        unet = unet.eval().requires_grad_(False)
+    else:
+        unet = _load_module(UNetSpatioTemporalConditionModel, res.sources["unet"], "unet")
+    enc = _load_module(FirstFrameEncoder, res.sources["image_encoder"], "image_encoder")
+    sampler = SamplerConfig.from_json(res.sampler_file)
+    for module in (unet, enc):
+        if dtype == torch.float32:  # no dtype argument: diffusers warns on any cast
+            module.to(device)
+        else:
+            module.to(device=device, dtype=dtype)
+    return SynthI2VPipeline(unet, enc, sampler), res
+
+
+def load_teacher_unet(path: str | Path | None = None) -> UNetSpatioTemporalConditionModel:
+    """The UNet of a model directory (``None`` = the shipped teacher), float32 on the CPU."""
+    directory = TEACHER_DIR if path is None else expand_path(path, "synth-i2v weights")
+    return _load_module(UNetSpatioTemporalConditionModel, directory, "unet")
+
+
+def save_model_dir(directory: str | Path, unet: nn.Module, image_encoder: nn.Module,
+                   sampler: SamplerConfig, dtype: torch.dtype = torch.float32) -> Path:
+    """Write a complete model directory (unet/, image_encoder/, sampler.json); weights are
+    stored in ``dtype`` (loading casts them back to the model's dtype)."""
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, module in (("unet", unet), ("image_encoder", image_encoder)):
+        if dtype != torch.float32:
+            module = copy.deepcopy(module).to(dtype)
+        module.save_pretrained(out / name, safe_serialization=True)
+    sampler.save(out / "sampler.json")
+    return out
+
+
+# ----------------------------------------------------------------------------- adapter
+
+
+class SynthI2VOptions(BaseModel):
+    """Options of the ``synth-i2v`` adapter; None = the value in the model's ``sampler.json``.
+
+    ``motion_from_request``: use ``request.extra["motion_class"]`` as the motion bucket (else the
+    null bucket). ``batch_size``: requests per sampler call. ``pad_batches``: fill the last
+    batch up to ``batch_size`` (with copies of its last request) so that every sampler call has
+    the same batch size: CPU kernels give results that depend on the batch size (≈1e-5), never
+    on a sample's position or companions, so a video is then bit-identical however the requests
+    are split into calls.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    sigma_min: float | None = Field(None, gt=0)
+    sigma_max: float | None = Field(None, gt=0)
+    rho: float | None = Field(None, gt=0)
+    motion_from_request: bool = True
+    batch_size: int = Field(8, ge=1)
+    pad_batches: bool = True
+
+
+class SynthI2VAdapter:
+    """The ``synth-i2v`` model adapter (a :class:`~vdmbench.generation.VideoGenerator`)."""
+
+    Options: ClassVar[type[SynthI2VOptions]] = SynthI2VOptions
+
+    def __init__(self, name: str, pipeline: SynthI2VPipeline, resolved: ResolvedModel,
+                 options: SynthI2VOptions, device: str, dtype: str, kernels: str,
+                 steps: int) -> None:
+        self.name, self.pipeline, self.resolved = name, pipeline, resolved
+        self.options, self.device, self.dtype_name = options, device, dtype
+        self.kernels, self.steps = kernels, steps
+        self._exit = contextlib.ExitStack()
+
+    @classmethod
+    def load(cls, name: str, weights: str | None, options: Any, device: str,
+             steps: int | None = None, dtype: str = "float32", kernels: str = "none"
+             ) -> SynthI2VAdapter:
+        """Load a model directory (``weights`` None = the shipped teacher; see
+        :func:`resolve_model_dir`). ``steps`` None = ``sampler.json``'s; ``dtype`` one of
+        float32/float16/bfloat16; ``kernels`` "none" or "triton"."""
+        if isinstance(options, SynthI2VOptions):
+            opts = options
+        else:
+            try:
+                opts = SynthI2VOptions.model_validate(options or {})
+            except ValidationError as e:
+                raise ConfigError(f"model {name!r}: invalid options: {e}", field="options") from e
+        if dtype not in _DTYPES:
+            raise ConfigError(f"model {name!r}: unknown dtype {dtype!r} "
+                              f"(known: {', '.join(_DTYPES)})", field="dtype")
+        if kernels not in ("none", "triton"):
+            raise ConfigError(f"model {name!r}: unknown kernels {kernels!r}", field="kernels")
+        if steps is not None and steps < 1:
+            raise ConfigError(f"model {name!r}: steps must be ≥ 1, got {steps}", field="steps")
+        pipe, res = load_pipeline(weights, device, _DTYPES[dtype])
+        overrides = {k: v for k in ("sigma_min", "sigma_max", "rho")
+                     if (v := getattr(opts, k)) is not None}
+        pipe.sampler = replace(pipe.sampler, **overrides)
+        s = pipe.sampler
+        if not 0 < s.sigma_min < s.sigma_max:
+            raise ConfigError(f"model {name!r}: need sigma_min < sigma_max, got "
+                              f"{s.sigma_min}, {s.sigma_max}", field="options")
+        adapter = cls(name, pipe, res, opts, device, dtype, kernels, steps or s.steps)
+        if kernels == "triton":
+            adapter._install_kernels()
+        return adapter
+
+    def _install_kernels(self) -> None:
+        try:
+            from vdmbench.catalog import KERNELS
+
+            backend = KERNELS.get("triton")
+        except (ImportError, AttributeError, VdmbenchError) as e:
+            raise VdmbenchError(f"model {self.name!r}: kernels backend unavailable: {e}") from e
+        fn = getattr(backend, "fast_kernels", backend)
+        result = fn(self.pipeline.unet)
+        if hasattr(result, "__enter__"):
+            self._exit.enter_context(result)
+
+    # -- protocol ----------------------------------------------------------------------------
+
+    def _check(self, req: GenerationRequest) -> int:
+        """Validate ``req`` against the model; return its motion bucket id."""
+        s = self.pipeline.sampler
+        if req.image is None:
+            raise VdmbenchError(f"request {req.id}: synth-i2v needs a conditioning image")
+        want = (s.frames, s.height, s.width)
+        got = (req.frames, req.height, req.width)
+        if got != want or tuple(req.image.shape[:2]) != (s.height, s.width):
+            raise VdmbenchError(
+                f"request {req.id}: synth-i2v supports {s.frames} frames of {s.height}×{s.width} "
+                f"only, got {req.frames} frames of {req.height}×{req.width} "
+                f"(image {tuple(req.image.shape)})")
+        if not self.options.motion_from_request or "motion_class" not in req.extra:
+            return s.null_motion_bucket
+        m = req.extra["motion_class"]
+        if isinstance(m, bool) or not isinstance(m, int) or not 0 <= m < s.num_motion_classes:
+            raise VdmbenchError(f"request {req.id}: extra['motion_class'] must be an int in "
+                                f"[0, {s.num_motion_classes}), got {m!r}")
+        return m
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Video]:
+        """One uint8 ``(T, H, W, 3)`` video per request, in order, sampled in batches of
+        ``options.batch_size`` (padded, see :class:`SynthI2VOptions`); the noise of each request
+        comes from ``request.seed`` alone."""
+        buckets = [self._check(r) for r in requests]
+        out: list[Video] = []
+        bs = self.options.batch_size
+        for k in range(0, len(requests), bs):
+            chunk = list(requests[k:k + bs])
+            motion = buckets[k:k + bs]
+            pad = bs - len(chunk) if self.options.pad_batches else 0
+            images = torch.stack([r.image for r in chunk] + [chunk[-1].image] * pad)
+            gens = [torch.Generator().manual_seed(int(r.seed)) for r in chunk + [chunk[-1]] * pad]
+            x = self.pipeline.sample(images, motion + [motion[-1]] * pad, steps=self.steps,
+                                     generators=gens)
+            frames = video_to_uint8(x[:len(chunk)])
+            out += [Video(frames[i], float(r.fps)) for i, r in enumerate(chunk)]
+        return out
+
+    def weights_sha256(self) -> str:
+        trees = [sha256_tree(d) for d in self.resolved.chain]
+        if len(trees) == 1:
+            return trees[0]
+        return hashlib.sha256("+".join(trees).encode()).hexdigest()
+
+    def describe(self) -> ModelCard:
+        s = self.pipeline.sampler
+        sampler = {"name": "euler", "schedule": "karras", **asdict(s), "steps": self.steps}
+        return ModelCard(
+            name=self.name, adapter=ADAPTER_NAME,
+            params={"unet": count_params(self.pipeline.unet),
+                    "image_encoder": count_params(self.pipeline.image_encoder)},
+            dtype=self.dtype_name, steps=self.steps, frames=s.frames, height=s.height,
+            width=s.width, weights_sha256=self.weights_sha256(), cfg=False,
+            kernels=self.kernels, sampler=sampler)
+
+    def components(self, request: GenerationRequest) -> dict[str, Callable[[], object]]:
+        """``encode`` (first-frame encoder), ``denoise`` (one preconditioned UNet step at σ_max)
+        and ``decode`` (final sample → uint8 video), each on inputs prepared once; ``video``: the
+        whole video at batch 1 without padding (what the runner times as per-video latency)."""
+        bucket = self._check(request)
+        pipe, s = self.pipeline, self.pipeline.sampler
+        cond = pipe.prepare_images(request.image.unsqueeze(0))
+        with torch.no_grad():
+            context = pipe.encode(cond)
+        ids = pipe.added_time_ids([bucket])
+        gen = torch.Generator().manual_seed(int(request.seed))
+        sig = pipe.sigmas(self.steps).to(pipe.device)
+        x = (pipe.initial_noise(1, s.frames, s.height, s.width, [gen]).to(pipe.device)
+             * sig[0]).to(pipe.dtype)
+        final = x / sig[0]
+
+        @torch.no_grad()
+        def encode() -> torch.Tensor:
+            return pipe.encode(cond)
+
+        @torch.no_grad()
+        def denoise() -> torch.Tensor:
+            return pipe.denoise(x, sig[0], cond, context, ids)
+
+        def decode() -> torch.Tensor:
+            return video_to_uint8(final)
+
+        def video() -> torch.Tensor:  # the whole video at batch 1, unpadded: per-video latency
+            g = torch.Generator().manual_seed(int(request.seed))
+            with torch.no_grad():
+                return video_to_uint8(pipe.sample(request.image.unsqueeze(0), [bucket],
+                                                  steps=self.steps, generators=[g]))
+
+        return {"encode": encode, "denoise": denoise, "decode": decode, "video": video}
+
+    def close(self) -> None:
+        """Uninstall kernels installed by ``kernels="triton"`` (if they need it)."""
+        self._exit.close()
+
+
+def build_random_model(seed: int = 0, sampler: SamplerConfig | None = None,
+                       channels: Sequence[int] = (32, 32, 32, 32),
+                       heads: Sequence[int] = (2, 2, 2, 2), cross_attention_dim: int = 32,
+                       encoder_channels: tuple[int, ...] = (32, 64, 64)
+                       ) -> SynthI2VPipeline:
+    """A randomly initialised pipeline (seeded) with the teacher's architecture by default."""
+    sampler = sampler or SamplerConfig()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        unet = UNetSpatioTemporalConditionModel.from_config(
+            teacher_unet_config(channels, heads, cross_attention_dim, sampler.frames))
+        enc = FirstFrameEncoder(3, tuple(encoder_channels), cross_attention_dim)
+    return SynthI2VPipeline(unet.eval(), enc.eval(), sampler)
+
+
+def random_like(pipeline: SynthI2VPipeline, seed: int = 0) -> SynthI2VPipeline:
+    """A randomly initialised (seeded) pipeline with the same configs as ``pipeline``."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        unet = UNetSpatioTemporalConditionModel.from_config(pipeline.unet.config)
+        enc = FirstFrameEncoder.from_config(pipeline.image_encoder.config)
+    return SynthI2VPipeline(unet.eval(), enc.eval(), pipeline.sampler)
+
+
+__all__ = [
+    "ADAPTER_NAME", "TEACHER_DIR", "FirstFrameEncoder", "SamplerConfig", "SynthI2VAdapter",
+    "SynthI2VOptions", "SynthI2VPipeline", "build_random_model", "edm_loss_weight",
+    "edm_scalings", "karras_sigmas", "load_pipeline", "load_teacher_unet", "random_like",
+    "resolve_model_dir", "save_model_dir", "teacher_unet_config", "video_to_uint8",
+]
