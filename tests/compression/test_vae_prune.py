@@ -283,3 +283,27 @@ def test_sfv_adapter_loads_student_with_pruned_vae(tmp_path):
     req = GenerationRequest(id="r", seed=1, frames=2, height=16, width=16, fps=7.0, image=image)
     (video,) = sfv.generate([req])
     assert video.frames.shape == (2, 16, 16, 3) and video.frames.dtype == torch.uint8
+
+
+def test_shipped_student_matches_teacher_and_generates():
+    """The shipped synth-i2v student loads through the adapter, was distilled from the shipped
+    teacher (weights hash), and generates the teacher's video shape."""
+    from pathlib import Path
+
+    from compression.student import read_compression_json, state_hash
+    from vdmbench.generation import GenerationRequest
+    from vdmbench.models.synth_i2v import SynthI2VAdapter, load_teacher_unet
+
+    d = Path(__file__).resolve().parents[2] / "compression" / "students" / "synth-i2v-vdmini"
+    meta = read_compression_json(d)
+    assert meta["base_weights"] is None and meta["plan"]["preset"] == "vdmini"
+    assert meta["base_weights_sha256"] == state_hash(load_teacher_unet()), \
+        "the shipped teacher changed: distil the student again (docs/compression.md)"
+    assert sorted(p.name for p in (d / "train").iterdir()) == ["loss.png", "loss_log.csv"]
+    m = SynthI2VAdapter.load("student", str(d), {}, "cpu", steps=2)
+    assert sum(p.numel() for p in m.pipeline.unet.parameters()) == meta["unet_params"]
+    image = torch.randint(0, 256, (16, 16, 3), generator=torch.Generator().manual_seed(0),
+                          dtype=torch.uint8)
+    (video,) = m.generate([GenerationRequest(id="r", seed=0, frames=8, height=16, width=16,
+                                             fps=8.0, image=image, extra={"motion_class": 1})])
+    assert video.frames.shape == (8, 16, 16, 3)
