@@ -48,8 +48,23 @@ from compression.recipe import Recipe
 from vdmbench.errors import ConfigError
 from vdmbench.records import atomic_write_text
 
-LOG_FIELDS = ["step", "loss", "task", "denoise", "output", "icd", "mca_g", "mca_d", "lr",
-              "seconds"]
+LOG_FIELDS = ["step", "loss", "task", "denoise", "output", "icd", "mca_g", "mca_d", "mca_gap",
+              "lr", "seconds"]
+
+
+def disc_optimizer(heads: nn.Module, lr: float) -> torch.optim.Optimizer:
+    """The MCA heads' optimizer: AdamW, betas (0, 0.99) (no momentum, as usual for GAN
+    discriminators), no weight decay."""
+    return torch.optim.AdamW(heads.parameters(), lr=lr, betas=(0.0, 0.99), weight_decay=0.0)
+
+
+def logit_gap(real: list[torch.Tensor], fake: list[torch.Tensor]) -> float:
+    """Mean over heads of ``mean D(real) − mean D(fake)``: > 0 when the heads separate teacher
+    from student samples, ≈ 0 at chance. (Inside the hinge margin the D loss is
+    ``Σ_heads 2 − mean D(real) + mean D(fake)``, so a D loss of 2 per head means gap ≈ 0,
+    not that the heads output 0.)"""
+    return float(sum(float(r.detach().float().mean() - f.detach().float().mean())
+                     for r, f in zip(real, fake)) / max(len(real), 1))
 
 
 class EMA:
@@ -137,12 +152,13 @@ def _write_log(path: Path, rows: list[dict[str, Any]]) -> None:
         w = csv.DictWriter(f, fieldnames=LOG_FIELDS)
         w.writeheader()
         for r in rows:
-            w.writerow({k: r[k] for k in LOG_FIELDS})
+            w.writerow({k: r.get(k, "") for k in LOG_FIELDS})  # older logs lack mca_gap
     os.replace(tmp, path)
 
 
 def plot_log(log_path: Path, out: Path) -> Path:
-    """Loss curves (task, ICD, MCA) from ``loss_log.csv``."""
+    """Loss curves (task, ICD, MCA hinge losses and the heads' real − fake logit gap) from
+    ``loss_log.csv``."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -159,8 +175,14 @@ def plot_log(log_path: Path, out: Path) -> Path:
     for col in ("mca_g", "mca_d"):
         ax[1].plot(df["step"], df[col], label=col)
     ax[1].set_xlabel("step")
-    ax[1].legend()
+    ax[1].legend(loc="upper left")
     ax[1].set_title("MCA (hinge)")
+    if "mca_gap" in df and df["mca_gap"].notna().any():
+        gap_ax = ax[1].twinx()
+        gap_ax.plot(df["step"], df["mca_gap"], color="tab:green", alpha=0.7, label="mca_gap")
+        gap_ax.axhline(0.0, color="tab:green", lw=0.5, ls=":")
+        gap_ax.set_ylabel("mean D(real) − mean D(fake)")
+        gap_ax.legend(loc="upper right")
     fig.tight_layout()
     tmp = out.with_name(f".{out.name}.tmp.png")
     fig.savefig(tmp, dpi=100)
@@ -198,7 +220,7 @@ def train(family: Family, student: nn.Module, recipe: Recipe, out_dir: str | os.
     heads = MCADiscriminator(channels, ls.mca_hidden)
     student.train().requires_grad_(True)
     opt_s = torch.optim.AdamW(student.parameters(), lr=tr.lr, weight_decay=tr.weight_decay)
-    opt_d = torch.optim.AdamW(heads.parameters(), lr=tr.disc_lr, betas=(0.0, 0.99))
+    opt_d = disc_optimizer(heads, tr.disc_lr)
     ema = EMA(student, tr.ema_decay) if tr.ema_decay else None
 
     start = 0
@@ -223,7 +245,8 @@ def train(family: Family, student: nn.Module, recipe: Recipe, out_dir: str | os.
     for step in it:
         for g in opt_s_p.param_groups:
             g["lr"] = lr_at(step)
-        parts = {k: 0.0 for k in ("loss", "task", "denoise", "output", "icd", "mca_g", "mca_d")}
+        parts = {k: 0.0 for k in ("loss", "task", "denoise", "output", "icd", "mca_g", "mca_d",
+                                  "mca_gap")}
         opt_s_p.zero_grad(set_to_none=True)
         opt_d_p.zero_grad(set_to_none=True)
         for micro in range(tr.grad_accum):
@@ -270,9 +293,12 @@ def train(family: Family, student: nn.Module, recipe: Recipe, out_dir: str | os.
                     with torch.no_grad():
                         real_feats = enc(d_t)
                     fake_det = [x.detach() for x in fake_feats]
-                    mca_d = hinge_d_loss(heads_p(real_feats, f), heads_p(fake_det, f))
+                    real_logits = heads_p(real_feats, f)
+                    fake_logits = heads_p(fake_det, f)
+                    mca_d = hinge_d_loss(real_logits, fake_logits)
                 acc.backward(mca_d / tr.grad_accum)
                 parts["mca_d"] += float(mca_d.detach()) / tr.grad_accum
+                parts["mca_gap"] += logit_gap(real_logits, fake_logits) / tr.grad_accum
             for k, v in (("loss", loss), ("task", task), ("denoise", den), ("output", outl),
                          ("icd", icd), ("mca_g", mca_g)):
                 parts[k] += float(v.detach()) / tr.grad_accum
@@ -306,7 +332,7 @@ def train(family: Family, student: nn.Module, recipe: Recipe, out_dir: str | os.
     if ema is not None and final_step == tr.max_steps:
         ema.copy_to(model)
     model.eval()
-    last = {k: float(v) for k, v in rows[-1].items()} if rows else {}
+    last = {k: float(v) for k, v in rows[-1].items() if v != ""} if rows else {}
     atomic_write_text(out / "train_state.json", json.dumps(
         {"step": final_step, "max_steps": tr.max_steps, "finished": final_step == tr.max_steps},
         indent=2) + "\n")

@@ -144,7 +144,11 @@ class MCADiscriminator(nn.Module):
 
 
 def hinge_d_loss(real: Sequence[torch.Tensor], fake: Sequence[torch.Tensor]) -> torch.Tensor:
-    """Σ_heads mean(relu(1 − D(real))) + mean(relu(1 + D(fake)))."""
+    """Σ_heads mean(relu(1 − D(real))) + mean(relu(1 + D(fake))).
+
+    With identical real and fake logits it is ≥ 2 per head; while all logits lie inside the
+    margin (−1, 1) it equals ``Σ_heads 2 − mean D(real) + mean D(fake)``: 2 per head means the
+    heads are at chance (equal mean logits), not that they output 0."""
     return sum((F.relu(1 - r).mean() + F.relu(1 + f).mean() for r, f in zip(real, fake)),
                torch.zeros(()))
 
