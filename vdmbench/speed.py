@@ -57,12 +57,12 @@ def measure(fn: Callable[[], object], warmup: int = 1, iters: int = 5, min_secon
     """Time ``fn()``; see the module docstring.
 
     ``iters``: minimum timed calls; ``min_seconds``: minimum total timed duration; calls continue
-    until both are met or ``max_iters`` / ``max_seconds`` (defaults: 100 × iters, 10 × min_seconds
-    + 60 s) stop them, in which case the timing is marked invalid.
+    until both are met or ``max_iters`` / ``max_seconds`` (defaults: no limit on calls,
+    10 × min_seconds + 60 s of wall time) stop them, in which case the timing is marked invalid.
     """
     if iters < 1:
         raise ValueError("iters must be >= 1")
-    max_iters = max_iters if max_iters is not None else max(iters, 100 * iters)
+    max_iters = max_iters if max_iters is not None else 10**9
     max_seconds = max_seconds if max_seconds is not None else 10 * min_seconds + 60.0
     cuda = device.startswith("cuda") and torch.cuda.is_available()
     with torch.inference_mode():
