@@ -208,21 +208,33 @@ def apply(teacher: nn.Module, plan: DepthPlan) -> nn.Module:
     return student.eval()
 
 
+def read_component_config(path: str | os.PathLike[str], component: str, what: str,
+                          expected: str) -> tuple[Path, Any]:
+    """The folder and parsed ``config.json`` of a saved component: ``path`` is the component's
+    folder or a folder holding ``<component>/``. A missing file is a
+    :class:`WeightsNotFoundError` naming ``what`` and saying what was ``expected``; bad JSON a
+    :class:`ConfigError` naming the file (and line)."""
+    p = Path(path)
+    if (p / component / "config.json").is_file():
+        p = p / component
+    cfg_file = p / "config.json"
+    if not cfg_file.is_file():
+        raise WeightsNotFoundError(f"{what}: no config.json at {p} (expected {expected})")
+    try:
+        return p, json.loads(cfg_file.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"invalid JSON: {e}", file=str(cfg_file)) from None
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"invalid JSON: {e.msg}", file=str(cfg_file), line=e.lineno) from None
+
+
 def load_unet(path: str | os.PathLike[str], **kwargs: Any) -> nn.Module:
     """Load a UNet saved with ``save_pretrained`` (teacher or student) choosing the class named
     in its ``config.json`` (SVD classes, ``VideoCrafter2UNet``). ``path`` is the ``unet/`` folder
     or a folder containing one."""
-    p = Path(path)
-    if (p / "unet" / "config.json").is_file():
-        p = p / "unet"
+    p, meta = read_component_config(
+        path, "unet", "UNet", "a diffusers save_pretrained folder, e.g. <student dir>/unet")
     cfg_file = p / "config.json"
-    if not cfg_file.is_file():
-        raise WeightsNotFoundError(f"UNet: no config.json at {p} (expected a diffusers "
-                                   f"save_pretrained folder, e.g. <student dir>/unet)")
-    try:
-        meta = json.loads(cfg_file.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"invalid JSON: {e.msg}", file=str(cfg_file), line=e.lineno) from None
     name = meta.get("_class_name", "UNetSpatioTemporalConditionModel")
     cls = unet_class(name)
     if cls is None:

@@ -51,6 +51,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from compression.plan import atomic_write_text
+from compression.student import read_component_config
 from vdmbench.errors import ConfigError, WeightsNotFoundError
 
 PRUNED_FORMAT = "vdmbench-pruned-vae-1"
@@ -316,17 +317,9 @@ def load_pruned_vae(path: str | os.PathLike[str], torch_dtype: torch.dtype | Non
                     device: str | torch.device = "cpu") -> PrunedAutoencoderKLTemporalDecoder:
     """Rebuild a pruned VAE from ``path`` (its ``vae/`` folder or a folder containing one) and load
     its weights strictly. Errors name the file and every mismatched key."""
-    p = Path(path)
-    if (p / "vae" / "config.json").is_file():
-        p = p / "vae"
+    p, cfg = read_component_config(
+        path, "vae", "pruned VAE", "the vae/ folder written by save_pruned_vae / vdmbench compress")
     cfg_file = p / "config.json"
-    if not cfg_file.is_file():
-        raise WeightsNotFoundError(f"pruned VAE: no config.json at {p} (expected the vae/ folder "
-                                   f"written by save_pruned_vae / vdmbench compress)")
-    try:
-        cfg = json.loads(cfg_file.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ConfigError(f"invalid JSON: {e}", file=str(cfg_file)) from None
     if not isinstance(cfg, dict) or not isinstance(cfg.get(CONFIG_KEY), dict):
         raise _spec_error(cfg_file, f"no '{CONFIG_KEY}' section: not a pruned VAE (load a plain "
                           f"one with AutoencoderKLTemporalDecoder.from_pretrained)", "")
