@@ -9,7 +9,9 @@ from pydantic import ValidationError
 
 from vdmbench.errors import VdmbenchError
 
-MODEL_CHOICES = click.Choice(["synth-i2v", "sfv", "random-svd"])
+MODEL_CHOICES = click.Choice(["synth-i2v", "synth-t2v", "sfv", "random-svd"])
+#: teachers of the synthetic world (their clips fit the synthetic content/motion nets)
+SYNTH_MODELS = ("synth-i2v", "synth-t2v")
 
 
 def _fail(e: VdmbenchError) -> None:
@@ -25,7 +27,8 @@ def _fail(e: VdmbenchError) -> None:
 @click.option("--steps", default=None, type=int, help="sampler steps (default: the model's)")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--synth-nets/--no-synth-nets", default=True, show_default=True,
-              help="synth-i2v: use the synthetic content/motion nets when their weights exist")
+              help="synth-i2v/synth-t2v: use the synthetic content/motion nets when their "
+                   "weights exist")
 @click.option("--threads", default=1, show_default=True, help="torch CPU threads")
 def analyze_cmd(model: str, weights: str | None, out: str, clips: int, steps: int | None,
                 seed: int, synth_nets: bool, threads: int) -> None:
@@ -41,7 +44,7 @@ def analyze_cmd(model: str, weights: str | None, out: str, clips: int, steps: in
         teacher = load_teacher(model, weights)
         content_fn = motion_fn = None
         nets = "none (output RMSE / temporal-difference statistic)"
-        if model == "synth-i2v" and synth_nets:
+        if model in SYNTH_MODELS and synth_nets:
             try:
                 from vdmbench.synth.extractor_nets import (
                     SynthContentExtractor,

@@ -4,7 +4,8 @@ Student directory::
 
     <out>/unet/                 diffusers save_pretrained (config.json + safetensors)
     <out>/compression.json      base model, its weights hash, plan, recipe hash, kernel backend,
-                                base_weights (teacher dir, or null = shipped synthetic teacher),
+                                base_weights (teacher dir, or null = the base model's shipped
+                                synthetic teacher: synth-i2v, synth-t2v),
                                 unet_loader ("compression.student:load_unet")
     <out>/plan.json, recipe.yaml (as used), train/loss_log.csv, train/loss.png, train/ckpt/
     <out>/vae/                  (sfv with ``vae.enabled``) the pruned, fine-tuned VAE in the
@@ -22,6 +23,7 @@ import torch
 import yaml
 
 from compression.family import Family, SVDFamily
+from compression.icmd import check_mca_teacher
 from compression.plan import DepthPlan, make_plan
 from compression.recipe import PlanSpec, Recipe
 from compression.student import apply, load_unet, save_student, state_hash
@@ -29,7 +31,7 @@ from compression.units import count_params, list_units, unit_params
 from vdmbench.errors import ConfigError, WeightsNotFoundError
 from vdmbench.paths import expand_path
 
-MODELS = ("synth-i2v", "sfv", "random-svd")
+MODELS = ("synth-i2v", "synth-t2v", "sfv", "random-svd")
 
 
 @dataclass
@@ -65,6 +67,13 @@ def load_teacher(model: str, weights: str | os.PathLike[str] | None, device: str
         pipe, _ = load_pipeline(None if weights is None else str(weights), device=device)
         w = None if weights is None else str(expand_path(weights, "synth-i2v weights").resolve())
         return Teacher(SynthFamily(pipe, device), model, w, state_hash(pipe.unet))
+    if model == "synth-t2v":
+        from compression.synth_t2v_family import SynthT2VFamily
+        from vdmbench.models.synth_t2v import load_pipeline as load_t2v_pipeline
+
+        t2v, _ = load_t2v_pipeline(None if weights is None else str(weights), device=device)
+        w = None if weights is None else str(expand_path(weights, "synth-t2v weights").resolve())
+        return Teacher(SynthT2VFamily(t2v, device), model, w, state_hash(t2v.unet))
     if model == "sfv":
         if weights is None:
             raise WeightsNotFoundError(
@@ -191,6 +200,8 @@ def compress(recipe: Recipe, out: str | os.PathLike[str], *, weights: str | None
         torch.set_num_threads(recipe.train.num_threads)
     out_dir = Path(out)
     teacher = load_teacher(recipe.model, weights, device, frames=recipe.data.frames)
+    if recipe.loss.lambda_mca > 0:  # a teacher UNet whose encoder MCA cannot read: fail now
+        check_mca_teacher(teacher.family.unet)
     plan = plan or plan_for(recipe.plan, teacher)
     if recipe.vae.enabled and recipe.model == "sfv":  # fail before training, not after it
         load_teacher_vae(weights)  # type: ignore[arg-type]  (sfv has weights: load_teacher)

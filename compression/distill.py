@@ -38,6 +38,7 @@ from compression.family import Family, edm_weight
 from compression.icmd import (
     FeatureTaps,
     MCADiscriminator,
+    check_mca_teacher,
     default_taps,
     encoder_features,
     hinge_d_loss,
@@ -198,10 +199,14 @@ def train(family: Family, student: nn.Module, recipe: Recipe, out_dir: str | os.
     at the end when EMA is on). Writes ``out_dir/loss_log.csv``, ``loss.png`` and ``ckpt/``.
 
     ``stop_after``: end after that many steps of this call (simulates an interruption).
+    MCA (``lambda_mca > 0``) needs a teacher whose encoder :func:`encoder_features` reads
+    (:data:`compression.icmd.MCA_UNETS`), else a ``ConfigError`` before anything is written.
     """
     from accelerate import Accelerator
 
     tr, ls = recipe.train, recipe.loss
+    if ls.lambda_mca > 0:  # before anything is written
+        check_mca_teacher(family.unet)
     if tr.num_threads is not None:
         torch.set_num_threads(tr.num_threads)
     out = Path(out_dir)

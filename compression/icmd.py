@@ -4,7 +4,9 @@
   (default: every down and up block, matched by name, so by resolution level) with frames in the
   batch dimension ``(B·F, C, H, W)``; the per-frame squared L2 is averaged over C·H·W.
 - **MCA**: a discriminator on frozen teacher *encoder* features (``conv_in`` and the down blocks,
-  one feature map after each down block) of samples re-noised to σ' ~ log-normal. Each level has a
+  one feature map after each down block; :func:`encoder_features` reads them from a diffusers
+  ``UNetSpatioTemporalConditionModel`` or a ``VideoCrafter2UNet``) of samples re-noised to
+  σ' ~ log-normal. Each level has a
   *spatial* head (2D convs on ``(B·F, C, H, W)``: frames folded into the batch) and a *temporal*
   head (1D convs over frames on ``(B·H·W, C, F)``: space folded into the batch). Hinge loss:
   teacher samples are real, student samples fake; the student's loss is ``−mean D(fake)``.
@@ -17,9 +19,11 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from diffusers import UNetSpatioTemporalConditionModel
 from torch import nn
 
 from vdmbench.errors import ConfigError
+from vdmbench.models.videocrafter2_unet import VideoCrafter2UNet
 
 
 def default_taps(unet: nn.Module) -> list[str]:
@@ -75,11 +79,26 @@ def icd_loss(student: dict[str, torch.Tensor], teacher: dict[str, torch.Tensor])
     return total
 
 
-def encoder_features(unet: nn.Module, sample: torch.Tensor, timestep: torch.Tensor,
-                     encoder_hidden_states: torch.Tensor, added_time_ids: torch.Tensor
-                     ) -> list[torch.Tensor]:
+#: the UNet classes whose encoder :func:`encoder_features` reads (subclasses included)
+MCA_UNETS: tuple[type[nn.Module], ...] = (UNetSpatioTemporalConditionModel, VideoCrafter2UNet)
+
+
+def check_mca_teacher(unet: nn.Module) -> None:
+    """Raise a :class:`ConfigError` (field ``loss.lambda_mca``) unless :func:`encoder_features`
+    can read the encoder of ``unet`` (an instance of one of :data:`MCA_UNETS`)."""
+    if not isinstance(unet, MCA_UNETS):
+        names = " or ".join(c.__name__ for c in MCA_UNETS)
+        raise ConfigError(f"the MCA term reads the teacher's encoder, which is implemented for "
+                          f"{names} teachers only, not {type(unet).__name__}; set lambda_mca: 0",
+                          field="loss.lambda_mca")
+
+
+def _svd_encoder_features(unet: nn.Module, sample: torch.Tensor,
+                          timestep: torch.Tensor | float, encoder_hidden_states: torch.Tensor,
+                          added_time_ids: torch.Tensor) -> list[torch.Tensor]:
     """Run only the embedding, ``conv_in`` and the down blocks of a
-    ``UNetSpatioTemporalConditionModel``; returns the output of each down block, (B·F, C, h, w)."""
+    ``UNetSpatioTemporalConditionModel``; ``sample`` (B, F, C, H, W); returns the output of each
+    down block, (B·F, C, h, w)."""
     b, f = sample.shape[:2]
     t = timestep if torch.is_tensor(timestep) else torch.tensor([timestep])
     t = t.reshape(-1).to(sample.device).expand(b)
@@ -98,6 +117,31 @@ def encoder_features(unet: nn.Module, sample: torch.Tensor, timestep: torch.Tens
             h, _ = block(hidden_states=h, temb=emb, image_only_indicator=indicator)
         feats.append(h)
     return feats
+
+
+def encoder_features(unet: nn.Module, sample: torch.Tensor, timestep: torch.Tensor | float,
+                     encoder_hidden_states: torch.Tensor,
+                     added_time_ids: torch.Tensor | None = None, **kwargs: Any
+                     ) -> list[torch.Tensor]:
+    """The output of each down block of ``unet``'s encoder, ``(B·F, C_i, h_i, w_i)`` with the
+    frames of a video contiguous, for the keyword arguments of ``unet``'s forward (a family's
+    ``encode_inputs``); the mid and up blocks are not run.
+
+    - ``UNetSpatioTemporalConditionModel``: ``sample`` (B, F, C, H, W), ``added_time_ids``
+      (B, 3) required, no other arguments; the embedding, ``conv_in`` and the down blocks.
+    - ``VideoCrafter2UNet``: ``sample`` (B, C, F, H, W), no ``added_time_ids``; ``kwargs``
+      (``fps``, ``timestep_cond``, ``motion_cond``) go to :meth:`VideoCrafter2UNet.encode`, the
+      encoder half of its forward.
+    """
+    check_mca_teacher(unet)
+    if isinstance(unet, VideoCrafter2UNet):
+        if added_time_ids is not None:
+            raise ConfigError("encoder_features: a VideoCrafter2UNet takes no added_time_ids")
+        return unet.encode(sample, timestep, encoder_hidden_states, **kwargs).down_outputs
+    if added_time_ids is None or kwargs:
+        raise ConfigError(f"encoder_features: a {type(unet).__name__} needs added_time_ids and "
+                          f"takes no other arguments (got {sorted(kwargs)})")
+    return _svd_encoder_features(unet, sample, timestep, encoder_hidden_states, added_time_ids)
 
 
 class _SpatialHead(nn.Module):

@@ -104,7 +104,7 @@ class Recipe(_Strict):
     """A compression recipe (see docs/compression.md)."""
 
     schema_version: Literal[1] = 1
-    model: Literal["synth-i2v", "sfv", "random-svd"]
+    model: Literal["synth-i2v", "synth-t2v", "sfv", "random-svd"]
     description: str = ""
     plan: PlanSpec = Field(default_factory=PlanSpec)
     loss: LossSpec = Field(default_factory=LossSpec)

@@ -13,11 +13,15 @@ classifier-free guidance (the empty caption is the unconditional input).
 Model directory: ``unet/`` (``save_pretrained``), ``text_encoder.safetensors`` +
 ``text_encoder.json`` (vocabulary, sizes), ``sampler.json``. Built by
 ``python -m vdmbench.synth.train_t2v``; the trained teacher ships in
-``vdmbench/assets/synth_t2v_teacher/``.
+``vdmbench/assets/synth_t2v_teacher/``. A student directory (written by ``vdmbench compress
+--model synth-t2v``) holds only ``unet/`` plus ``compression.json``, whose ``base_weights``
+names the directory the other parts come from (null = the shipped teacher) and whose
+``unet_loader`` (``module:attr``) loads its UNet; see :func:`resolve_model_dir`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Callable, Sequence
@@ -32,11 +36,19 @@ from torch import nn
 
 from vdmbench.errors import ConfigError, InvalidVideoError, WeightsNotFoundError
 from vdmbench.generation import GenerationRequest, ModelCard
+from vdmbench.models.synth_i2v import ResolvedModel, _import_loader, _read_json, edm_scalings
 from vdmbench.models.videocrafter2_unet import VideoCrafter2UNet
-from vdmbench.paths import sha256_tree
+from vdmbench.paths import expand_path, sha256_tree
 from vdmbench.video import Video, from_unit_float
 
+ADAPTER_NAME = "synth-t2v"
 ASSET_DIR = Path(__file__).resolve().parent.parent / "assets" / "synth_t2v_teacher"
+#: part → the file whose presence in a directory says that directory provides the part
+PARTS = {"unet": "unet/config.json", "text_encoder": "text_encoder.json",
+         "sampler": "sampler.json"}
+_LAYOUT = ("a model directory holds unet/, text_encoder.safetensors, text_encoder.json and "
+           "sampler.json (build one with python -m vdmbench.synth.train_t2v); a student directory "
+           "holds unet/ and compression.json")
 
 
 def synthmotion_vocabulary() -> list[str]:
@@ -130,11 +142,8 @@ def tiny_unet_config() -> dict[str, Any]:
 def denoise(unet: VideoCrafter2UNet, x: torch.Tensor, sigma: torch.Tensor,
             context: torch.Tensor, cfg: T2VSamplerConfig) -> torch.Tensor:
     """EDM denoiser ``D(x; σ)``: ``x`` ``(B, 3, T, H, W)``, ``σ`` ``(B,)`` → x̂₀, same shape."""
-    s = sigma.to(x.dtype).view(-1, 1, 1, 1, 1)
-    sd = cfg.sigma_data
-    c_skip = sd ** 2 / (s ** 2 + sd ** 2)
-    c_out = s * sd / (s ** 2 + sd ** 2).sqrt()
-    c_in = 1 / (s ** 2 + sd ** 2).sqrt()
+    c_skip, c_out, c_in, _ = edm_scalings(sigma.to(x.dtype).view(-1, 1, 1, 1, 1),
+                                          cfg.sigma_data)
     out = unet(c_in * x, cfg.time_input(sigma.to(x.dtype)), context, return_dict=False)[0]
     return c_skip * x + c_out * out
 
@@ -174,12 +183,23 @@ class SynthT2VPipeline:
     def generate(self, captions: Sequence[str], seeds: Sequence[int], steps: int | None = None,
                  guidance_scale: float | None = None) -> torch.Tensor:
         s = self.sampler
-        steps = steps or s.steps
         scale = s.guidance_scale if guidance_scale is None else guidance_scale
         cond = self.encode(captions)
         uncond = self.encode([""] * len(captions)) if scale != 1.0 else None
+        x = self.sample(cond, uncond, self.noise(seeds), steps, scale)
+        return from_unit_float(x.permute(0, 2, 3, 4, 1).float().cpu())
+
+    @torch.no_grad()
+    def sample(self, cond: torch.Tensor, uncond: torch.Tensor | None, noise: torch.Tensor,
+               steps: int | None = None, guidance_scale: float | None = None) -> torch.Tensor:
+        """Heun sampling with CFG from unit-variance ``noise`` ``(B, 3, T, H, W)``; ``cond`` /
+        ``uncond`` contexts ``(B, max_tokens, dim)`` (``uncond`` None: no guidance) → x̂₀ float
+        ``(B, 3, T, H, W)``, about [-1, 1]."""
+        s = self.sampler
+        steps = steps or s.steps
+        scale = s.guidance_scale if guidance_scale is None else guidance_scale
         sig = s.sigmas(steps)
-        x = self.noise(seeds) * sig[0].float()
+        x = noise.to(self.device) * sig[0].float()
         b = x.shape[0]
         for i in range(steps):  # Heun (2nd order) except on the last step (to σ = 0)
             s0, s1 = float(sig[i]), float(sig[i + 1])
@@ -191,7 +211,7 @@ class SynthT2VPipeline:
                                        uncond, scale)) / s1
                 x1 = x + (s1 - s0) * 0.5 * (d0 + d1)
             x = x1
-        return from_unit_float(x.permute(0, 2, 3, 4, 1).float().cpu())
+        return x
 
 
 def save_model_dir(out: Path, unet: VideoCrafter2UNet, text_encoder: CaptionEncoder,
@@ -205,27 +225,101 @@ def save_model_dir(out: Path, unet: VideoCrafter2UNet, text_encoder: CaptionEnco
     (out / "sampler.json").write_text(json.dumps(asdict(sampler), indent=1))
 
 
-def load_model_dir(path: Path, device: str = "cpu") -> SynthT2VPipeline:
-    """Load a model directory; a missing file is a :class:`WeightsNotFoundError` naming it."""
-    for rel in ("unet/config.json", "unet/diffusion_pytorch_model.safetensors",
-                "text_encoder.safetensors", "text_encoder.json", "sampler.json"):
-        if not (path / rel).is_file():
-            raise WeightsNotFoundError(
-                f"synth-t2v: {path / rel} not found (a model directory holds unet/, "
-                f"text_encoder.safetensors, text_encoder.json and sampler.json; build one with "
-                f"python -m vdmbench.synth.train_t2v)")
-    unet = VideoCrafter2UNet.from_pretrained(path / "unet")
-    tcfg = json.loads((path / "text_encoder.json").read_text())
+def resolve_model_dir(weights: str | Path | None) -> ResolvedModel:
+    """Where each part (:data:`PARTS`) of a model comes from: follow ``compression.json`` →
+    ``base_weights`` links from ``weights`` (None = the shipped teacher) until the UNet, the
+    text encoder and ``sampler.json`` are found; the first directory providing a part wins.
+    A relative ``base_weights`` is relative to the directory holding that ``compression.json``;
+    null = the shipped teacher. ``unet_loader`` is taken from the ``compression.json`` of the
+    directory providing the UNet. A ``compression.json`` whose ``base_model`` is another model
+    is a :class:`ConfigError`."""
+    directory = ASSET_DIR if weights is None else expand_path(weights, "synth-t2v weights")
+    sources: dict[str, Path] = {}
+    chain: list[Path] = []
+    unet_loader: str | None = None
+    while True:
+        directory = directory.resolve()
+        if not directory.is_dir():
+            raise WeightsNotFoundError(f"synth-t2v weights: directory not found at {directory} "
+                                       f"({_LAYOUT})")
+        if directory in chain:
+            raise ConfigError(f"base_weights links form a cycle through {directory}")
+        chain.append(directory)
+        for part, rel in PARTS.items():
+            if part not in sources and (directory / rel).is_file():
+                sources[part] = directory
+        cj = directory / "compression.json"
+        if not cj.is_file():
+            break
+        meta = _read_json(cj, "compression.json")
+        base_model = meta.get("base_model", ADAPTER_NAME)
+        if base_model != ADAPTER_NAME:
+            raise ConfigError(f"a student of '{base_model}', not of {ADAPTER_NAME}",
+                              file=str(cj), field="base_model")
+        if "base_weights" not in meta:
+            raise ConfigError("missing key 'base_weights' (null = the shipped teacher)",
+                              file=str(cj), field="base_weights")
+        if unet_loader is None and sources.get("unet") == directory and meta.get("unet_loader"):
+            unet_loader = str(meta["unet_loader"])
+        base = meta["base_weights"]
+        nxt = ASSET_DIR if base is None else expand_path(str(base), f"{cj}: base_weights")
+        directory = nxt if nxt.is_absolute() else directory / nxt
+    missing = [rel for part, rel in PARTS.items() if part not in sources]
+    if missing:
+        raise WeightsNotFoundError(
+            f"synth-t2v: {chain[-1] / missing[0]} not found (looked in "
+            f"{', '.join(map(str, chain))}; {_LAYOUT})")
+    return ResolvedModel(sources, sources["sampler"] / "sampler.json", tuple(chain),
+                         unet_loader)
+
+
+def _require(path: Path) -> Path:
+    if not path.is_file():
+        raise WeightsNotFoundError(f"synth-t2v: {path} not found ({_LAYOUT})")
+    return path
+
+
+def load_pipeline(weights: str | Path | None = None, device: str = "cpu"
+                  ) -> tuple[SynthT2VPipeline, ResolvedModel]:
+    """Load a teacher or student directory (see :func:`resolve_model_dir`); a missing file is a
+    :class:`WeightsNotFoundError` naming it. The UNet is frozen (no gradients)."""
+    res = resolve_model_dir(weights)
+    unet_dir = res.sources["unet"] / "unet"
+    _require(unet_dir / "diffusion_pytorch_model.safetensors")
+    if res.unet_loader:
+        unet = _import_loader(res.unet_loader, res.sources["unet"] / "compression.json")(
+            unet_dir)
+    else:
+        unet = VideoCrafter2UNet.from_pretrained(unet_dir)
+    if not isinstance(unet, VideoCrafter2UNet):
+        raise ConfigError(f"synth-t2v: the UNet at {unet_dir} is a {type(unet).__name__}, not a "
+                          f"VideoCrafter2UNet", file=str(unet_dir / "config.json"))
+    te_dir = res.sources["text_encoder"]
+    tcfg = _read_json(te_dir / "text_encoder.json", "synth-t2v text encoder")
     te = CaptionEncoder(tcfg["vocab"], tcfg["dim"], tcfg["layers"], tcfg["heads"],
                         tcfg["max_tokens"])
-    te.load_state_dict(load_file(str(path / "text_encoder.safetensors")), strict=True)
-    sampler = T2VSamplerConfig(**json.loads((path / "sampler.json").read_text()))
-    return SynthT2VPipeline(unet, te, sampler, device)
+    te.load_state_dict(load_file(str(_require(te_dir / "text_encoder.safetensors"))),
+                       strict=True)
+    sampler = T2VSamplerConfig(**_read_json(res.sampler_file, "synth-t2v sampler settings"))
+    return SynthT2VPipeline(unet.requires_grad_(False), te, sampler, device), res
+
+
+def load_model_dir(path: Path, device: str = "cpu") -> SynthT2VPipeline:
+    """The pipeline of a model (or student) directory; see :func:`load_pipeline`."""
+    return load_pipeline(path, device)[0]
+
+
+def weights_sha256(res: ResolvedModel) -> str:
+    """sha256 of the weights a resolved model reads: the directory's tree hash, or for a
+    student the hash of its chain's tree hashes (student first)."""
+    trees = [sha256_tree(d) for d in res.chain]
+    return trees[0] if len(trees) == 1 else hashlib.sha256("+".join(trees).encode()).hexdigest()
 
 
 class SynthT2VAdapter:
     """Registered ``synth-t2v`` adapter. ``weights``: a model directory (default: the shipped
-    teacher). Requests must ask for the trained shape (``sampler.json``) and carry a prompt."""
+    teacher) or a student directory (``vdmbench compress --model synth-t2v``). Requests must
+    ask for the trained shape (``sampler.json``) and carry a prompt."""
 
     class Options(BaseModel):
         """``guidance_scale``: classifier-free guidance (None = the model's default)."""
@@ -234,26 +328,24 @@ class SynthT2VAdapter:
         guidance_scale: float | None = Field(None, ge=0)
 
     def __init__(self, name: str, pipe: SynthT2VPipeline, options: Options, steps: int,
-                 dtype: str, weights_dir: Path) -> None:
+                 dtype: str, resolved: ResolvedModel) -> None:
         self.name, self.pipe, self.options = name, pipe, options
-        self.steps, self.dtype, self.weights_dir = steps, dtype, weights_dir
-        self._sha = sha256_tree(weights_dir)
+        self.steps, self.dtype, self.resolved = steps, dtype, resolved
+        self.weights_dir = resolved.chain[0]
+        self._sha = weights_sha256(resolved)
 
     @classmethod
     def load(cls, name: str, weights: str | None, options: Any, device: str,
              steps: int | None = None, dtype: str = "float32", kernels: str = "none"
              ) -> SynthT2VAdapter:
-        from vdmbench.paths import expand_path
-
         if dtype != "float32":
             raise ConfigError(f"synth-t2v runs in float32 only, not {dtype}", field="dtype")
         if kernels != "none":
             raise ConfigError("synth-t2v has no fused-kernel variant", field="kernels")
-        path = ASSET_DIR if weights is None else expand_path(weights, "synth-t2v weights")
-        pipe = load_model_dir(path, device)
+        pipe, res = load_pipeline(weights, device)
         opts = options if isinstance(options, cls.Options) else cls.Options.model_validate(
             options or {})
-        return cls(name, pipe, opts, steps or pipe.sampler.steps, dtype, path)
+        return cls(name, pipe, opts, steps or pipe.sampler.steps, dtype, res)
 
     def _check(self, r: GenerationRequest) -> None:
         s = self.pipe.sampler

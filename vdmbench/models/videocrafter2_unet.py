@@ -19,6 +19,9 @@ Layout (``F`` frames, ``B`` videos; 2D layers see ``(B·F, C, H, W)``):
   last-in first-out, then ``upsamplers.0`` (nearest ×2 + conv) except at the finest level;
 - ``conv_norm_out`` → SiLU → ``conv_out``.
 
+``encode`` is the encoder half of ``forward`` (``forward`` calls it): the embeddings and the
+down blocks' outputs, read by the compression helper's MCA discriminator.
+
 The temporal transformers reshape ``(B, C, F, H, W) → (B·H·W, F, C)``; their GroupNorm statistics
 span all frames (as lvdm's). The timestep and fps are embedded with cos-first sinusoids of
 ``block_out_channels[0]`` dimensions; ``fps`` is added to the time embedding (``fps_cond``).
@@ -53,6 +56,27 @@ class VideoCrafter2UNetOutput(BaseOutput):
     """``sample``: ``(B, out_channels, F, H, W)``."""
 
     sample: torch.Tensor
+
+
+@dataclass
+class VC2Encoding:
+    """What :meth:`VideoCrafter2UNet.encode` computes, in the 2D layout (``B·F`` first, frames
+    of a video contiguous). Level ``i`` has ``C_i = block_out_channels[i]`` channels.
+
+    - ``down_outputs``: the output of each down block (after its downsampler, if any),
+      ``(B·F, C_i, h_i, w_i)``; the last one is the mid block's input;
+    - ``skips``: ``conv_in``/``transformer_in``'s output then every skip the down blocks push, in
+      push order (the up blocks pop them);
+    - ``emb``: the time (+ fps, + guidance) embedding of each frame, ``(B·F, 4·C_0)``;
+    - ``context``: the text embedding of each frame, ``(B·F, L, cross_attention_dim)``;
+    - ``num_frames``: ``F``.
+    """
+
+    down_outputs: list[torch.Tensor]
+    skips: list[torch.Tensor]
+    emb: torch.Tensor
+    context: torch.Tensor
+    num_frames: int
 
 
 def _to_5d(x: torch.Tensor, num_frames: int) -> torch.Tensor:
@@ -433,14 +457,14 @@ class VideoCrafter2UNet(ModelMixin, AttentionMixin, ConfigMixin):
             v = v.expand(batch)
         return self.time_proj(v).to(dtype)
 
-    def forward(self, sample: torch.Tensor, timestep: torch.Tensor | float,
-                encoder_hidden_states: torch.Tensor, fps: torch.Tensor | float = 16,
-                timestep_cond: torch.Tensor | None = None,
-                motion_cond: torch.Tensor | None = None,
-                return_dict: bool = True) -> VideoCrafter2UNetOutput | tuple[torch.Tensor]:
-        """``timestep_cond``/``motion_cond``: ``(B, time_cond_proj_dim)`` guidance embeddings
-        (T2V-Turbo), added to the timestep's sinusoid before ``time_embedding``."""
-        b, _, f, h, w = sample.shape
+    def encode(self, sample: torch.Tensor, timestep: torch.Tensor | float,
+               encoder_hidden_states: torch.Tensor, fps: torch.Tensor | float = 16,
+               timestep_cond: torch.Tensor | None = None,
+               motion_cond: torch.Tensor | None = None) -> VC2Encoding:
+        """The encoder half of :meth:`forward` (which calls it): embeddings, ``conv_in``,
+        ``transformer_in`` and the down blocks. Arguments as :meth:`forward`'s;
+        ``sample`` (B, C, F, H, W). See :class:`VC2Encoding` for what it returns."""
+        b, _, f = sample.shape[:3]
         dtype = self.conv_in.weight.dtype
         t_emb = self._sinusoid(timestep, b, sample.device, dtype)
         if timestep_cond is not None:
@@ -464,10 +488,25 @@ class VideoCrafter2UNet(ModelMixin, AttentionMixin, ConfigMixin):
         if self.transformer_in is not None:
             x = self.transformer_in(x, f)
         skips = [x]
+        down_outputs = []
         for block in self.down_blocks:
             x, pushed = block(x, emb, context, f)
             skips += pushed
-        x = self.mid_block(x, emb, context, f)
+            down_outputs.append(x)
+        return VC2Encoding(down_outputs, skips, emb, context, f)
+
+    def forward(self, sample: torch.Tensor, timestep: torch.Tensor | float,
+                encoder_hidden_states: torch.Tensor, fps: torch.Tensor | float = 16,
+                timestep_cond: torch.Tensor | None = None,
+                motion_cond: torch.Tensor | None = None,
+                return_dict: bool = True) -> VideoCrafter2UNetOutput | tuple[torch.Tensor]:
+        """``timestep_cond``/``motion_cond``: ``(B, time_cond_proj_dim)`` guidance embeddings
+        (T2V-Turbo), added to the timestep's sinusoid before ``time_embedding``. The encoder half
+        is :meth:`encode`; then the mid block, the up blocks and the output convolution."""
+        enc = self.encode(sample, timestep, encoder_hidden_states, fps, timestep_cond,
+                          motion_cond)
+        f, emb, context, skips = enc.num_frames, enc.emb, enc.context, enc.skips
+        x = self.mid_block(enc.down_outputs[-1], emb, context, f)
         for block in self.up_blocks:
             x = block(x, skips, emb, context, f)
         x = self.conv_out(self.conv_act(self.conv_norm_out(x)))
