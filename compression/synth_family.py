@@ -47,8 +47,7 @@ class SynthFamily(Family):
         cond = x0[:, 0]
         motion = [m.motion for m in metas]
         with torch.no_grad():
-            enc_dev = next(self.pipe.image_encoder.parameters()).device
-            context = self.pipe.image_encoder(cond.to(enc_dev)).to(self.device)
+            context = self.pipe.encode(cond, motion).to(self.device)
         ids = self.pipe.added_time_ids(motion).to(self.device)
         return {"x0": x0, "cond": cond, "context": context, "added_time_ids": ids,
                 "motion": torch.tensor(motion)}

@@ -49,6 +49,8 @@ METRICS.add("content_fd_synth", "vdmbench.synth.metrics:SynthContentFD",
             "per-frame Fréchet distance of the trained content network's features")
 METRICS.add("is_synth", "vdmbench.synth.metrics:SynthIS",
             "synthetic Inception Score from the motion network's class probabilities")
+METRICS.add("motion_acc_synth", "vdmbench.synth.metrics:SynthMotionAccuracy",
+            "synthetic motion accuracy: videos the motion net puts in the class asked for")
 METRICS.add("fvd_styleganv_2048_16f", "vdmbench.metrics.feature_metrics:FVDStyleGANV",
             "FVD, StyleGAN-V protocol (I3D logits, 2048 videos, 16 frames, squash 224)")
 METRICS.add("fvd_cdfvd", "vdmbench.metrics.feature_metrics:FVDCDFVD",

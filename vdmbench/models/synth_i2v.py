@@ -117,16 +117,19 @@ def teacher_unet_config(channels: Sequence[int] = (32, 32, 32, 32),
 
 
 class FirstFrameEncoder(ModelMixin, ConfigMixin):
-    """The conditioning frame → a one-token cross-attention context.
+    """The conditioning frame (and motion bucket) → a one-token cross-attention context.
 
-    Input: float ``(B, 3, H, W)`` in [-1, 1]. Output: ``(B, 1, cross_attention_dim)``.
-    Three stride-2 3×3 convolutions with SiLU, global average pooling, a linear layer and a
-    LayerNorm.
+    Input: float ``(B, 3, H, W)`` in [-1, 1] and, when ``num_motion_buckets`` > 0, int64
+    motion buckets ``(B,)``. Output: ``(B, 1, cross_attention_dim)``. Three stride-2 3×3
+    convolutions with SiLU, global average pooling, a linear layer, plus a learned embedding of
+    the motion bucket, then a LayerNorm. (The bucket also reaches the UNet through
+    ``added_time_ids``, as in SVD; see docs/synthetic_teacher.md for why the context carries it
+    too.)
     """
 
     @register_to_config
     def __init__(self, in_channels: int = 3, channels: tuple[int, ...] = (32, 64, 64),
-                 cross_attention_dim: int = 32) -> None:
+                 cross_attention_dim: int = 32, num_motion_buckets: int = 0) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         c_prev = in_channels
@@ -135,11 +138,19 @@ class FirstFrameEncoder(ModelMixin, ConfigMixin):
             c_prev = c
         self.convs = nn.Sequential(*layers)
         self.proj = nn.Linear(c_prev, cross_attention_dim)
+        self.motion = (nn.Embedding(num_motion_buckets, cross_attention_dim)
+                       if num_motion_buckets > 0 else None)
         self.norm = nn.LayerNorm(cross_attention_dim)
 
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        h = self.convs(image).mean(dim=(2, 3))
-        return self.norm(self.proj(h)).unsqueeze(1)
+    def forward(self, image: torch.Tensor, motion_bucket: torch.Tensor | None = None
+                ) -> torch.Tensor:
+        h = self.proj(self.convs(image).mean(dim=(2, 3)))
+        if self.motion is not None:
+            if motion_bucket is None:
+                raise VdmbenchError("this image encoder embeds the motion bucket: pass "
+                                    "motion_bucket (B,) int64")
+            h = h + self.motion(motion_bucket.to(h.device, torch.int64).reshape(-1)).to(h.dtype)
+        return self.norm(h).unsqueeze(1)
 
 
 def count_params(module: nn.Module) -> int:
@@ -223,10 +234,19 @@ class SynthI2VPipeline:
                                 f"got {tuple(images.shape)}")
         return images.to(self.device, self.dtype).contiguous()
 
-    def encode(self, cond: torch.Tensor) -> torch.Tensor:
-        """Prepared frames ``(B, 3, H, W)`` → context ``(B, 1, cross_attention_dim)``."""
-        return self.image_encoder(cond.to(next(self.image_encoder.parameters()).dtype)
-                                  ).to(self.dtype)
+    def encode(self, cond: torch.Tensor,
+               motion_classes: Sequence[int] | torch.Tensor | None = None) -> torch.Tensor:
+        """Prepared frames ``(B, 3, H, W)`` (and B motion buckets, used when the encoder
+        embeds them) → context ``(B, 1, cross_attention_dim)``."""
+        enc = self.image_encoder
+        p = next(enc.parameters())
+        bucket = None
+        if getattr(enc, "motion", None) is not None:
+            if motion_classes is None:
+                raise VdmbenchError("encode: this teacher's context embeds the motion bucket; "
+                                    "pass motion_classes")
+            bucket = torch.as_tensor(motion_classes, dtype=torch.int64).reshape(-1).to(p.device)
+        return enc(cond.to(p.device, p.dtype), bucket).to(self.dtype)
 
     def added_time_ids(self, motion_classes: Sequence[int] | torch.Tensor) -> torch.Tensor:
         """``(B, 3)`` = (fps id, motion bucket id, noise augmentation strength) per sample."""
@@ -289,7 +309,7 @@ class SynthI2VPipeline:
             noise = self.initial_noise(b, t, h, w, generators)
         sig = self.sigmas(steps).to(self.device)
         x = (noise.to(self.device, torch.float32) * sig[0]).to(self.dtype)
-        context = self.encode(cond)
+        context = self.encode(cond, motion_classes)
         ids = self.added_time_ids(motion_classes)
         for i in range(len(sig) - 1):
             denoised = self.denoise(x, sig[i], cond, context, ids)
@@ -310,7 +330,7 @@ class SynthI2VPipeline:
         n = torch.randn(videos.shape, generator=generator).to(dev)
         cond = videos[:, 0]
         noisy = videos + sigma.view(-1, 1, 1, 1, 1) * n
-        denoised = self.denoise(noisy, sigma, cond, self.encode(cond),
+        denoised = self.denoise(noisy, sigma, cond, self.encode(cond, motion_classes),
                                 self.added_time_ids(motion_classes))
         per = ((denoised.float() - videos.float()) ** 2).mean(dim=(1, 2, 3, 4))
         return (edm_loss_weight(sigma, self.sampler.sigma_data) * per).mean()
@@ -627,7 +647,7 @@ class SynthI2VAdapter:
         pipe, s = self.pipeline, self.pipeline.sampler
         cond = pipe.prepare_images(request.image.unsqueeze(0))
         with torch.no_grad():
-            context = pipe.encode(cond)
+            context = pipe.encode(cond, [bucket])
         ids = pipe.added_time_ids([bucket])
         gen = torch.Generator().manual_seed(int(request.seed))
         sig = pipe.sigmas(self.steps).to(pipe.device)
@@ -637,7 +657,7 @@ class SynthI2VAdapter:
 
         @torch.no_grad()
         def encode() -> torch.Tensor:
-            return pipe.encode(cond)
+            return pipe.encode(cond, [bucket])
 
         @torch.no_grad()
         def denoise() -> torch.Tensor:
@@ -662,15 +682,17 @@ class SynthI2VAdapter:
 def build_random_model(seed: int = 0, sampler: SamplerConfig | None = None,
                        channels: Sequence[int] = (32, 32, 32, 32),
                        heads: Sequence[int] = (2, 2, 2, 2), cross_attention_dim: int = 32,
-                       encoder_channels: tuple[int, ...] = (32, 64, 64)
-                       ) -> SynthI2VPipeline:
-    """A randomly initialised pipeline (seeded) with the teacher's architecture by default."""
+                       encoder_channels: tuple[int, ...] = (32, 64, 64),
+                       motion_context: bool = True) -> SynthI2VPipeline:
+    """A randomly initialised pipeline (seeded) with the teacher's architecture by default;
+    ``motion_context``: the context token also embeds the motion bucket."""
     sampler = sampler or SamplerConfig()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         unet = UNetSpatioTemporalConditionModel.from_config(
             teacher_unet_config(channels, heads, cross_attention_dim, sampler.frames))
-        enc = FirstFrameEncoder(3, tuple(encoder_channels), cross_attention_dim)
+        enc = FirstFrameEncoder(3, tuple(encoder_channels), cross_attention_dim,
+                                sampler.null_motion_bucket + 1 if motion_context else 0)
     return SynthI2VPipeline(unet.eval(), enc.eval(), sampler)
 
 

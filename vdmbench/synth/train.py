@@ -139,7 +139,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         torch.set_num_threads(args.threads)
     sampler = SamplerConfig(frames=args.frames, height=args.size, width=args.size,
                             steps=args.sample_steps, sigma_max=args.sigma_max)
-    pipe = build_random_model(args.seed, sampler, channels=args.channels, heads=args.heads)
+    pipe = build_random_model(args.seed, sampler, channels=args.channels, heads=args.heads,
+                              motion_context=args.motion_context)
     pipe.unet.train().requires_grad_(True).to(dev)
     pipe.image_encoder.train().requires_grad_(True).to(dev)
     model = torch.nn.ModuleDict({"unet": pipe.unet, "image_encoder": pipe.image_encoder})
@@ -235,6 +236,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="UNet block_out_channels (multiples of 32)")
     p.add_argument("--heads", type=int, nargs=4, default=[2, 2, 2, 2],
                    help="UNet attention heads per level")
+    p.add_argument("--motion-context", action=argparse.BooleanOptionalAction, default=True,
+                   help="also embed the motion bucket in the cross-attention context token")
     p.add_argument("--save-dtype", choices=["float32", "float16"], default="float32",
                    help="dtype of the saved weights (loaded back as float32)")
     p.add_argument("--frames", type=int, default=8)
