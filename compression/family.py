@@ -19,8 +19,10 @@ It serves random test models and the ``sfv`` teacher; the synthetic teacher's fa
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
@@ -95,6 +97,21 @@ class Family(ABC):
             else:
                 x = x + (x - d0) / float(sig[k]) * (float(sig[k + 1]) - float(sig[k]))
         return x
+
+
+P = TypeVar("P")
+
+
+@contextlib.contextmanager
+def unet_swapped(pipe: P, unet: nn.Module) -> Iterator[P]:
+    """``pipe`` (anything with a ``unet`` attribute) with ``pipe.unet`` replaced by ``unet``
+    inside the block, restored after it — to run a pipeline's own sampler with a student."""
+    old = pipe.unet  # type: ignore[attr-defined]
+    pipe.unet = unet  # type: ignore[attr-defined]
+    try:
+        yield pipe
+    finally:
+        pipe.unet = old  # type: ignore[attr-defined]
 
 
 def _bc(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:

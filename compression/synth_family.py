@@ -7,14 +7,12 @@ sampling and scalings are the teacher pipeline's own (EDM, σ_data from ``sample
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import Any
 
 import torch
 from torch import nn
 
-from compression.family import Family
+from compression.family import Family, unet_swapped
 from vdmbench.data.synthmotion import render_batch
 from vdmbench.models.synth_i2v import SynthI2VPipeline, edm_scalings, video_to_uint8
 from vdmbench.video import to_unit_float
@@ -72,15 +70,6 @@ class SynthFamily(Family):
         bc = (-1, 1, 1, 1, 1)
         return (c_skip.view(bc) * x_noisy.float() + c_out.view(bc) * raw.float()).to(x_noisy)
 
-    @contextlib.contextmanager
-    def _with_unet(self, unet: nn.Module) -> Iterator[SynthI2VPipeline]:
-        old = self.pipe.unet
-        self.pipe.unet = unet
-        try:
-            yield self.pipe
-        finally:
-            self.pipe.unet = old
-
     @torch.no_grad()
     def sample(self, unet: nn.Module, batch: dict[str, torch.Tensor], seed: int,
                steps: int | None = None) -> torch.Tensor:
@@ -88,7 +77,7 @@ class SynthFamily(Family):
         seeded ``seed·1000 + i``. Returns (B, T, 3, H, W) in about [-1, 1]."""
         b = batch["x0"].shape[0]
         gens = [torch.Generator().manual_seed(seed * 1000 + i) for i in range(b)]
-        with self._with_unet(unet) as pipe:
+        with unet_swapped(self.pipe, unet) as pipe:
             return pipe.sample(batch["cond"], batch["motion"], steps=steps, generators=gens)
 
     def to_video(self, x0: torch.Tensor) -> torch.Tensor:

@@ -15,14 +15,12 @@ Layouts: the family's clips are ``(B, F, 3, H, W)`` like every family's; the
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import Any
 
 import torch
 from torch import nn
 
-from compression.family import Family
+from compression.family import Family, unet_swapped
 from vdmbench.data.synthmotion import render_batch
 from vdmbench.errors import ConfigError
 from vdmbench.models.synth_i2v import edm_scalings, video_to_uint8
@@ -104,15 +102,6 @@ class SynthT2VFamily(Family):
         out = c_skip.view(bc) * x_noisy.float() + c_out.view(bc) * _to_unet(raw).float()
         return out.to(x_noisy.dtype)
 
-    @contextlib.contextmanager
-    def _with_unet(self, unet: nn.Module) -> Iterator[SynthT2VPipeline]:
-        old = self.pipe.unet
-        self.pipe.unet = unet
-        try:
-            yield self.pipe
-        finally:
-            self.pipe.unet = old
-
     @torch.no_grad()
     def sample(self, unet: nn.Module, batch: dict[str, torch.Tensor], seed: int,
                steps: int | None = None) -> torch.Tensor:
@@ -120,7 +109,7 @@ class SynthT2VFamily(Family):
         sample ``i`` seeded ``seed·1000 + i`` (as the adapter seeds a request). Returns
         (B, F, 3, H, W), about [-1, 1]."""
         b = batch["x0"].shape[0]
-        with self._with_unet(unet) as pipe:
+        with unet_swapped(self.pipe, unet) as pipe:
             noise = pipe.noise([seed * 1000 + i for i in range(b)])
             uncond = pipe.encode([""] * b) if self.guidance_scale != 1.0 else None
             x = pipe.sample(batch["context"].to(pipe.device), uncond, noise, steps,
