@@ -30,7 +30,7 @@ import torch
 
 from compression.family import Family
 from compression.units import Unit, count_params, list_units, removed, unit_params
-from vdmbench.records import atomic_write_text
+from vdmbench.records import atomic_save_figure, atomic_write_text
 from vdmbench.speed import measure
 
 
@@ -194,11 +194,7 @@ def plot(rows: Sequence[UnitScore], path: Path, title: str = "") -> Path:
     fig.colorbar(sc, ax=axes[1], label="depth (0 = full resolution)")
     fig.suptitle(f"block sensitivity {title}".strip())
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    return atomic_save_figure(fig, path, dpi=110)
 
 
 def load_scores(path: str | os.PathLike[str]) -> dict[str, dict[str, float]]:

@@ -47,7 +47,7 @@ from compression.icmd import (
 )
 from compression.recipe import Recipe
 from vdmbench.errors import ConfigError
-from vdmbench.records import atomic_write_text
+from vdmbench.records import atomic_save_figure, atomic_write_text
 
 LOG_FIELDS = ["step", "loss", "task", "denoise", "output", "icd", "mca_g", "mca_d", "mca_gap",
               "lr", "seconds"]
@@ -185,11 +185,7 @@ def plot_log(log_path: Path, out: Path) -> Path:
         gap_ax.set_ylabel("mean D(real) − mean D(fake)")
         gap_ax.legend(loc="upper right")
     fig.tight_layout()
-    tmp = out.with_name(f".{out.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, out)
-    return out
+    return atomic_save_figure(fig, out, dpi=100)
 
 
 def train(family: Family, student: nn.Module, recipe: Recipe, out_dir: str | os.PathLike[str], *,

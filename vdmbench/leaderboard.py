@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from vdmbench.errors import ProtocolMismatchError, VdmbenchError
-from vdmbench.records import atomic_write_text, find_records, read_record
+from vdmbench.records import atomic_save_figure, atomic_write_text, find_records, read_record
 
 MISSING = "—"
 INCOMPLETE = "incomplete"  # a metric computed from some of its parts only (e.g. VBench Total)
@@ -281,10 +281,7 @@ def write_plot(table: Table, path: Path) -> bool:
         ax.grid(alpha=0.3)
     fig.suptitle(table.title, fontsize=10)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    tmp.replace(path)
+    atomic_save_figure(fig, path, dpi=120)
     return True
 
 

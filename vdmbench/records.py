@@ -39,6 +39,21 @@ def atomic_write_text(path: Path, text: str) -> Path:
     return path
 
 
+def atomic_save_figure(fig: Any, path: Path, dpi: int) -> Path:
+    """Save a matplotlib figure as PNG via a temporary file in the same folder and a rename,
+    then close it; returns ``path``."""
+    import matplotlib.pyplot as plt
+
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    try:
+        fig.savefig(tmp, dpi=dpi)
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        tmp.unlink(missing_ok=True)
+    return path
+
+
 def write_once_json(path: Path, data: dict[str, Any]) -> None:
     """Write a JSON record that must not exist yet (atomic; never overwrites)."""
     if path.exists():
