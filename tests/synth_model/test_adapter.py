@@ -105,7 +105,8 @@ def test_student_dir_takes_missing_parts_from_base(random_dir: Path, tmp_path: P
     shutil.copytree(random_dir / "unet", student / "unet")
     (student / "compression.json").write_text(json.dumps({"base_weights": str(random_dir)}))
     a = _load(student)
-    assert a.resolved.sources == {"unet": student.resolve(), "image_encoder": random_dir.resolve()}
+    assert a.resolved.sources == {"unet": student.resolve(), "image_encoder": random_dir.resolve(),
+                                  "sampler": random_dir.resolve()}
     want = load_file(str(random_dir / "image_encoder" / WEIGHTS_FILE))
     got = a.pipeline.image_encoder.state_dict()
     assert all(torch.equal(got[k], want[k]) for k in want)
@@ -119,6 +120,12 @@ def test_student_dir_takes_missing_parts_from_base(random_dir: Path, tmp_path: P
     b = _load(s2)
     assert b.resolved.sources["image_encoder"] == TEACHER_DIR.resolve()
     assert b.resolved.sampler_file == TEACHER_DIR.resolve() / "sampler.json"
+
+    # a student of another adapter is refused, naming its compression.json
+    (s2 / "compression.json").write_text(json.dumps({"base_model": "synth-t2v",
+                                                    "base_weights": None}))
+    with pytest.raises(ConfigError, match="synth-t2v"):
+        _load(s2)
 
 
 def test_missing_files_name_the_file(random_dir: Path, tmp_path: Path) -> None:

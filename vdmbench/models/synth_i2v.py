@@ -29,7 +29,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import hashlib
-import importlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -46,6 +45,12 @@ from safetensors.torch import load_file
 
 from vdmbench.errors import ConfigError, VdmbenchError, WeightsNotFoundError
 from vdmbench.generation import GenerationRequest, ModelCard
+from vdmbench.models.student_chain import (
+    ResolvedModel,
+    import_loader,
+    read_json,
+    walk_chain,
+)
 from vdmbench.paths import expand_path, sha256_tree
 from vdmbench.video import Video, from_unit_float, to_unit_float
 
@@ -348,18 +353,6 @@ def _component_files(directory: Path, component: str) -> tuple[Path, Path]:
     return directory / component / "config.json", directory / component / WEIGHTS_FILE
 
 
-def _read_json(path: Path, what: str) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError as e:
-        raise WeightsNotFoundError(f"{what}: file not found at {path}") from e
-    except (OSError, json.JSONDecodeError) as e:
-        raise ConfigError(f"{what}: cannot read JSON: {e}", file=str(path)) from e
-    if not isinstance(data, dict):
-        raise ConfigError(f"{what}: expected a JSON object", file=str(path))
-    return data
-
-
 def _load_module(cls: type[ModelMixin], directory: Path, component: str) -> nn.Module:
     """Build ``cls`` from ``<directory>/<component>/config.json`` and load its safetensors
     weights strictly (every key and shape must match)."""
@@ -369,7 +362,7 @@ def _load_module(cls: type[ModelMixin], directory: Path, component: str) -> nn.M
     for p in (cfg_path, w_path):
         if not p.is_file():
             raise WeightsNotFoundError(f"{component}: file not found at {p}. {hint}")
-    config = _read_json(cfg_path, component)
+    config = read_json(cfg_path, component)
     try:
         module = cls.from_config(config)
     except (TypeError, ValueError) as e:
@@ -383,68 +376,17 @@ def _load_module(cls: type[ModelMixin], directory: Path, component: str) -> nn.M
     return module.eval().requires_grad_(False)
 
 
-def _import_loader(target: str, where: Path) -> Callable[[Path], nn.Module]:
-    if ":" not in target:
-        raise ConfigError(f"unet_loader must be 'module:attr', got {target!r}", file=str(where),
-                          field="unet_loader")
-    mod, attr = target.split(":", 1)
-    try:
-        obj: Any = importlib.import_module(mod)
-        for part in attr.split("."):
-            obj = getattr(obj, part)
-    except (ImportError, AttributeError) as e:
-        raise ConfigError(f"cannot import unet_loader {target!r}: {e}", file=str(where),
-                          field="unet_loader") from e
-    return obj
-
-
-@dataclass(frozen=True)
-class ResolvedModel:
-    """Where each part of a model comes from: component → directory, the sampler file, and the
-    chain of directories read (student first, the teacher last)."""
-
-    sources: dict[str, Path]
-    sampler_file: Path
-    chain: tuple[Path, ...]
-    unet_loader: str | None = None
-
-
 def resolve_model_dir(weights: str | Path | None) -> ResolvedModel:
-    """Follow ``compression.json`` → ``base_weights`` links until every component is found.
+    """Follow ``compression.json`` → ``base_weights`` links until every component is found
+    (see :func:`vdmbench.models.student_chain.walk_chain`).
 
     ``weights`` None = the shipped teacher. A relative ``base_weights`` is relative to the
     directory holding that ``compression.json``; null = the shipped teacher."""
-    directory = TEACHER_DIR if weights is None else expand_path(weights, "synth-i2v weights")
-    sources: dict[str, Path] = {}
-    sampler_file: Path | None = None
-    chain: list[Path] = []
-    unet_loader: str | None = None
-    while True:
-        directory = directory.resolve()
-        if not directory.is_dir():
-            raise WeightsNotFoundError(
-                f"synth-i2v weights: directory not found at {directory}. Give a model directory "
-                f"with unet/, image_encoder/ and sampler.json (or a student with compression.json)")
-        if directory in chain:
-            raise ConfigError(f"base_weights links form a cycle through {directory}")
-        chain.append(directory)
-        for comp in COMPONENTS:
-            if comp not in sources and (directory / comp).is_dir():
-                sources[comp] = directory
-        if sampler_file is None and (directory / "sampler.json").is_file():
-            sampler_file = directory / "sampler.json"
-        cj = directory / "compression.json"
-        if not cj.is_file():
-            break
-        meta = _read_json(cj, "compression.json")
-        if "base_weights" not in meta:
-            raise ConfigError("missing key 'base_weights' (null = the shipped teacher)",
-                              file=str(cj), field="base_weights")
-        if unet_loader is None and sources.get("unet") == directory and meta.get("unet_loader"):
-            unet_loader = str(meta["unet_loader"])
-        base = meta["base_weights"]
-        nxt = TEACHER_DIR if base is None else expand_path(str(base), f"{cj}: base_weights")
-        directory = nxt if nxt.is_absolute() else directory / nxt
+    parts = {**{c: c for c in COMPONENTS}, "sampler": "sampler.json"}
+    sources, chain, unet_loader = walk_chain(
+        weights, TEACHER_DIR, ADAPTER_NAME, parts,
+        "give a model directory with unet/, image_encoder/ and sampler.json, or a student "
+        "directory with compression.json")
     last = chain[-1]
     for comp in COMPONENTS:
         if comp not in sources:
@@ -452,11 +394,11 @@ def resolve_model_dir(weights: str | Path | None) -> ResolvedModel:
             raise WeightsNotFoundError(
                 f"{comp}: file not found at {cfg} (looked in {', '.join(map(str, chain))}). "
                 f"Put the {comp} (config.json + {WEIGHTS_FILE}) there")
-    if sampler_file is None:
+    if "sampler" not in sources:
         raise WeightsNotFoundError(
             f"sampler settings: file not found at {last / 'sampler.json'} (looked in "
             f"{', '.join(map(str, chain))})")
-    return ResolvedModel(sources, sampler_file, tuple(chain), unet_loader)
+    return ResolvedModel(sources, sources["sampler"] / "sampler.json", chain, unet_loader)
 
 
 def load_pipeline(weights: str | Path | None = None, device: str = "cpu",
@@ -464,7 +406,7 @@ def load_pipeline(weights: str | Path | None = None, device: str = "cpu",
     """Load a teacher or student directory (see :func:`resolve_model_dir`) as a pipeline."""
     res = resolve_model_dir(weights)
     if res.unet_loader:
-        unet = _import_loader(res.unet_loader, res.sources["unet"] / "compression.json")(
+        unet = import_loader(res.unet_loader, res.sources["unet"] / "compression.json")(
             res.sources["unet"] / "unet")
         unet = unet.eval().requires_grad_(False)
     else:

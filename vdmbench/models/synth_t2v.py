@@ -36,9 +36,10 @@ from torch import nn
 
 from vdmbench.errors import ConfigError, InvalidVideoError, WeightsNotFoundError
 from vdmbench.generation import GenerationRequest, ModelCard
-from vdmbench.models.synth_i2v import ResolvedModel, _import_loader, _read_json, edm_scalings
+from vdmbench.models.student_chain import ResolvedModel, import_loader, read_json, walk_chain
+from vdmbench.models.synth_i2v import edm_scalings
 from vdmbench.models.videocrafter2_unet import VideoCrafter2UNet
-from vdmbench.paths import expand_path, sha256_tree
+from vdmbench.paths import sha256_tree
 from vdmbench.video import Video, from_unit_float
 
 ADAPTER_NAME = "synth-t2v"
@@ -228,49 +229,16 @@ def save_model_dir(out: Path, unet: VideoCrafter2UNet, text_encoder: CaptionEnco
 def resolve_model_dir(weights: str | Path | None) -> ResolvedModel:
     """Where each part (:data:`PARTS`) of a model comes from: follow ``compression.json`` →
     ``base_weights`` links from ``weights`` (None = the shipped teacher) until the UNet, the
-    text encoder and ``sampler.json`` are found; the first directory providing a part wins.
-    A relative ``base_weights`` is relative to the directory holding that ``compression.json``;
-    null = the shipped teacher. ``unet_loader`` is taken from the ``compression.json`` of the
-    directory providing the UNet. A ``compression.json`` whose ``base_model`` is another model
-    is a :class:`ConfigError`."""
-    directory = ASSET_DIR if weights is None else expand_path(weights, "synth-t2v weights")
-    sources: dict[str, Path] = {}
-    chain: list[Path] = []
-    unet_loader: str | None = None
-    while True:
-        directory = directory.resolve()
-        if not directory.is_dir():
-            raise WeightsNotFoundError(f"synth-t2v weights: directory not found at {directory} "
-                                       f"({_LAYOUT})")
-        if directory in chain:
-            raise ConfigError(f"base_weights links form a cycle through {directory}")
-        chain.append(directory)
-        for part, rel in PARTS.items():
-            if part not in sources and (directory / rel).is_file():
-                sources[part] = directory
-        cj = directory / "compression.json"
-        if not cj.is_file():
-            break
-        meta = _read_json(cj, "compression.json")
-        base_model = meta.get("base_model", ADAPTER_NAME)
-        if base_model != ADAPTER_NAME:
-            raise ConfigError(f"a student of '{base_model}', not of {ADAPTER_NAME}",
-                              file=str(cj), field="base_model")
-        if "base_weights" not in meta:
-            raise ConfigError("missing key 'base_weights' (null = the shipped teacher)",
-                              file=str(cj), field="base_weights")
-        if unet_loader is None and sources.get("unet") == directory and meta.get("unet_loader"):
-            unet_loader = str(meta["unet_loader"])
-        base = meta["base_weights"]
-        nxt = ASSET_DIR if base is None else expand_path(str(base), f"{cj}: base_weights")
-        directory = nxt if nxt.is_absolute() else directory / nxt
+    text encoder and ``sampler.json`` are found (see
+    :func:`vdmbench.models.student_chain.walk_chain`); a missing part is a
+    :class:`WeightsNotFoundError` naming the file looked for."""
+    sources, chain, unet_loader = walk_chain(weights, ASSET_DIR, ADAPTER_NAME, PARTS, _LAYOUT)
     missing = [rel for part, rel in PARTS.items() if part not in sources]
     if missing:
         raise WeightsNotFoundError(
             f"synth-t2v: {chain[-1] / missing[0]} not found (looked in "
             f"{', '.join(map(str, chain))}; {_LAYOUT})")
-    return ResolvedModel(sources, sources["sampler"] / "sampler.json", tuple(chain),
-                         unet_loader)
+    return ResolvedModel(sources, sources["sampler"] / "sampler.json", chain, unet_loader)
 
 
 def _require(path: Path) -> Path:
@@ -287,7 +255,7 @@ def load_pipeline(weights: str | Path | None = None, device: str = "cpu"
     unet_dir = res.sources["unet"] / "unet"
     _require(unet_dir / "diffusion_pytorch_model.safetensors")
     if res.unet_loader:
-        unet = _import_loader(res.unet_loader, res.sources["unet"] / "compression.json")(
+        unet = import_loader(res.unet_loader, res.sources["unet"] / "compression.json")(
             unet_dir)
     else:
         unet = VideoCrafter2UNet.from_pretrained(unet_dir)
@@ -295,12 +263,12 @@ def load_pipeline(weights: str | Path | None = None, device: str = "cpu"
         raise ConfigError(f"synth-t2v: the UNet at {unet_dir} is a {type(unet).__name__}, not a "
                           f"VideoCrafter2UNet", file=str(unet_dir / "config.json"))
     te_dir = res.sources["text_encoder"]
-    tcfg = _read_json(te_dir / "text_encoder.json", "synth-t2v text encoder")
+    tcfg = read_json(te_dir / "text_encoder.json", "synth-t2v text encoder")
     te = CaptionEncoder(tcfg["vocab"], tcfg["dim"], tcfg["layers"], tcfg["heads"],
                         tcfg["max_tokens"])
     te.load_state_dict(load_file(str(_require(te_dir / "text_encoder.safetensors"))),
                        strict=True)
-    sampler = T2VSamplerConfig(**_read_json(res.sampler_file, "synth-t2v sampler settings"))
+    sampler = T2VSamplerConfig(**read_json(res.sampler_file, "synth-t2v sampler settings"))
     return SynthT2VPipeline(unet.requires_grad_(False), te, sampler, device), res
 
 
