@@ -2,15 +2,18 @@
 
     python -m vdmbench.synth.train_t2v --out DIR [--steps N] [--minutes M] [--batch B]
 
-EDM denoising loss (log-normal σ with P_mean −1.2, P_std 1.2, weight (σ² + σ_d²)/(σ σ_d)²) on
+EDM denoising loss (log-normal σ with ``--p-mean``/``--p-std``, weight (σ² + σ_d²)/(σ σ_d)²) on
 pixel-space videos, AdamW with a linear warm-up, gradient clipping at 1, an EMA of the weights
 (the EMA is what is saved), captions dropped to the empty caption with probability
 ``--caption-dropout`` (for classifier-free guidance). Every step renders fresh SynthMotion
 train-split videos (indices ``step·batch …``), so no video is seen twice. Training stops after
-``--steps`` steps or ``--minutes`` of wall-clock time, whichever comes first. One CPU thread
-unless ``--threads`` says otherwise. Outputs in ``DIR``: the model directory (see
-:mod:`vdmbench.models.synth_t2v`), ``loss.csv`` and ``train_log.json`` (steps, wall-clock time,
-final loss, arguments, environment).
+``--steps`` steps or ``--minutes`` of wall-clock time (this invocation's), whichever comes first.
+One CPU thread unless ``--threads`` says otherwise. A stopped run resumes from
+``DIR/train_state.pt`` (saved every ``--checkpoint-every`` steps and at the end). Every
+``--eval-every`` steps the EMA model samples the first ``--eval-videos`` SynthMotion *val*
+captions and the trained motion net scores them (``motion_acc_synth``), logged to ``eval.csv``.
+Outputs in ``DIR``: the model directory (see :mod:`vdmbench.models.synth_t2v`), ``loss.csv``,
+``eval.csv`` and ``train_log.json`` (steps, wall-clock time, final loss, arguments, environment).
 """
 
 from __future__ import annotations
@@ -22,14 +25,17 @@ import json
 import math
 import platform
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-from vdmbench.data.synthmotion import render_batch
+from vdmbench.data.synthmotion import SynthMotionDataset, render_batch
+from vdmbench.metrics.base import MetricContext
 from vdmbench.models.synth_t2v import (
     CaptionEncoder,
+    SynthT2VPipeline,
     T2VSamplerConfig,
     denoise,
     save_model_dir,
@@ -37,7 +43,9 @@ from vdmbench.models.synth_t2v import (
     tiny_unet_config,
 )
 from vdmbench.models.videocrafter2_unet import VideoCrafter2UNet
-from vdmbench.video import to_unit_float
+from vdmbench.suite import DatasetSpec
+from vdmbench.synth.metrics import SynthMotionAccuracy
+from vdmbench.video import Video, to_unit_float
 
 
 def batch(step: int, size: int, s: T2VSamplerConfig, data_seed: int
@@ -48,20 +56,56 @@ def batch(step: int, size: int, s: T2VSamplerConfig, data_seed: int
     return to_unit_float(videos).permute(0, 4, 1, 2, 3).contiguous(), [m.caption for m in metas]
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def motion_accuracy(pipe: SynthT2VPipeline, videos: int, steps: int, data_seed: int) -> float:
+    """``motion_acc_synth`` of ``pipe`` on the first ``videos`` SynthMotion val captions,
+    sampled with ``steps`` Heun steps and the requests' seeds (fraction in [0, 1])."""
+    s = pipe.sampler
+    ds = SynthMotionDataset(DatasetSpec(name="synthmotion", split="val", num_videos=videos,
+                                        frames=s.frames, height=s.height, width=s.width,
+                                        seed=data_seed))
+    reqs = ds.requests()
+    out: list[Video] = []
+    for k in range(0, len(reqs), 32):
+        part = reqs[k:k + 32]
+        frames = pipe.generate([r.prompt or "" for r in part], [r.seed for r in part], steps)
+        out += [Video(f, s.fps) for f in frames]
+    with tempfile.TemporaryDirectory() as tmp:
+        metric = SynthMotionAccuracy(SynthMotionAccuracy.Options(),
+                                     MetricContext(device="cpu", cache_dir=Path(tmp)))
+        metric.update(out, reqs)
+        return metric.compute().value
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="python -m vdmbench.synth.train_t2v",
+                                 description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--steps", type=int, default=4000)
-    ap.add_argument("--minutes", type=float, default=14.0, help="wall-clock limit")
+    ap.add_argument("--minutes", type=float, default=14.0, help="wall-clock limit of this call")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--warmup", type=int, default=100)
     ap.add_argument("--ema", type=float, default=0.995)
+    ap.add_argument("--p-mean", type=float, default=-0.4, help="log-normal σ: mean of ln σ")
+    ap.add_argument("--p-std", type=float, default=1.4, help="log-normal σ: std of ln σ")
     ap.add_argument("--caption-dropout", type=float, default=0.1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data-seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--checkpoint-every", type=int, default=100)
+    ap.add_argument("--eval-every", type=int, default=0, help="0: no evaluation during training")
+    ap.add_argument("--eval-videos", type=int, default=64)
+    ap.add_argument("--eval-steps", type=int, default=8, help="Heun steps of the evaluation")
     args = ap.parse_args(argv)
+    for k in ("steps", "batch", "warmup", "threads", "checkpoint_every", "eval_videos",
+              "eval_steps"):
+        if getattr(args, k) < 1:
+            ap.error(f"--{k.replace('_', '-')} must be ≥ 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     s = T2VSamplerConfig()
@@ -70,45 +114,77 @@ def main(argv: list[str] | None = None) -> int:
     for m in unet.modules():  # start the temporal conv blocks' last conv away from exact zero
         if isinstance(m, torch.nn.Conv3d) and not m.weight.any():
             torch.nn.init.normal_(m.weight, std=1e-3)
-    params = list(unet.parameters()) + list(te.parameters())
-    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
-    ema_unet, ema_te = copy.deepcopy(unet).eval(), copy.deepcopy(te).eval()
+    model = torch.nn.ModuleDict({"unet": unet, "text_encoder": te})
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    ema = copy.deepcopy(model).eval().requires_grad_(False)
     gen = torch.Generator().manual_seed(args.seed + 1)
     args.out.mkdir(parents=True, exist_ok=True)
-    t0, losses, step = time.time(), [], 0
-    with (args.out / "loss.csv").open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["step", "loss", "seconds"])
-        while step < args.steps and time.time() - t0 < args.minutes * 60:
-            x0, captions = batch(step, args.batch, s, args.data_seed)
-            drop = torch.rand(len(captions), generator=gen) < args.caption_dropout
-            captions = ["" if d else c for c, d in zip(captions, drop.tolist())]
-            sigma = (torch.randn(len(captions), generator=gen) * 1.2 - 1.2).exp()
-            noise = torch.randn(x0.shape, generator=gen)
-            ctx = te(te.tokenize(captions))
-            pred = denoise(unet, x0 + sigma.view(-1, 1, 1, 1, 1) * noise, sigma, ctx, s)
-            weight = (sigma ** 2 + s.sigma_data ** 2) / (sigma * s.sigma_data) ** 2
-            loss = (weight.view(-1, 1, 1, 1, 1) * (pred - x0) ** 2).mean()
-            for g in opt.param_groups:
-                g["lr"] = args.lr * min(1.0, (step + 1) / args.warmup)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
-            with torch.no_grad():
-                for src, dst in ((unet, ema_unet), (te, ema_te)):
-                    for p, q in zip(src.parameters(), dst.parameters()):
-                        q.lerp_(p, 1 - args.ema)
-            losses.append(float(loss.detach()))
-            step += 1
-            w.writerow([step, f"{losses[-1]:.6f}", f"{time.time() - t0:.1f}"])
-            if step % 50 == 0:
-                f.flush()
-                recent = sum(losses[-50:]) / len(losses[-50:])
-                print(f"step {step} loss {recent:.4f} {time.time() - t0:.0f}s", flush=True)
-    save_model_dir(args.out, ema_unet, ema_te, s)
+    state_path, loss_csv, eval_csv = (args.out / n for n in
+                                      ("train_state.pt", "loss.csv", "eval.csv"))
+    step, elapsed = 0, 0.0
+    if state_path.is_file():
+        st = torch.load(state_path, map_location="cpu", weights_only=True)
+        model.load_state_dict(st["model"])
+        ema.load_state_dict(st["ema"])
+        opt.load_state_dict(st["opt"])
+        gen.set_state(st["gen"])
+        step, elapsed = int(st["step"]), float(st["elapsed"])
+        print(f"resuming from step {step}", flush=True)
+    else:
+        loss_csv.write_text("step,loss,seconds\n")
+        eval_csv.write_text("step,motion_acc_synth,seconds\n")
+    t_call = time.time()
+    t0 = t_call - elapsed
+
+    def checkpoint() -> None:
+        tmp = state_path.with_suffix(".tmp")
+        torch.save({"model": model.state_dict(), "ema": ema.state_dict(),
+                    "opt": opt.state_dict(), "gen": gen.get_state(), "step": step,
+                    "elapsed": time.time() - t0}, tmp)
+        tmp.replace(state_path)
+
+    while step < args.steps and time.time() - t_call < args.minutes * 60:
+        x0, captions = batch(step, args.batch, s, args.data_seed)
+        drop = torch.rand(len(captions), generator=gen) < args.caption_dropout
+        captions = ["" if d else c for c, d in zip(captions, drop.tolist(), strict=True)]
+        sigma = (torch.randn(len(captions), generator=gen) * args.p_std + args.p_mean).exp()
+        noise = torch.randn(x0.shape, generator=gen)
+        ctx = te(te.tokenize(captions))
+        pred = denoise(unet, x0 + sigma.view(-1, 1, 1, 1, 1) * noise, sigma, ctx, s)
+        weight = (sigma ** 2 + s.sigma_data ** 2) / (sigma * s.sigma_data) ** 2
+        loss = (weight.view(-1, 1, 1, 1, 1) * (pred - x0) ** 2).mean()
+        for g in opt.param_groups:
+            g["lr"] = args.lr * min(1.0, (step + 1) / args.warmup)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        with torch.no_grad():
+            for p, q in zip(model.parameters(), ema.parameters(), strict=True):
+                q.lerp_(p, 1 - args.ema)
+        step += 1
+        with loss_csv.open("a") as f:
+            f.write(f"{step},{float(loss.detach()):.6f},{time.time() - t0:.1f}\n")
+        if step % 50 == 0:
+            print(f"step {step} loss {float(loss.detach()):.4f} {time.time() - t0:.0f}s",
+                  flush=True)
+        if step % args.checkpoint_every == 0:
+            checkpoint()
+        if args.eval_every and step % args.eval_every == 0:
+            acc = motion_accuracy(SynthT2VPipeline(ema["unet"], ema["text_encoder"], s),
+                                  args.eval_videos, args.eval_steps, args.data_seed)
+            with eval_csv.open("a") as f:
+                f.write(f"{step},{acc:.4f},{time.time() - t0:.1f}\n")
+            print(f"step {step} motion_acc_synth (val, {args.eval_videos} videos) {acc:.3f}",
+                  flush=True)
+    checkpoint()
+    save_model_dir(args.out, ema["unet"], ema["text_encoder"], s)
+    with loss_csv.open() as f:
+        losses = [float(r["loss"]) for r in csv.DictReader(f)]
+    tail = losses[-50:]
     log = {"steps": step, "seconds": round(time.time() - t0, 1),
-           "final_loss_mean50": sum(losses[-50:]) / max(1, len(losses[-50:])),
+           "final_loss_mean50": sum(tail) / max(1, len(tail)),
+           "command": " ".join(["python -m vdmbench.synth.train_t2v", *sys.argv[1:]]),
            "args": {k: str(v) for k, v in vars(args).items()},
            "params": {"unet": sum(p.numel() for p in unet.parameters()),
                       "text_encoder": sum(p.numel() for p in te.parameters())},
