@@ -37,6 +37,7 @@ from vdmbench.models.synth_i2v import (
     save_model_dir,
     video_to_uint8,
 )
+from vdmbench.synth.train_state import load_train_state, save_train_state
 from vdmbench.video import to_unit_float
 
 
@@ -151,14 +152,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     start, elapsed = 0, 0.0
     state_path = out / "train_state.pt"
     loss_csv = out / "loss.csv"
-    if state_path.is_file():
-        st = torch.load(state_path, map_location=dev, weights_only=True)
-        model.load_state_dict(st["model"])
-        ema.load_state_dict(st["ema"])
-        opt.load_state_dict(st["opt"])
-        gen.set_state(st["gen"])
-        start, elapsed = int(st["step"]), float(st["elapsed"])
-        print(f"resuming from step {start}", flush=True)
+    resumed = load_train_state(state_path, model, ema, opt, gen, dev)
+    if resumed:
+        start, elapsed = resumed
     else:
         loss_csv.write_text("step,loss,seconds\n")
     t0 = time.perf_counter() - elapsed
@@ -181,10 +177,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         if step % args.log_every == 0 or step == args.steps - 1:
             print(f"step {step:5d}  loss {loss.item():.4f}  lr {lr:.2e}  {now:7.1f}s", flush=True)
         if (step + 1) % args.checkpoint_every == 0 or step + 1 == args.steps:
-            torch.save({"model": model.state_dict(), "ema": ema.state_dict(),
-                        "opt": opt.state_dict(), "gen": gen.get_state(), "step": step + 1,
-                        "elapsed": now}, state_path.with_suffix(".tmp"))
-            state_path.with_suffix(".tmp").replace(state_path)
+            save_train_state(state_path, model, ema, opt, gen, step + 1, now)
     seconds = time.perf_counter() - t0
     ema_cpu = ema.to("cpu").float()
     save_model_dir(out, ema_cpu["unet"], ema_cpu["image_encoder"], sampler,

@@ -45,6 +45,7 @@ from vdmbench.models.synth_t2v import (
 from vdmbench.models.videocrafter2_unet import VideoCrafter2UNet
 from vdmbench.suite import DatasetSpec
 from vdmbench.synth.metrics import SynthMotionAccuracy
+from vdmbench.synth.train_state import load_train_state, save_train_state
 from vdmbench.video import Video, to_unit_float
 
 
@@ -122,14 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     state_path, loss_csv, eval_csv = (args.out / n for n in
                                       ("train_state.pt", "loss.csv", "eval.csv"))
     step, elapsed = 0, 0.0
-    if state_path.is_file():
-        st = torch.load(state_path, map_location="cpu", weights_only=True)
-        model.load_state_dict(st["model"])
-        ema.load_state_dict(st["ema"])
-        opt.load_state_dict(st["opt"])
-        gen.set_state(st["gen"])
-        step, elapsed = int(st["step"]), float(st["elapsed"])
-        print(f"resuming from step {step}", flush=True)
+    resumed = load_train_state(state_path, model, ema, opt, gen)
+    if resumed:
+        step, elapsed = resumed
     else:
         loss_csv.write_text("step,loss,seconds\n")
         eval_csv.write_text("step,motion_acc_synth,seconds\n")
@@ -137,11 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = t_call - elapsed
 
     def checkpoint() -> None:
-        tmp = state_path.with_suffix(".tmp")
-        torch.save({"model": model.state_dict(), "ema": ema.state_dict(),
-                    "opt": opt.state_dict(), "gen": gen.get_state(), "step": step,
-                    "elapsed": time.time() - t0}, tmp)
-        tmp.replace(state_path)
+        save_train_state(state_path, model, ema, opt, gen, step, time.time() - t0)
 
     while step < args.steps and time.time() - t_call < args.minutes * 60:
         x0, captions = batch(step, args.batch, s, args.data_seed)

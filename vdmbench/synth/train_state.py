@@ -1,0 +1,38 @@
+"""The resumable state of the synthetic teachers' training scripts (``DIR/train_state.pt``).
+
+One file holds the model, its EMA, the optimizer, the noise generator's state, the number of
+finished steps and the training seconds so far; it is written to a temporary file and renamed,
+so a run killed while saving keeps the previous state.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+
+def save_train_state(path: Path, model: torch.nn.Module, ema: torch.nn.Module,
+                     opt: torch.optim.Optimizer, gen: torch.Generator, step: int,
+                     elapsed: float) -> None:
+    """Write the state after ``step`` finished steps and ``elapsed`` training seconds."""
+    tmp = path.with_suffix(".tmp")
+    torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
+                "gen": gen.get_state(), "step": step, "elapsed": elapsed}, tmp)
+    tmp.replace(path)
+
+
+def load_train_state(path: Path, model: torch.nn.Module, ema: torch.nn.Module,
+                     opt: torch.optim.Optimizer, gen: torch.Generator,
+                     device: torch.device | str = "cpu") -> tuple[int, float] | None:
+    """Restore the state at ``path`` into the given objects and return (finished steps,
+    training seconds); None when there is no state file (a fresh run)."""
+    if not path.is_file():
+        return None
+    st = torch.load(path, map_location=device, weights_only=True)
+    model.load_state_dict(st["model"])
+    ema.load_state_dict(st["ema"])
+    opt.load_state_dict(st["opt"])
+    gen.set_state(st["gen"])
+    print(f"resuming from step {int(st['step'])}", flush=True)
+    return int(st["step"]), float(st["elapsed"])
