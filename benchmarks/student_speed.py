@@ -1,10 +1,13 @@
 """Denoiser-step speed of a VDMini student vs its synthetic teacher, measured in the same run.
 
-    python benchmarks/student_speed.py [--student DIR] [--teacher DIR] [--threads 1] [--iters 20]
+    python benchmarks/student_speed.py [--model synth-i2v|synth-t2v] [--student DIR]
+        [--teacher DIR] [--threads 1] [--iters 20]
 
 Without ``--student`` the student is built from the teacher with the ``vdmini`` plan (speed does
 not depend on the weights). Without ``--teacher`` (and no shipped teacher) a random teacher of the
-shipped architecture is used. Prints one JSON object: per-model median/p90 (ms), params, speed-up.
+shipped architecture is used (synth-i2v only). One step is one conditional denoiser call at
+σ = 1 on a val clip (synth-t2v: with its caption). Prints one JSON object: per-model
+median/p90 (ms), params, speed-up.
 """
 
 from __future__ import annotations
@@ -12,14 +15,33 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+from typing import Any
 
 import torch
 
 from vdmbench.speed import measure
 
 
+def _teacher_family(model: str, teacher: str | None) -> tuple[Any, str]:
+    """The teacher's compression family and where its weights came from."""
+    if model == "synth-t2v":
+        from compression.synth_t2v_family import SynthT2VFamily
+        from vdmbench.models.synth_t2v import load_pipeline as load_t2v
+
+        return SynthT2VFamily(load_t2v(teacher)[0]), teacher or "shipped"
+    from compression.synth_family import SynthFamily
+    from vdmbench.errors import WeightsNotFoundError
+    from vdmbench.models.synth_i2v import build_random_model, load_pipeline
+
+    try:
+        return SynthFamily(load_pipeline(teacher)[0]), teacher or "shipped"
+    except WeightsNotFoundError:
+        return SynthFamily(build_random_model(0)), "random (shipped architecture)"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", choices=("synth-i2v", "synth-t2v"), default="synth-i2v")
     ap.add_argument("--student", default=None)
     ap.add_argument("--teacher", default=None)
     ap.add_argument("--threads", type=int, default=1)
@@ -30,24 +52,17 @@ def main() -> None:
 
     from compression.plan import make_plan
     from compression.student import apply, load_unet
-    from compression.synth_family import SynthFamily
     from compression.units import count_params
-    from vdmbench.errors import WeightsNotFoundError
-    from vdmbench.models.synth_i2v import build_random_model, load_pipeline
 
-    try:
-        pipe, _ = load_pipeline(args.teacher)
-        teacher_src = args.teacher or "shipped"
-    except WeightsNotFoundError:
-        pipe = build_random_model(0)
-        teacher_src = "random (shipped architecture)"
-    fam = SynthFamily(pipe)
+    fam, teacher_src = _teacher_family(args.model, args.teacher)
+    pipe = fam.pipe
     student = (load_unet(args.student) if args.student
                else apply(pipe.unet, make_plan("vdmini", pipe.unet.config)))
     batch = fam.batch(args.batch, 0, split="val")
     x = fam.noise(batch, 0)
     sig = torch.full((args.batch,), 1.0)
-    out = {"device": platform.processor() or platform.machine(), "threads": args.threads,
+    out = {"model": args.model, "device": platform.processor() or platform.machine(),
+           "threads": args.threads,
            "teacher_weights": teacher_src,
            "student_weights": args.student or "vdmini plan (built from the teacher)",
            "shape": list(x.shape)}

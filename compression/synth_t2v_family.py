@@ -41,6 +41,10 @@ class SynthT2VFamily(Family):
     of :meth:`sample` (None = ``sampler.json``'s)."""
 
     name = "synth-t2v"
+    # σ ~ log-normal(P_mean, P_std) of L_task: the shipped teacher's training distribution
+    # (``python -m vdmbench.synth.train_t2v`` defaults), where layout and motion are decided.
+    p_mean = -0.4
+    p_std = 1.4
 
     def __init__(self, pipeline: SynthT2VPipeline, device: str = "cpu", pool: int = 4096,
                  caption_dropout: float = 0.1, guidance_scale: float | None = None) -> None:

@@ -139,7 +139,7 @@ def test_trainer_discriminator_learns_on_vc2_teacher(tmp_path: Path, t2v: Any,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """``distill.train`` with MCA on the synth-t2v teacher: the heads change, the D loss starts at
     chance (4 heads × 2) and falls clearly below it, the logit gap is > 0 (measured: D loss
-    8.11 → 5.84, gap 0.61 after 12 steps). As in test_mca.py every step sees the same batch and
+    8.07 → 5.34, gap 0.75 after 12 steps). As in test_mca.py every step sees the same batch and
     the student is held almost still; its up blocks are pushed away from the teacher (the vdmini
     cut alone is too close to it for the heads to separate in 12 steps)."""
     monkeypatch.setattr(distill, "_step_seed", lambda *a: 5)

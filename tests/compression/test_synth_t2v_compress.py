@@ -3,6 +3,7 @@ distillation, analysis (shipped teacher, one CPU thread)."""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from pathlib import Path
@@ -15,11 +16,11 @@ from click.testing import CliRunner
 
 import compression.compress as compress_module
 from compression.cli import analyze_cmd, compress_cmd
-from compression.compress import Teacher, compress, load_teacher, plan_for
+from compression.compress import Teacher, compress, load_teacher
 from compression.distill import train
 from compression.icmd import FeatureTaps, default_taps, icd_loss
 from compression.recipe import default_recipe
-from compression.student import apply, state_hash
+from compression.student import state_hash
 from compression.synth_t2v_family import SynthT2VFamily
 from compression.units import list_units
 from vdmbench.data.synthmotion import sample_meta
@@ -142,10 +143,13 @@ def test_mca_is_refused_for_unsupported_teacher_unets(tmp_path: Path,
 
 def test_distillation_lowers_icd(tmp_path: Path) -> None:
     """A student pushed away from the teacher (noise on its up blocks) comes back: ICD and the
-    output error on a held-out batch fall after 6 distillation steps (measured: both halve)."""
+    output error on a held-out batch fall after 12 distillation steps of batch 4 (measured:
+    ICD 0.47×, output error 0.63×).
+    The student keeps every unit: removing the mid block alone moves this teacher's output
+    farther than the noise does, and a few steps cannot undo that (docs/compression_t2v.md)."""
     teacher = load_teacher("synth-t2v", None)
     fam = teacher.family
-    student = apply(fam.unet, plan_for("vdmini", teacher))
+    student = copy.deepcopy(fam.unet)
     g = torch.Generator().manual_seed(1)
     with torch.no_grad():
         for p in student.up_blocks.parameters():
@@ -166,11 +170,11 @@ def test_distillation_lowers_icd(tmp_path: Path) -> None:
     r = default_recipe("synth-t2v")
     r = r.model_copy(update={
         "loss": r.loss.model_copy(update={"denoise": 0.0, "lambda_icd": 1.0}),
-        "train": r.train.model_copy(update={"max_steps": 6, "batch_size": 2, "lr": 3e-4,
+        "train": r.train.model_copy(update={"max_steps": 12, "batch_size": 4, "lr": 3e-4,
                                             "warmup_steps": 0, "ema_decay": None})})
     res = train(fam, student, r, tmp_path / "train", resume=False, progress=False)
     icd1, out1 = distances()
-    assert res.steps == 6
+    assert res.steps == 12
     assert icd1 < 0.7 * icd0 and out1 < 0.8 * out0, (icd0, icd1, out0, out1)
 
 
