@@ -23,20 +23,19 @@ from vdmbench.speed import measure
 
 
 def _teacher_family(model: str, teacher: str | None) -> tuple[Any, str]:
-    """The teacher's compression family and where its weights came from."""
-    if model == "synth-t2v":
-        from compression.synth_t2v_family import SynthT2VFamily
-        from vdmbench.models.synth_t2v import load_pipeline as load_t2v
-
-        return SynthT2VFamily(load_t2v(teacher)[0]), teacher or "shipped"
-    from compression.synth_family import SynthFamily
+    """The teacher's denoiser (from its adapter) and where its weights came from."""
+    from vdmbench.acceleration import teacher_of
     from vdmbench.errors import WeightsNotFoundError
-    from vdmbench.models.synth_i2v import build_random_model, load_pipeline
 
     try:
-        return SynthFamily(load_pipeline(teacher)[0]), teacher or "shipped"
+        return teacher_of(model, teacher), teacher or "shipped"
     except WeightsNotFoundError:
-        return SynthFamily(build_random_model(0)), "random (shipped architecture)"
+        if model != "synth-i2v":
+            raise
+        from vdmbench.models.synth_i2v import build_random_model
+        from vdmbench.models.synth_i2v_denoiser import SynthI2VDenoiser
+
+        return SynthI2VDenoiser(build_random_model(0)), "random (shipped architecture)"
 
 
 def main() -> None:
@@ -51,8 +50,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     from compression.plan import make_plan
-    from compression.student import apply, load_unet
+    from compression.student import apply
     from compression.units import count_params
+    from vdmbench.models.unets import load_unet
 
     fam, teacher_src = _teacher_family(args.model, args.teacher)
     pipe = fam.pipe

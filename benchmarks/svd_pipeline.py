@@ -22,9 +22,11 @@ from typing import Any
 
 import torch
 
+from vdmbench.acceleration import make_transforms, transformed
 from vdmbench.generation import GenerationRequest
-from vdmbench.models.svd import SFVAdapter, SVDAdapter, apply_kernels, random_svd_pipeline
+from vdmbench.models.svd import SFVAdapter, SVDAdapter, random_svd_pipeline
 from vdmbench.speed import measure
+from vdmbench.suite import TransformSpec
 
 COMPONENTS = ("image_encode", "vae_encode", "denoise", "decode")
 
@@ -110,13 +112,13 @@ def main(argv: list[str] | None = None) -> int:
     for mode in modes:
         for kernels in [k.strip() for k in args.kernels.split(",") if k.strip()]:
             adapter = _adapter(args, cfg=(mode == "svd"))
-            if kernels == "triton":
-                adapter.kernel_report = apply_kernels(adapter.pipe, adapter.name)
-                adapter.kernels = "triton"
-            elif kernels != "none":
+            if kernels not in ("none", "triton"):
                 ap.error(f"unknown kernels {kernels!r}")
-            card = adapter.describe()
-            timings = _time(adapter, request, args)
+            specs = [TransformSpec(name="triton")] if kernels == "triton" else []
+            with transformed(adapter, make_transforms(specs, model=adapter.name),
+                             model=adapter.name) as applied:
+                card = adapter.describe()
+                timings = _time(adapter, request, args)
             steps = card.steps
             per_video = sum(timings[c]["median_s"] for c in COMPONENTS if c != "denoise")
             per_video += steps * timings["denoise"]["median_s"]
@@ -124,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
             results["runs"][key] = {"params": card.params, "steps": steps, "cfg": card.cfg,
                                     "timings": timings, "per_video_estimate_s": per_video,
                                     "all_valid": all(t["valid"] for t in timings.values()),
-                                    "kernels_installed": adapter.kernel_report}
+                                    "kernels_installed": applied[0]["installed"] if applied
+                                    else {}}
             parts = "  ".join(f"{c} {timings[c]['median_s'] * 1e3:8.2f} ms" for c in COMPONENTS)
             print(f"{key:12s} {parts}  | {steps}×denoise → {per_video * 1e3:9.2f} ms/video"
                   f"{'' if results['runs'][key]['all_valid'] else '  (INVALID timings)'}")

@@ -24,10 +24,11 @@ from pathlib import Path
 
 import torch
 
-from compression.compress import compress, load_teacher, plan_for
+from compression.compress import compress, plan_for
 from compression.recipe import PlanSpec, Recipe, default_recipe
 from compression.student import apply, save_student
 from compression.units import count_params
+from vdmbench.acceleration import teacher_of
 
 VARIANTS: dict[str, dict] = {
     "pruned": {"plan": "vdmini", "train": False},
@@ -56,13 +57,12 @@ def run(out: Path, names: list[str], max_steps: int | None, weights: str | None)
         if spec.get("train", True):
             compress(recipe, target, weights=weights)
         else:
-            teacher = load_teacher("synth-i2v", weights)
+            teacher = teacher_of("synth-i2v", weights)
             plan = plan_for(recipe.plan, teacher)
-            save_student(target, apply(teacher.family.unet, plan), plan, base_model="synth-i2v",
+            save_student(target, apply(teacher.unet, plan), plan, base_model="synth-i2v",
                          base_weights_sha256=teacher.sha256, base_weights=teacher.weights,
                          recipe_sha256=None,
-                         extra={"unet_loader": "compression.student:load_unet",
-                                "teacher_unet_params": count_params(teacher.family.unet),
+                         extra={"teacher_unet_params": count_params(teacher.unet),
                                 "train_steps": 0})
         print(f"{name}: {target}")
 

@@ -28,8 +28,8 @@ from typing import Any
 
 import torch
 
-from compression.family import Family
 from compression.units import Unit, count_params, list_units, removed, unit_params
+from vdmbench.diffusion.denoiser import DenoiserSpec
 from vdmbench.records import atomic_save_figure, atomic_write_text
 from vdmbench.speed import measure
 
@@ -80,7 +80,7 @@ def motion_distance(student: torch.Tensor, teacher: torch.Tensor,
     return (ms - mt).abs().mean(dim=1) / mt.mean(dim=1).clamp_min(1e-8)
 
 
-def _video_or_raw(family: Family, x0: torch.Tensor, have_nets: bool) -> torch.Tensor:
+def _video_or_raw(family: DenoiserSpec, x0: torch.Tensor, have_nets: bool) -> torch.Tensor:
     if have_nets:
         v = family.to_video(x0)
         if v is not None:
@@ -88,7 +88,7 @@ def _video_or_raw(family: Family, x0: torch.Tensor, have_nets: bool) -> torch.Te
     return x0
 
 
-def analyze(family: Family, *, num_clips: int = 8, batch_size: int = 4, seed: int = 0,
+def analyze(family: DenoiserSpec, *, num_clips: int = 8, batch_size: int = 4, seed: int = 0,
             steps: int | None = None, units: Sequence[Unit] | None = None,
             content_fn: Callable[[torch.Tensor], torch.Tensor] | None = None,
             motion_fn: Callable[[torch.Tensor], torch.Tensor] | None = None,

@@ -1,17 +1,20 @@
-"""``vdmbench analyze`` and ``vdmbench compress`` (plain click commands the CLI group adds)."""
+"""``vdmbench analyze`` and ``vdmbench compress`` (plain click commands the CLI group adds).
+
+Both take the teacher from the model adapter registered under ``--model`` (its ``teacher``
+method, through :func:`vdmbench.acceleration.teacher_of`); any registered adapter that hands out
+a teacher is accepted, others are refused with exit status 2.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
+import yaml
 from pydantic import ValidationError
 
-from vdmbench.errors import VdmbenchError
-
-MODEL_CHOICES = click.Choice(["synth-i2v", "synth-t2v", "sfv", "random-svd"])
-#: teachers of the synthetic world (their clips fit the synthetic content/motion nets)
-SYNTH_MODELS = ("synth-i2v", "synth-t2v")
+from vdmbench.errors import ConfigError, VdmbenchError
 
 
 def _fail(e: VdmbenchError) -> None:
@@ -19,32 +22,53 @@ def _fail(e: VdmbenchError) -> None:
     raise SystemExit(2)
 
 
+def _model_options(pairs: tuple[str, ...]) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs (values parsed as YAML scalars) → the adapter's options mapping."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--model-option {pair!r}: expected KEY=VALUE")
+        out[key] = yaml.safe_load(value)
+    return out
+
+
+_MODEL_OPTION = click.option(
+    "--model-option", "model_option", multiple=True, metavar="KEY=VALUE",
+    help="an option of the model's adapter, as in a suite's options: (e.g. variant=fp16, "
+         "base=DIR); repeatable")
+
+
 @click.command("analyze")
-@click.option("--model", required=True, type=MODEL_CHOICES, help="teacher to analyse")
-@click.option("--weights", default=None, help="teacher directory (sfv: required)")
+@click.option("--model", required=True, help="registered model whose teacher is analysed "
+                                              "(vdmbench ls models)")
+@click.option("--weights", default=None, help="teacher directory (default: the adapter's "
+                                              "shipped model, where it has one)")
+@_MODEL_OPTION
 @click.option("--out", "out", default="analysis", show_default=True, type=click.Path())
 @click.option("--clips", default=8, show_default=True, help="calibration clips")
 @click.option("--steps", default=None, type=int, help="sampler steps (default: the model's)")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--synth-nets/--no-synth-nets", default=True, show_default=True,
-              help="synth-i2v/synth-t2v: use the synthetic content/motion nets when their "
-                   "weights exist")
+              help="teachers trained on SynthMotion clips: use the synthetic content/motion "
+                   "nets when their weights exist")
 @click.option("--threads", default=1, show_default=True, help="torch CPU threads")
-def analyze_cmd(model: str, weights: str | None, out: str, clips: int, steps: int | None,
-                seed: int, synth_nets: bool, threads: int) -> None:
+def analyze_cmd(model: str, weights: str | None, model_option: tuple[str, ...], out: str,
+                clips: int, steps: int | None, seed: int, synth_nets: bool, threads: int
+                ) -> None:
     """Block sensitivity analysis: content/motion damage, latency and parameters per unit."""
     import torch
 
     from compression.analysis import analyze, write_report
-    from compression.compress import load_teacher
     from compression.units import count_params
+    from vdmbench.acceleration import teacher_of
 
     torch.set_num_threads(threads)
     try:
-        teacher = load_teacher(model, weights)
+        teacher = teacher_of(model, weights, options=_model_options(model_option))
         content_fn = motion_fn = None
         nets = "none (output RMSE / temporal-difference statistic)"
-        if model in SYNTH_MODELS and synth_nets:
+        if teacher.clip_dataset == "synthmotion" and synth_nets:
             try:
                 from vdmbench.synth.extractor_nets import (
                     SynthContentExtractor,
@@ -57,11 +81,11 @@ def analyze_cmd(model: str, weights: str | None, out: str, clips: int, steps: in
             except VdmbenchError as e:
                 click.echo(f"note: synthetic nets unavailable ({e}); using output statistics",
                            err=True)
-        rows = analyze(teacher.family, num_clips=clips, batch_size=4, seed=seed, steps=steps,
+        rows = analyze(teacher, num_clips=clips, batch_size=4, seed=seed, steps=steps,
                        content_fn=content_fn, motion_fn=motion_fn)
         info = {"model": model, "weights": teacher.weights or "(shipped)",
-                "weights_sha256": teacher.sha256, "params": count_params(teacher.family.unet),
-                "clips": clips, "steps": steps or teacher.family.default_steps, "seed": seed,
+                "weights_sha256": teacher.sha256, "params": count_params(teacher.unet),
+                "clips": clips, "steps": steps or teacher.default_steps, "seed": seed,
                 "distances": nets, "threads": threads}
         paths = write_report(rows, out, info=info)
     except VdmbenchError as e:
@@ -71,8 +95,13 @@ def analyze_cmd(model: str, weights: str | None, out: str, clips: int, steps: in
 
 
 @click.command("compress")
-@click.option("--model", required=True, type=MODEL_CHOICES, help="teacher to compress")
-@click.option("--weights", default=None, help="teacher directory (sfv: required)")
+@click.option("--model", required=True, help="registered model whose teacher is compressed "
+                                              "(vdmbench ls models)")
+@click.option("--weights", default=None, help="teacher directory (default: the adapter's "
+                                              "shipped model, where it has one)")
+@_MODEL_OPTION
+@click.option("--method", default="vdmini", show_default=True,
+              help="registered compressor (vdmbench ls compressors)")
 @click.option("--plan", "plan", default=None,
               help="preset (vdmini, auto, uniform, deep-first, none) or a plan JSON file")
 @click.option("--analysis", default=None, help="analysis.json for --plan auto")
@@ -81,28 +110,42 @@ def analyze_cmd(model: str, weights: str | None, out: str, clips: int, steps: in
 @click.option("--recipe", "recipe_file", default=None, type=click.Path(),
               help="recipe YAML (default: compression/recipes/<model>.yaml)")
 @click.option("--max-steps", default=None, type=int, help="override train.max_steps")
+@click.option("--vae-steps", default=None, type=int,
+              help="override vae.finetune_steps (VAE decoder fine-tuning)")
 @click.option("--no-resume", is_flag=True, help="ignore existing checkpoints in --out")
 @click.option("--out", "out", required=True, type=click.Path())
-def compress_cmd(model: str, weights: str | None, plan: str | None, analysis: str | None,
-                 target_speedup: float | None, param_budget: float | None,
-                 recipe_file: str | None, max_steps: int | None, no_resume: bool,
-                 out: str) -> None:
+def compress_cmd(model: str, weights: str | None, model_option: tuple[str, ...], method: str,
+                 plan: str | None, analysis: str | None, target_speedup: float | None,
+                 param_budget: float | None, recipe_file: str | None, max_steps: int | None,
+                 vae_steps: int | None, no_resume: bool, out: str) -> None:
     """Plan → prune → ICMD distil; writes a student directory loadable by `vdmbench run`."""
-    from compression.compress import compress, load_teacher, plan_for
-    from compression.recipe import PlanSpec, default_recipe, load_recipe, with_overrides
+    from compression.compress import plan_for
+    from compression.recipe import PlanSpec, with_overrides
+    from vdmbench.acceleration import teacher_of
+    from vdmbench.catalog import COMPRESSORS
 
     try:
-        recipe = load_recipe(recipe_file) if recipe_file else default_recipe(model)
+        from vdmbench.catalog import MODELS
+
+        MODELS.check(model)
+        if vae_steps is not None and vae_steps < 0:
+            raise ConfigError(f"--vae-steps must be ≥ 0, got {vae_steps}")
+        compressor = COMPRESSORS.get(method)()
+        recipe = (compressor.load_recipe(recipe_file) if recipe_file
+                  else compressor.default_recipe(model))
         if recipe.model != model:
             raise VdmbenchError(f"recipe is for model '{recipe.model}', not '{model}'")
         recipe = with_overrides(recipe, max_steps=max_steps)
+        teacher = teacher_of(model, weights, frames=recipe.data.frames,
+                             options=_model_options(model_option))
         depth_plan = None
         if plan is not None or analysis is not None:
             spec = (PlanSpec(path=plan) if plan and plan.endswith(".json") else
                     PlanSpec(preset=plan or recipe.plan.preset, analysis=analysis,
                              target_speedup=target_speedup, param_budget=param_budget))
-            depth_plan = plan_for(spec, load_teacher(model, weights))
-        out_dir = compress(recipe, out, weights=weights, plan=depth_plan, resume=not no_resume)
+            depth_plan = plan_for(spec, teacher)
+        out_dir = compressor.fit(teacher, recipe, out, plan=depth_plan, resume=not no_resume,
+                                 vae_finetune_steps=vae_steps)
     except VdmbenchError as e:
         _fail(e)
     except ValidationError as e:

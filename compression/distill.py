@@ -34,7 +34,6 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from compression.family import Family, edm_weight
 from compression.icmd import (
     FeatureTaps,
     MCADiscriminator,
@@ -46,6 +45,7 @@ from compression.icmd import (
     icd_loss,
 )
 from compression.recipe import Recipe
+from vdmbench.diffusion.denoiser import DenoiserSpec
 from vdmbench.errors import ConfigError
 from vdmbench.records import atomic_save_figure, atomic_write_text
 
@@ -188,8 +188,9 @@ def plot_log(log_path: Path, out: Path) -> Path:
     return atomic_save_figure(fig, out, dpi=100)
 
 
-def train(family: Family, student: nn.Module, recipe: Recipe, out_dir: str | os.PathLike[str], *,
-          resume: bool = True, stop_after: int | None = None, progress: bool = True,
+def train(family: DenoiserSpec, student: nn.Module, recipe: Recipe,
+          out_dir: str | os.PathLike[str], *, resume: bool = True,
+          stop_after: int | None = None, progress: bool = True,
           on_step: Callable[[int, dict[str, float]], None] | None = None) -> TrainResult:
     """Distil ``family.unet`` (frozen teacher) into ``student`` in place (EMA weights copied in
     at the end when EMA is on). Writes ``out_dir/loss_log.csv``, ``loss.png`` and ``ckpt/``.
@@ -259,7 +260,7 @@ def train(family: Family, student: nn.Module, recipe: Recipe, out_dir: str | os.
             sigma = family.train_sigmas(b, g).to(x0)
             noise = torch.randn(x0.shape, generator=g).to(x0)
             x_t = x0 + sigma.reshape(-1, 1, 1, 1, 1) * noise
-            w = edm_weight(sigma, getattr(family, "sigma_data", 1.0)).reshape(-1, 1, 1, 1, 1)
+            w = family.loss_weight(sigma).reshape(-1, 1, 1, 1, 1)
             with acc.autocast():
                 with torch.no_grad(), FeatureTaps(teacher, taps) as tt:
                     d_t = family.denoise(teacher, x_t, sigma, batch)

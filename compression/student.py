@@ -22,8 +22,6 @@ so its students are ``VideoCrafter2UNet`` instances.
 
 from __future__ import annotations
 
-import hashlib
-import importlib
 import inspect
 import json
 import os
@@ -33,79 +31,17 @@ from typing import Any
 
 import torch
 from diffusers import UNetSpatioTemporalConditionModel
-from diffusers.configuration_utils import register_to_config
 from torch import nn
 
 from compression.plan import DepthPlan, atomic_write_text, check_plan
-from compression.units import IdentityMidBlock, levels_of
+from compression.units import levels_of
+from vdmbench.diffusion.denoiser import state_hash
 from vdmbench.errors import ConfigError, WeightsNotFoundError
+from vdmbench.models.unets import (
+    VDMiniUNetSpatioTemporalConditionModel,
+)
 
 STUDENT_FORMAT = "vdmbench-student-1"
-
-
-class VDMiniUNetSpatioTemporalConditionModel(UNetSpatioTemporalConditionModel):
-    """``UNetSpatioTemporalConditionModel`` with an optional mid block.
-
-    ``mid_block_type=None`` replaces the mid block by :class:`IdentityMidBlock` (no parameters);
-    everything else, including ``forward``, is the parent's. Shapes as the parent:
-    ``sample`` (B, F, C, H, W) → (B, F, out_channels, H, W).
-    """
-
-    @register_to_config
-    def __init__(
-        self,
-        sample_size: int | None = None,
-        in_channels: int = 8,
-        out_channels: int = 4,
-        down_block_types: tuple[str, ...] = (
-            "CrossAttnDownBlockSpatioTemporal", "CrossAttnDownBlockSpatioTemporal",
-            "CrossAttnDownBlockSpatioTemporal", "DownBlockSpatioTemporal"),
-        up_block_types: tuple[str, ...] = (
-            "UpBlockSpatioTemporal", "CrossAttnUpBlockSpatioTemporal",
-            "CrossAttnUpBlockSpatioTemporal", "CrossAttnUpBlockSpatioTemporal"),
-        block_out_channels: tuple[int, ...] = (320, 640, 1280, 1280),
-        addition_time_embed_dim: int = 256,
-        projection_class_embeddings_input_dim: int = 768,
-        layers_per_block: int | tuple[int] = 2,
-        cross_attention_dim: int | tuple[int] = 1024,
-        transformer_layers_per_block: int | tuple[int, tuple[tuple]] = 1,
-        num_attention_heads: int | tuple[int, ...] = (5, 10, 20, 20),
-        num_frames: int = 25,
-        mid_block_type: str | None = "UNetMidBlockSpatioTemporal",
-    ):
-        super().__init__(
-            sample_size=sample_size, in_channels=in_channels, out_channels=out_channels,
-            down_block_types=down_block_types, up_block_types=up_block_types,
-            block_out_channels=block_out_channels,
-            addition_time_embed_dim=addition_time_embed_dim,
-            projection_class_embeddings_input_dim=projection_class_embeddings_input_dim,
-            layers_per_block=layers_per_block, cross_attention_dim=cross_attention_dim,
-            transformer_layers_per_block=transformer_layers_per_block,
-            num_attention_heads=num_attention_heads, num_frames=num_frames)
-        if mid_block_type is None:
-            self.mid_block = IdentityMidBlock()
-        elif mid_block_type != "UNetMidBlockSpatioTemporal":
-            raise ValueError(f"unsupported mid_block_type {mid_block_type!r}")
-
-
-UNET_CLASSES: dict[str, type[nn.Module]] = {
-    "UNetSpatioTemporalConditionModel": UNetSpatioTemporalConditionModel,
-    "VDMiniUNetSpatioTemporalConditionModel": VDMiniUNetSpatioTemporalConditionModel,
-}
-#: classes :func:`load_unet` imports on demand (``_class_name`` → ``module:attr``)
-LAZY_UNET_CLASSES: dict[str, str] = {
-    "VideoCrafter2UNet": "vdmbench.models.videocrafter2_unet:VideoCrafter2UNet",
-}
-
-
-def unet_class(name: str) -> type[nn.Module] | None:
-    """The class :func:`load_unet` uses for a ``config.json`` ``_class_name`` (None: unknown)."""
-    if name in UNET_CLASSES:
-        return UNET_CLASSES[name]
-    if name in LAZY_UNET_CLASSES:
-        module, _, attr = LAZY_UNET_CLASSES[name].partition(":")
-        return getattr(importlib.import_module(module), attr)
-    return None
 
 
 def student_config(teacher_config: Mapping[str, Any], plan: DepthPlan) -> dict[str, Any]:
@@ -206,68 +142,6 @@ def apply(teacher: nn.Module, plan: DepthPlan) -> nn.Module:
     if p.device.type != "cpu" or p.dtype != torch.float32:
         student = student.to(device=p.device, dtype=p.dtype)
     return student.eval()
-
-
-def read_component_config(path: str | os.PathLike[str], component: str, what: str,
-                          expected: str) -> tuple[Path, Any]:
-    """The folder and parsed ``config.json`` of a saved component: ``path`` is the component's
-    folder or a folder holding ``<component>/``. A missing file is a
-    :class:`WeightsNotFoundError` naming ``what`` and saying what was ``expected``; bad JSON a
-    :class:`ConfigError` naming the file (and line)."""
-    p = Path(path)
-    if (p / component / "config.json").is_file():
-        p = p / component
-    cfg_file = p / "config.json"
-    if not cfg_file.is_file():
-        raise WeightsNotFoundError(f"{what}: no config.json at {p} (expected {expected})")
-    try:
-        return p, json.loads(cfg_file.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"invalid JSON: {e}", file=str(cfg_file)) from None
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"invalid JSON: {e.msg}", file=str(cfg_file), line=e.lineno) from None
-
-
-def load_unet(path: str | os.PathLike[str], **kwargs: Any) -> nn.Module:
-    """Load a UNet saved with ``save_pretrained`` (teacher or student) choosing the class named
-    in its ``config.json`` (SVD classes, ``VideoCrafter2UNet``). ``path`` is the ``unet/`` folder
-    or a folder containing one."""
-    p, meta = read_component_config(
-        path, "unet", "UNet", "a diffusers save_pretrained folder, e.g. <student dir>/unet")
-    cfg_file = p / "config.json"
-    name = meta.get("_class_name", "UNetSpatioTemporalConditionModel")
-    cls = unet_class(name)
-    if cls is None:
-        known = ", ".join([*UNET_CLASSES, *LAZY_UNET_CLASSES])
-        raise ConfigError(f"unsupported UNet class '{name}' (known: {known})",
-                          file=str(cfg_file), field="_class_name")
-    return _realigned(cls.from_pretrained(str(p), **kwargs))
-
-
-def _realigned(model: nn.Module, alignment: int = 64) -> nn.Module:
-    """Copy CPU parameters/buffers that sit at addresses not aligned to ``alignment`` bytes.
-
-    diffusers can hand back tensors that are views into the safetensors file buffer (8-byte
-    aligned); CPU GEMM kernels pick a different code path for those, so the reloaded model's
-    output would differ from the saved one's in the last bits. Fresh copies are aligned like any
-    other allocation, which makes save → load bit-identical on CPU too.
-    """
-    with torch.no_grad():
-        for t in (*model.parameters(), *model.buffers()):
-            if t.device.type == "cpu" and t.numel() and t.data_ptr() % alignment:
-                t.data = t.data.clone()
-    return model
-
-
-def state_hash(model: nn.Module) -> str:
-    """sha256 over a module's state dict (names, shapes, dtypes, bytes), sorted by name."""
-    h = hashlib.sha256()
-    for key, t in sorted(model.state_dict().items()):
-        h.update(key.encode())
-        h.update(str((tuple(t.shape), str(t.dtype))).encode())
-        h.update(t.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes()
-                 if t.numel() else b"")
-    return h.hexdigest()
 
 
 def save_student(out_dir: str | os.PathLike[str], unet: nn.Module, plan: DepthPlan, *,

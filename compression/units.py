@@ -40,6 +40,7 @@ import torch
 from torch import nn
 
 from vdmbench.errors import ConfigError
+from vdmbench.models.unets import IdentityMidBlock
 
 UNIT_RE = re.compile(r"^(?:([DU])\.(\d+)\.(\d+)|M)$")
 
@@ -168,16 +169,6 @@ class SkipAttention(nn.Module):
                 image_only_indicator: Any = None, return_dict: bool = True
                 ) -> tuple[torch.Tensor]:
         return (hidden_states,)
-
-
-class IdentityMidBlock(nn.Module):
-    """Stands in for a removed ``UNetMidBlockSpatioTemporal`` (or VC2's mid block, called
-    ``(h, temb, context, num_frames)``): identity, no parameters."""
-
-    def forward(self, hidden_states: torch.Tensor, temb: Any = None,
-                encoder_hidden_states: Any = None, image_only_indicator: Any = None
-                ) -> torch.Tensor:
-        return hidden_states
 
 
 def _set_submodule(model: nn.Module, name: str, module: nn.Module) -> nn.Module:

@@ -1,4 +1,4 @@
-"""Every registered name in one place: models, metrics, datasets, compressors, kernels.
+"""Every registered name in one place: models, metrics, datasets, transforms, compressors.
 
 Entries are lazy ``"module:attr"`` strings: importing this module (``vdmbench ls``) imports
 neither torch nor the targets. ``compression`` and ``baselines`` are reached only through these
@@ -14,9 +14,8 @@ from vdmbench.registry import Registry
 MODELS: Registry[Any] = Registry("model adapter")
 METRICS: Registry[Any] = Registry("metric")
 DATASETS: Registry[Any] = Registry("dataset")
+TRANSFORMS: Registry[Any] = Registry("transform")
 COMPRESSORS: Registry[Any] = Registry("compressor")
-KERNELS: Registry[Any] = Registry("kernel backend")
-COMMANDS: Registry[Any] = Registry("command")
 
 # --- model adapters -------------------------------------------------------------------------
 MODELS.add("synth-i2v", "vdmbench.models.synth_i2v:SynthI2VAdapter",
@@ -31,6 +30,8 @@ MODELS.add("t2v-turbo-v2", "vdmbench.models.t2v_turbo:T2VTurboAdapter",
            "T2V-Turbo-v2 (VideoCrafter2 UNet, consistency sampler) from local weights")
 MODELS.add("test-generator", "vdmbench.testing:TestGenerator",
            "tiny seeded CPU generator for tests (moving pattern + noise)")
+MODELS.add("random-svd", "vdmbench.testing:RandomSVDTeacher",
+           "tiny random SVD-architecture UNet: a teacher for analyze/compress tests only")
 
 # --- datasets -------------------------------------------------------------------------------
 DATASETS.add("synthmotion", "vdmbench.data.synthmotion:SynthMotionDataset",
@@ -81,16 +82,18 @@ for _dim in _VBENCH_DIMENSIONS:
 METRICS.add("mean_abs_diff_to_teacher", "vdmbench.testing:MeanAbsDiffToTeacher",
             "mean absolute pixel difference to the teacher's video (test metric)")
 
-# --- compressors ----------------------------------------------------------------------------
-COMPRESSORS.add("vdmini", "compression.compress:compress",
-                "VDMini: depth-aware block pruning + ICMD distillation (vdmbench compress)")
+# --- transforms (training-free, vdmbench.acceleration.Transform) ---------------------------
+TRANSFORMS.add("triton", "compression.kernels.transform:TritonKernels",
+               "fused temporal attention, GroupNorm+SiLU, exact 1-token cross-attention")
+TRANSFORMS.add("test-scale-output", "vdmbench.testing:ScaleOutputTransform",
+               "multiplies the denoiser's output by a factor (a test transform)")
 
-# --- kernels --------------------------------------------------------------------------------
-KERNELS.add("triton", "compression.kernels:fast_kernels",
-            "fused temporal attention, GroupNorm+SiLU, exact 1-token cross-attention")
+# --- compressors (trained, vdmbench.acceleration.Compressor) ---------------------------------
+COMPRESSORS.add("vdmini", "compression.compressor:VDMiniCompressor",
+                "VDMini: depth-aware block pruning + ICMD distillation (vdmbench compress)")
 
 
 def registries() -> dict[str, Registry[Any]]:
     """The registries by the plural name ``vdmbench ls`` uses."""
     return {"models": MODELS, "metrics": METRICS, "datasets": DATASETS,
-            "compressors": COMPRESSORS, "kernels": KERNELS}
+            "transforms": TRANSFORMS, "compressors": COMPRESSORS}

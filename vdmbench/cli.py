@@ -89,15 +89,18 @@ def validate(suites: tuple[Path, ...]) -> None:
     from vdmbench.resolve import resolve_suite
 
     for path in suites:
-        resolved = resolve_suite(path)
+        resolved = resolve_suite(path, lenient_imports=True)
         s = resolved.suite
         click.echo(f"{path}: ok ({s.task}, {len(s.models)} models, {len(s.metrics)} metrics, "
                    f"dataset {s.dataset.name})")
+        for what in resolved.unchecked:
+            click.echo(f"  note: options of {what} not checked: its module cannot be imported "
+                       f"here", err=True)
 
 
 @main.command(name="ls")
 @click.argument("what", type=click.Choice(["models", "metrics", "datasets", "suites",
-                                           "compressors", "kernels"]), default="models")
+                                           "transforms", "compressors"]), default="models")
 def ls(what: str) -> None:
     """List registered names (imports no torch) or the suites in ./suites."""
     if what == "suites":
@@ -129,12 +132,17 @@ def leaderboard(results_dir: Path, fmt: str) -> None:
 
 @main.command()
 @click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="write the JSON schema of suite files here (default: stdout)")
-def schema(out: Path | None) -> None:
-    """Print (or write) the JSON schema of suite files."""
+              help="write the JSON schema here (default: stdout)")
+@click.option("--kind", type=click.Choice(["suite", "record"]), default="suite",
+              show_default=True, help="suite files or result records")
+def schema(out: Path | None, kind: str) -> None:
+    """Print (or write) the JSON schema of suite files or of result records."""
     from vdmbench.records import atomic_write_text
-    from vdmbench.suite import json_schema
 
+    if kind == "suite":
+        from vdmbench.suite import json_schema
+    else:
+        from vdmbench.record_schema import json_schema
     text = json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
     if out is None:
         click.echo(text, nl=False)

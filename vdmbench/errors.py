@@ -38,6 +38,15 @@ class InvalidVideoError(VdmbenchError):
     """A video does not satisfy the canonical contract (uint8, (T, H, W, 3)); names the sample."""
 
 
+class InvalidRequestError(VdmbenchError):
+    """A generation request does not fit the model (missing prompt or image, wrong shape);
+    names the request."""
+
+
+class UnsupportedError(VdmbenchError):
+    """A model, transform or compressor does not support what was asked of it; says why."""
+
+
 class DataError(VdmbenchError):
     """A dataset file is missing, corrupt or unreadable; names the path."""
 

@@ -66,8 +66,9 @@ class ModelCard:
     width: int
     weights_sha256: str
     cfg: bool = False
-    kernels: str = "none"
     sampler: dict[str, Any] = field(default_factory=dict)
+    #: transforms applied, in order: ``[{"name", "options", "installed"}]`` (set by the runner)
+    transforms: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def total_params(self) -> int:
@@ -92,6 +93,12 @@ class VideoGenerator(Protocol):
       ``"denoise"`` is repeated ``describe().steps`` times per video. An optional ``"video"``
       entry generates the whole video at batch 1 and is what the runner times as per-video
       latency (otherwise it times ``generate([request])``).
+
+    Adapters that can be trained or accelerated also have ``denoiser()`` → a
+    :class:`~vdmbench.diffusion.denoiser.DenoiserSpec` (the UNet, its preconditioning and
+    sampler, how to build a conditioning batch, every ``nn.Module`` component), and their class
+    a ``teacher(weights, device, *, frames, options, dtype)`` classmethod that loads only what
+    training needs (see docs/architecture.md).
     """
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Video]: ...
@@ -103,9 +110,12 @@ class VideoGenerator(Protocol):
 
 class AdapterFactory(Protocol):
     """A registered model adapter: ``Options`` (a pydantic model, ``extra="forbid"``) validates the
-    suite's ``options:`` mapping, ``load`` builds the generator (weights read from ``weights``)."""
+    suite's ``options:`` mapping; ``load`` builds the generator named ``name`` from ``weights``
+    (a path, ``${ENV}`` allowed; None = the adapter's built-in model) on ``device``, sampling
+    with ``steps`` (None = the adapter's default) in ``dtype`` (float32/float16/bfloat16)."""
 
     Options: ClassVar[type]
 
     @classmethod
-    def load(cls, name: str, weights: str | None, options: Any, device: str) -> VideoGenerator: ...
+    def load(cls, name: str, weights: str | None, options: Any, device: str,
+             steps: int | None = None, dtype: str = "float32") -> VideoGenerator: ...

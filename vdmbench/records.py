@@ -18,8 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from vdmbench.errors import VdmbenchError
+from vdmbench.record_schema import RECORD_VERSION, validate_record
 
-RECORD_VERSION = 1
+__all__ = ["RECORD_VERSION", "atomic_save_figure", "atomic_write_text", "environment",
+           "find_records", "git_commit", "now_iso", "read_record", "write_once_json"]
+
 
 
 def atomic_write_text(path: Path, text: str) -> Path:
@@ -72,14 +75,13 @@ def write_once_json(path: Path, data: dict[str, Any]) -> None:
 
 
 def read_record(path: Path) -> dict[str, Any]:
-    """Load one record; a malformed file is an error naming it."""
+    """Load one record, upgraded to the current version and checked against
+    :class:`~vdmbench.record_schema.Record`; a malformed file is an error naming it."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as e:
         raise VdmbenchError(f"{path}: not a readable result record ({e})") from None
-    if not isinstance(data, dict) or data.get("record_version") != RECORD_VERSION:
-        raise VdmbenchError(f"{path}: not a vdmbench result record of version {RECORD_VERSION}")
-    return data
+    return validate_record(data, str(path))
 
 
 def find_records(root: Path) -> list[Path]:

@@ -7,13 +7,13 @@ get "did you mean …".
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
-from vdmbench.catalog import DATASETS, METRICS, MODELS
+from vdmbench.catalog import DATASETS, METRICS, MODELS, TRANSFORMS
 from vdmbench.errors import ConfigError, UnknownNameError
 from vdmbench.suite import Suite, field_name, line_of, load_suite, validate_model
 
@@ -26,6 +26,11 @@ class ResolvedSuite:
     suite: Suite
     model_options: dict[str, BaseModel]
     metric_options: dict[str, BaseModel]
+    #: per model name: its transforms' validated options, in order
+    transform_options: dict[str, list[BaseModel]] = field(default_factory=dict)
+    #: entries whose options were not checked because their module could not be imported
+    #: (only with ``lenient_imports``; e.g. ``vdmbench validate`` where torch is missing)
+    unchecked: list[str] = field(default_factory=list)
 
 
 def _check_name(registry: Any, name: str, *, file: str, lines: dict, loc: tuple) -> None:
@@ -36,38 +41,88 @@ def _check_name(registry: Any, name: str, *, file: str, lines: dict, loc: tuple)
                           ) from None
 
 
+class _Unimportable:
+    """Stands in for a registered class whose module cannot be imported (lenient mode)."""
+
+    Options = None
+
+
+class _NoOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _UncheckedOptions(BaseModel):
+    """Options kept as given, unchecked (lenient mode)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+def _get(registry: Any, name: str, unchecked: list[str] | None) -> Any:
+    """``registry.get(name)``; with ``unchecked`` (lenient mode) an ImportError is noted there
+    and answered with :class:`_Unimportable` instead of raised."""
+    try:
+        return registry.get(name)
+    except ImportError as e:
+        if unchecked is None:
+            raise
+        unchecked.append(f"{registry.kind} '{name}' ({e})")
+        return _Unimportable
+
+
 def _options(cls: Any, data: dict, *, file: str, lines: dict, loc: tuple) -> BaseModel:
+    if cls is _Unimportable:
+        return _UncheckedOptions(**data)
     model = getattr(cls, "Options", None)
     if model is None:
         if data:
             raise ConfigError("this entry takes no options", file=file, line=line_of(lines, loc),
                               field=field_name(loc))
-        return BaseModel()
+        return _NoOptions()
     return validate_model(model, data, file=file, lines=lines, prefix=loc)
 
 
-def resolve_suite(path: str | Path) -> ResolvedSuite:
-    """Load a suite and check its names and options; see the module docstring."""
+def resolve_suite(path: str | Path, *, lenient_imports: bool = False) -> ResolvedSuite:
+    """Load a suite and check its names and options; see the module docstring.
+
+    ``lenient_imports``: a registered class whose module cannot be imported (no torch here) is
+    not an error; its options go unchecked and are listed in ``ResolvedSuite.unchecked``."""
     path = Path(path)
+    unchecked: list[str] | None = [] if lenient_imports else None
     suite, lines = load_suite(path)
     file = str(path)
     _check_name(DATASETS, suite.dataset.name, file=file, lines=lines, loc=("dataset", "name"))
-    dataset_cls = DATASETS.get(suite.dataset.name)
+    dataset_cls = _get(DATASETS, suite.dataset.name, unchecked)
     _options(dataset_cls, suite.dataset.options, file=file, lines=lines,
              loc=("dataset", "options"))
     model_options: dict[str, BaseModel] = {}
+    transform_options: dict[str, list[BaseModel]] = {}
     for i, m in enumerate(suite.models):
         _check_name(MODELS, m.adapter, file=file, lines=lines, loc=("models", i, "adapter"))
-        model_options[m.name] = _options(MODELS.get(m.adapter), m.options, file=file,
+        model_options[m.name] = _options(_get(MODELS, m.adapter, unchecked), m.options, file=file,
                                          lines=lines, loc=("models", i, "options"))
+        transform_options[m.name] = []
+        for j, t in enumerate(m.transforms):
+            loc = ("models", i, "transforms", j)
+            _check_name(TRANSFORMS, t.name, file=file, lines=lines, loc=loc + ("name",))
+            t_cls = _get(TRANSFORMS, t.name, unchecked)
+            transform_options[m.name].append(_options(t_cls, t.options, file=file, lines=lines,
+                                                      loc=loc + ("options",)))
+            factory = _get(MODELS, m.adapter, unchecked)
+            if t_cls is not _Unimportable and factory is not _Unimportable:
+                verdict = t_cls.applies_to_adapter(factory)
+                if not verdict:
+                    raise ConfigError(f"model entry '{m.name}': transform '{t.name}' does not "
+                                      f"apply to adapter '{m.adapter}': {verdict.reason}",
+                                      file=file, line=line_of(lines, loc), field=field_name(loc))
     metric_options: dict[str, BaseModel] = {}
     for i, spec in enumerate(suite.metrics):
         _check_name(METRICS, spec.name, file=file, lines=lines, loc=("metrics", i, "name"))
-        cls = METRICS.get(spec.name)
+        cls = _get(METRICS, spec.name, unchecked)
         metric_options[spec.name] = _options(cls, spec.options, file=file, lines=lines,
                                              loc=("metrics", i, "options"))
         if getattr(cls, "needs_teacher", False) and len(suite.models) < 1:
             raise ConfigError("needs a teacher model", file=file, line=line_of(
                 lines, ("metrics", i)), field=field_name(("metrics", i)))
     return ResolvedSuite(path=path, suite=suite, model_options=model_options,
-                         metric_options=metric_options)
+                         metric_options=metric_options, transform_options=transform_options,
+                         unchecked=unchecked or [])

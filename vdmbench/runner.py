@@ -21,6 +21,7 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from vdmbench.acceleration import TransformedGenerator, make_transforms, transformed
 from vdmbench.cache import VideoCache, model_key, video_key
 from vdmbench.catalog import DATASETS, METRICS, MODELS
 from vdmbench.data.base import VideoDataset
@@ -38,7 +39,7 @@ from vdmbench.records import (
 )
 from vdmbench.resolve import ResolvedSuite, resolve_suite
 from vdmbench.speed import measure
-from vdmbench.suite import ModelSpec
+from vdmbench.suite import ModelSpec, TransformSpec
 from vdmbench.video import Video
 
 
@@ -103,6 +104,7 @@ class SuiteRun:
         self.progress = _progress(options.quiet)
         self.console = Console(stderr=True, quiet=options.quiet)
         self._model_keys: dict[str, str] = {}
+        self._stack = contextlib.ExitStack()
 
     # -- setup ---------------------------------------------------------------------------------
 
@@ -110,10 +112,22 @@ class SuiteRun:
         return DATASETS.get(self.suite.dataset.name)(self.suite.dataset)
 
     def _load_model(self, spec: ModelSpec) -> VideoGenerator:
+        """Load the model entry and apply its transforms in order (they stay applied until
+        :meth:`close`); the generator's card lists them."""
         factory = MODELS.get(spec.adapter)
-        return factory.load(spec.name, spec.weights, self.resolved.model_options[spec.name],
-                            self.options.device, steps=spec.steps, dtype=spec.dtype,
-                            kernels=spec.kernels)
+        gen = factory.load(spec.name, spec.weights, self.resolved.model_options[spec.name],
+                           self.options.device, steps=spec.steps, dtype=spec.dtype)
+        if not spec.transforms:
+            return gen
+        transforms = make_transforms(
+            [TransformSpec(name=t.name, options=opts.model_dump()) for t, opts in
+             zip(spec.transforms, self.resolved.transform_options[spec.name])], model=spec.name)
+        applied = self._stack.enter_context(transformed(gen, transforms, model=spec.name))
+        return TransformedGenerator(gen, applied)
+
+    def close(self) -> None:
+        """Remove every transform this run applied (restores the models exactly)."""
+        self._stack.close()
 
     def _model_order(self) -> list[ModelSpec]:
         """The teacher first (its videos feed fidelity metrics), then the suite's order."""
@@ -121,8 +135,9 @@ class SuiteRun:
         return sorted(self.suite.models, key=lambda m: m.name != teacher)
 
     def _key_material(self, spec: ModelSpec, card: ModelCard) -> str:
+        transforms = [{"name": t["name"], "options": t["options"]} for t in card.transforms]
         return model_key({"adapter": spec.adapter, "weights_sha256": card.weights_sha256,
-                          "steps": card.steps, "dtype": spec.dtype, "kernels": spec.kernels,
+                          "steps": card.steps, "dtype": spec.dtype, "transforms": transforms,
                           "options": self.resolved.model_options[spec.name].model_dump(
                               mode="json"), "device": self.options.device})
 
@@ -289,4 +304,8 @@ def run_suite(path: str | Path, options: RunOptions) -> RunResult:
     resolved = resolve_suite(path)
     if options.limit is not None and options.limit < 1:
         raise VdmbenchError(f"--limit must be >= 1, got {options.limit}")
-    return SuiteRun(resolved, options).execute()
+    run = SuiteRun(resolved, options)
+    try:
+        return run.execute()
+    finally:
+        run.close()

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from vdmbench.errors import ConfigError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SLUG = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$"
 
 
@@ -47,8 +47,16 @@ class DatasetSpec(_Strict):
                                     description="dataset-specific options (validated by it)")
 
 
+class TransformSpec(_Strict):
+    """A registered transform (``vdmbench ls transforms``) and its options (validated by it)."""
+
+    name: str
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
 class ModelSpec(_Strict):
-    """One model to evaluate: a unique ``name``, a registered ``adapter`` and its options."""
+    """One model to evaluate: a unique ``name``, a registered ``adapter``, its options and the
+    transforms applied to it, in order."""
 
     name: str
     adapter: str
@@ -56,7 +64,9 @@ class ModelSpec(_Strict):
                                 description="path to weights; ${ENV} allowed; None = built-in")
     steps: int | None = Field(None, gt=0)
     dtype: Literal["float32", "float16", "bfloat16"] = "float32"
-    kernels: Literal["none", "triton"] = "none"
+    transforms: list[TransformSpec] = Field(
+        default_factory=list, description="training-free accelerations applied in order "
+                                          "(e.g. [{name: triton}])")
     options: dict[str, Any] = Field(default_factory=dict,
                                     description="adapter-specific options (validated by it)")
 
@@ -84,9 +94,9 @@ class SpeedSpec(_Strict):
 
 
 class Suite(_Strict):
-    """A benchmark suite (see docs/suites.md)."""
+    """A benchmark suite (see docs/harness.md)."""
 
-    schema_version: Literal[1]
+    schema_version: Literal[2]
     name: str
     description: str = ""
     task: Literal["i2v", "t2v"]
@@ -268,12 +278,44 @@ def model_fields_at(model: type[BaseModel], loc: tuple) -> list[str]:
     return list(getattr(current, "model_fields", {}))
 
 
+def upgrade_v1(data: dict, *, file: str, lines: dict) -> dict:
+    """A schema-version-1 suite as version 2: a model's ``kernels: triton`` becomes
+    ``transforms: [{name: triton}]`` and ``kernels: none`` is dropped (nothing else changed)."""
+    data = dict(data)
+    data["schema_version"] = 2
+    models = data.get("models")
+    if isinstance(models, list):
+        out = []
+        for i, m in enumerate(models):
+            if isinstance(m, dict) and "kernels" in m:
+                m = dict(m)
+                kernels = m.pop("kernels")
+                if kernels == "triton":
+                    if "transforms" in m:
+                        raise ConfigError("give either 'kernels' (schema_version 1) or "
+                                          "'transforms', not both", file=file,
+                                          line=line_of(lines, ("models", i, "kernels")),
+                                          field=f"models[{i}].kernels")
+                    m["transforms"] = [{"name": "triton"}]
+                elif kernels != "none":
+                    raise ConfigError(f"kernels must be 'none' or 'triton', got {kernels!r}; "
+                                      f"schema_version 2 writes transforms: [{{name: triton}}]",
+                                      file=file, line=line_of(lines, ("models", i, "kernels")),
+                                      field=f"models[{i}].kernels")
+            out.append(m)
+        data["models"] = out
+    return data
+
+
 def load_suite(path: str | Path) -> tuple[Suite, dict]:
-    """Read and validate a suite file's schema. Returns (suite, line index)."""
+    """Read and validate a suite file's schema (version 1 files are upgraded, see
+    :func:`upgrade_v1`). Returns (suite, line index)."""
     path = Path(path)
     data, lines = load_yaml_with_lines(path)
     if not isinstance(data, dict):
         raise ConfigError("a suite must be a YAML mapping", file=str(path), line=1)
+    if data.get("schema_version") == 1:
+        data = upgrade_v1(data, file=str(path), lines=lines)
     suite = validate_model(Suite, data, file=str(path), lines=lines)
     return suite, lines
 

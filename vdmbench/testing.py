@@ -20,8 +20,9 @@ from typing import Any, ClassVar
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
+from vdmbench.acceleration import Applicability, NoOptions, Transform, denoiser_of
 from vdmbench.data.base import VideoDataset
-from vdmbench.errors import InvalidVideoError, MetricError
+from vdmbench.errors import InvalidRequestError, MetricError, UnsupportedError
 from vdmbench.generation import GenerationRequest, ModelCard
 from vdmbench.metrics.base import Metric, MetricValue
 from vdmbench.video import Video, stack_videos
@@ -100,8 +101,7 @@ class TestGenerator:
 
     @classmethod
     def load(cls, name: str, weights: str | None, options: Any, device: str,
-             steps: int | None = None, dtype: str = "float32", kernels: str = "none"
-             ) -> TestGenerator:
+             steps: int | None = None, dtype: str = "float32") -> TestGenerator:
         return cls(name, options, steps or 4, dtype)
 
     def _denoise_step(self, x: torch.Tensor) -> torch.Tensor:
@@ -111,7 +111,7 @@ class TestGenerator:
         out = []
         for r in requests:
             if r.image is None:
-                raise InvalidVideoError(
+                raise InvalidRequestError(
                     f"request {r.id}: test-generator needs a conditioning image")
             g = torch.Generator().manual_seed(r.seed)
             x = torch.randn(self.options.work, self.options.work, generator=g)
@@ -170,3 +170,69 @@ class MeanAbsDiffToTeacher(Metric):
         if self._n == 0:
             raise MetricError(f"{self.name}: no videos")
         return MetricValue(value=self._sum / self._n, n=self._n)
+
+
+class ScaleOutputOptions(BaseModel):
+    """The denoiser's output becomes ``output · factor + offset`` (1, 0 = no change)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    factor: float = Field(1.0, gt=0)
+    offset: float = 0.0
+
+
+class ScaleOutputTransform(Transform):
+    """Test transform ``test-scale-output``: a forward hook that maps the output of the
+    adapter's denoiser UNet to ``output · factor + offset``; removing the hook restores the model
+    exactly. Two of them do not commute (which shows the order they are applied in)."""
+
+    name: ClassVar[str] = "test-scale-output"
+    Options: ClassVar[type[BaseModel]] = ScaleOutputOptions
+
+    def applies_to(self, generator: Any) -> Applicability:
+        if denoiser_of(generator) is None:
+            return Applicability(False, "its adapter hands out no denoiser")
+        return Applicability(True)
+
+    def _attach(self, generator: Any) -> tuple[Any, dict[str, Any]]:
+        spec = denoiser_of(generator)
+        if spec is None:
+            raise UnsupportedError("test-scale-output: no denoiser")
+        factor = float(self.options.factor)  # type: ignore[attr-defined]
+        offset = float(self.options.offset)  # type: ignore[attr-defined]
+
+        def affine(x: torch.Tensor) -> torch.Tensor:
+            return x * factor + offset if offset else x * factor
+
+        def hook(module: Any, args: Any, kwargs: Any, out: Any) -> Any:
+            if isinstance(out, tuple):
+                return (affine(out[0]), *out[1:])
+            if isinstance(out, torch.Tensor):
+                return affine(out)
+            out.sample = affine(out.sample)
+            return out
+
+        handle = spec.unet.register_forward_hook(hook, with_kwargs=True)
+        return handle.remove, {"hooked": type(spec.unet).__name__}
+
+
+class RandomSVDTeacher:
+    """``random-svd``: a tiny random SVD-architecture UNet
+    (:func:`~vdmbench.models.svd_denoiser.random_svd_unet`, 4 frames of 8×8 latents) as a teacher
+    for ``vdmbench analyze``/``compress`` tests. It generates no videos."""
+
+    Options: ClassVar[type[BaseModel]] = NoOptions
+
+    @classmethod
+    def load(cls, name: str, weights: str | None, options: Any, device: str,
+             steps: int | None = None, dtype: str = "float32") -> Any:
+        raise UnsupportedError(f"model '{name}': random-svd is a teacher for analyze/compress "
+                               f"tests only; it generates no videos")
+
+    @classmethod
+    def teacher(cls, weights: str | None, device: str = "cpu", *, frames: int | None = None,
+                options: Any = None, dtype: str = "float32") -> Any:
+        """The random UNet with the SVD convention. Its clips have the UNet's own 4 frames
+        (``frames`` is part of the common signature and not used)."""
+        from vdmbench.models.svd_denoiser import SVDDenoiser, random_svd_unet
+
+        return SVDDenoiser(random_svd_unet().to(device), device, name="random-svd")

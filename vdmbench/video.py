@@ -125,6 +125,11 @@ def from_btchw(x: torch.Tensor) -> torch.Tensor:
     return x.permute(0, 1, 3, 4, 2)
 
 
+def video_to_uint8(x: torch.Tensor) -> torch.Tensor:
+    """Sampled float ``(B, T, 3, H, W)`` in [-1, 1] → uint8 ``(B, T, H, W, 3)`` on the CPU."""
+    return from_unit_float(from_btchw(x)).cpu().contiguous()
+
+
 def resize_frames(x: torch.Tensor, size: tuple[int, int], mode: ResizeMode) -> torch.Tensor:
     """Resize float frames ``(N, C, H, W)`` to ``size`` = (height, width).
 

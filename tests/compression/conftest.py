@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from compression.compress import random_svd_unet
+from vdmbench.models.svd_denoiser import random_svd_unet
 
 
 @pytest.fixture(autouse=True)

@@ -6,10 +6,10 @@ import torch
 from safetensors.torch import load_file
 
 from compression.distill import train
-from compression.family import SVDFamily
 from compression.plan import make_plan
 from compression.recipe import Recipe
 from compression.student import apply
+from vdmbench.models.svd_denoiser import SVDDenoiser
 
 
 def _recipe(**train_kw) -> Recipe:
@@ -23,7 +23,7 @@ def test_icd_only_steps_lower_icd(tmp_path, unet, monkeypatch):
 
     # every step sees the same data, σ and noise, so the decrease is the optimisation's
     monkeypatch.setattr(distill, "_step_seed", lambda *a: 5)
-    fam = SVDFamily(unet, frames=4, size=8)
+    fam = SVDDenoiser(unet, frames=4, size=8)
     student = apply(unet, make_plan("vdmini", unet.config))
     rec = Recipe(model="random-svd", data={"frames": 4},
                  train=dict(max_steps=6, batch_size=2, lr=1e-3, ema_decay=None, seed=3,
@@ -37,7 +37,7 @@ def test_icd_only_steps_lower_icd(tmp_path, unet, monkeypatch):
 
 
 def test_resume_continues_exactly(tmp_path, unet):
-    fam = SVDFamily(unet, frames=4, size=8)
+    fam = SVDDenoiser(unet, frames=4, size=8)
     plan = make_plan("vdmini", unet.config)
     full = apply(unet, plan)
     train(fam, full, _recipe(), tmp_path / "a", progress=False)

@@ -10,11 +10,11 @@ from __future__ import annotations
 import torch
 
 import compression.distill as distill
-from compression.family import SVDFamily
 from compression.icmd import MCADiscriminator, encoder_features, hinge_d_loss, hinge_g_loss
 from compression.plan import make_plan
 from compression.recipe import Recipe
 from compression.student import apply
+from vdmbench.models.svd_denoiser import SVDDenoiser
 
 
 def test_hinge_at_chance_is_two_per_head():
@@ -34,7 +34,7 @@ def test_heads_separate_clearly_different_inputs(unet):
     """A few optimizer steps (the trainer's D optimizer) on real = smooth clips, fake = white
     noise clips, both re-noised with the same σ', n' and read by the frozen teacher encoder."""
     unet.requires_grad_(False)
-    fam = SVDFamily(unet, frames=4, size=8)
+    fam = SVDDenoiser(unet, frames=4, size=8)
     batch = fam.batch(2, seed=1)
     g = torch.Generator().manual_seed(2)
     real = batch["x0"]
@@ -83,7 +83,7 @@ def test_trainer_discriminator_learns(tmp_path, unet, monkeypatch):
         return made[-1]
 
     monkeypatch.setattr(distill, "MCADiscriminator", make_heads)
-    fam = SVDFamily(unet, frames=4, size=8)
+    fam = SVDDenoiser(unet, frames=4, size=8)
     student = apply(unet, make_plan("vdmini", unet.config))
     rec = Recipe(model="random-svd", data={"frames": 4},
                  train=dict(max_steps=12, batch_size=2, lr=1e-8, disc_lr=2e-3, ema_decay=None,

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 import compression.distill as distill
-from compression.compress import compress, load_teacher, plan_for
+from compression.compress import compress, plan_for
 from compression.icmd import (
     FeatureTaps,
     MCADiscriminator,
@@ -26,6 +26,7 @@ from compression.icmd import (
 )
 from compression.recipe import Recipe, default_recipe
 from compression.student import apply
+from vdmbench.acceleration import teacher_of
 from vdmbench.errors import ConfigError
 from vdmbench.models.synth_t2v import ASSET_DIR
 from vdmbench.models.videocrafter2_unet import VideoCrafter2UNet
@@ -105,14 +106,14 @@ def test_encoder_features_are_the_forward_down_block_outputs() -> None:
 @pytest.fixture(scope="module")
 def t2v() -> Any:
     torch.set_num_threads(1)
-    return load_teacher("synth-t2v", None)
+    return teacher_of("synth-t2v", None)
 
 
 @shipped
 def test_mca_gradient_reaches_the_student_through_the_frozen_teacher(t2v: Any) -> None:
     """The generator loss −D(enc(D_s + σ'n')) of the trainer: the student gets gradients, the
     frozen teacher none, and the features have the layout the heads were built for."""
-    fam = t2v.family
+    fam = t2v
     teacher = fam.unet.requires_grad_(False)
     student = apply(teacher, plan_for("vdmini", t2v)).train()
     batch = fam.batch(2, seed=3)
@@ -152,7 +153,7 @@ def test_trainer_discriminator_learns_on_vc2_teacher(tmp_path: Path, t2v: Any,
         return made[-1]
 
     monkeypatch.setattr(distill, "MCADiscriminator", make_heads)
-    fam = t2v.family
+    fam = t2v
     student = apply(fam.unet, plan_for("vdmini", t2v))
     g = torch.Generator().manual_seed(1)
     with torch.no_grad():

@@ -5,21 +5,16 @@ import json
 import torch
 
 from compression.analysis import analyze, load_scores, write_report
-from compression.family import SVDFamily
 from compression.plan import DepthPlan, make_plan
-from compression.student import (
-    VDMiniUNetSpatioTemporalConditionModel,
-    apply,
-    load_unet,
-    read_compression_json,
-    save_student,
-    state_hash,
-)
+from compression.student import apply, read_compression_json, save_student
 from compression.units import count_params
+from vdmbench.diffusion.denoiser import state_hash
+from vdmbench.models.svd_denoiser import SVDDenoiser
+from vdmbench.models.unets import VDMiniUNetSpatioTemporalConditionModel, load_unet
 
 
 def _inputs(unet, b=1, seed=0):
-    fam = SVDFamily(unet)
+    fam = SVDDenoiser(unet)
     batch = fam.batch(b, seed)
     x = fam.noise(batch, seed)
     return fam, batch, x
@@ -39,7 +34,7 @@ def test_empty_plan_student_equals_teacher(unet):
 def test_random_svd_analyse_prune_save_reload(tmp_path, unet):
     unet.save_pretrained(tmp_path / "teacher" / "unet")
     teacher = load_unet(tmp_path / "teacher")
-    fam = SVDFamily(teacher, frames=4, size=8)
+    fam = SVDDenoiser(teacher, frames=4, size=8)
     rows = analyze(fam, num_clips=2, batch_size=2, steps=2, timing_iters=1, progress=False)
     assert [r.unit for r in rows][0] == "D.0.1" and len(rows) == 9
     assert all(r.content > 0 and r.motion >= 0 and r.params > 0 for r in rows)

@@ -16,14 +16,14 @@ from click.testing import CliRunner
 
 import compression.compress as compress_module
 from compression.cli import analyze_cmd, compress_cmd
-from compression.compress import Teacher, compress, load_teacher
+from compression.compress import compress
 from compression.distill import train
 from compression.icmd import FeatureTaps, default_taps, icd_loss
 from compression.recipe import default_recipe
-from compression.student import state_hash
-from compression.synth_t2v_family import SynthT2VFamily
 from compression.units import list_units
+from vdmbench.acceleration import teacher_of
 from vdmbench.data.synthmotion import sample_meta
+from vdmbench.diffusion.denoiser import state_hash
 from vdmbench.errors import ConfigError, WeightsNotFoundError
 from vdmbench.generation import GenerationRequest
 from vdmbench.models.synth_t2v import (
@@ -34,6 +34,7 @@ from vdmbench.models.synth_t2v import (
     load_pipeline,
     resolve_model_dir,
 )
+from vdmbench.models.synth_t2v_denoiser import SynthT2VDenoiser
 from vdmbench.models.videocrafter2_unet import VideoCrafter2UNet
 
 pytestmark = pytest.mark.skipif(not (ASSET_DIR / "sampler.json").is_file(),
@@ -47,7 +48,7 @@ def pipe() -> SynthT2VPipeline:
 
 
 def test_family_batches_and_teacher_numerics(pipe: SynthT2VPipeline) -> None:
-    fam = SynthT2VFamily(pipe)
+    fam = SynthT2VDenoiser(pipe)
     b = fam.batch(3, seed=4, split="val")
     assert b["x0"].shape == (3, 8, 3, 16, 16) and b["x0"].dtype == torch.float32
     assert -1.0 <= float(b["x0"].min()) and float(b["x0"].max()) <= 1.0
@@ -57,7 +58,7 @@ def test_family_batches_and_teacher_numerics(pipe: SynthT2VPipeline) -> None:
     captions = [sample_meta(int(i), "val").caption for i in b["index"]]
     assert torch.equal(b["context"], pipe.encode(captions))
     assert (b["tokens"] > 0).any(dim=1).all()  # no caption dropped outside the train split
-    dropped = SynthT2VFamily(pipe, caption_dropout=1.0).batch(2, seed=0, split="train")
+    dropped = SynthT2VDenoiser(pipe, caption_dropout=1.0).batch(2, seed=0, split="train")
     assert (dropped["tokens"] == 0).all() and torch.equal(dropped["context"],
                                                           pipe.encode(["", ""]))
     # the family's denoiser is the teacher's D(x; σ) in the (B, F, C, H, W) layout
@@ -88,7 +89,7 @@ def test_compress_cli_writes_a_student_the_adapter_loads(tmp_path: Path,
     meta = json.loads((out / "compression.json").read_text())
     assert meta["base_model"] == "synth-t2v" and meta["base_weights"] is None
     assert meta["plan"]["removed"] == ["M"] and meta["train_steps"] == 2
-    assert meta["unet_loader"] == "compression.student:load_unet"
+    assert "unet_loader" not in meta  # classes.unet names the class
     assert meta["unet_params"] < meta["teacher_unet_params"]
     student = SynthT2VAdapter.load("s", str(out), {}, "cpu", steps=2)
     unet = student.pipe.unet
@@ -133,9 +134,8 @@ def test_mca_is_refused_for_unsupported_teacher_unets(tmp_path: Path,
     r = default_recipe("synth-t2v")
     assert r.model == "synth-t2v" and r.loss.lambda_mca == 0.0 and r.plan.preset == "vdmini"
     r = r.model_copy(update={"loss": r.loss.model_copy(update={"lambda_mca": 1.0})})
-    family: Any = SimpleNamespace(unet=torch.nn.Linear(2, 2))
-    other = Teacher(family, "synth-t2v", None, "0" * 64)
-    monkeypatch.setattr(compress_module, "load_teacher", lambda *a, **k: other)
+    other: Any = SimpleNamespace(unet=torch.nn.Linear(2, 2), name="synth-t2v", weights=None)
+    monkeypatch.setattr(compress_module, "teacher_of", lambda *a, **k: other)
     with pytest.raises(ConfigError, match="lambda_mca.*Linear"):
         compress(r, tmp_path / "o", progress=False)
     assert not (tmp_path / "o").exists()
@@ -147,8 +147,7 @@ def test_distillation_lowers_icd(tmp_path: Path) -> None:
     ICD 0.47×, output error 0.63×).
     The student keeps every unit: removing the mid block alone moves this teacher's output
     farther than the noise does, and a few steps cannot undo that (docs/compression_t2v.md)."""
-    teacher = load_teacher("synth-t2v", None)
-    fam = teacher.family
+    fam = teacher_of("synth-t2v", None)
     student = copy.deepcopy(fam.unet)
     g = torch.Generator().manual_seed(1)
     with torch.no_grad():

@@ -12,20 +12,18 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from compression.recipe import Recipe, load_recipe
-from compression.vae_prune import (
+from compression.vae_cuts import prune_decoder
+from compression.vae_finetune import LPIPSVGG, finetune_decoder, load_lpips_vgg
+from vdmbench.errors import ConfigError, WeightsNotFoundError
+from vdmbench.models.pruned_vae import (
     CONFIG_KEY,
-    LPIPSVGG,
     IdentityDecoderMidBlock,
     PrunedAutoencoderKLTemporalDecoder,
     decode,
     decoder_params,
-    finetune_decoder,
-    load_lpips_vgg,
     load_pruned_vae,
-    prune_decoder,
     save_pruned_vae,
 )
-from vdmbench.errors import ConfigError, WeightsNotFoundError
 
 
 def tiny_vae(levels: int = 4, seed: int = 0) -> AutoencoderKLTemporalDecoder:
@@ -210,10 +208,14 @@ def test_lpips_vgg_loads_real_key_names(tmp_path):
 
 
 def test_recipe_vae_section(tmp_path):
+    from compression.compress import compress
+    from vdmbench.errors import UnsupportedError
+
     p = tmp_path / "r.yaml"
     p.write_text("model: synth-i2v\nvae:\n  enabled: true\n")
-    with pytest.raises(ConfigError, match="no VAE"):
-        load_recipe(p)
+    with pytest.raises(UnsupportedError, match="no 'vae' component"):  # before anything is written
+        compress(load_recipe(p), tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
     p.write_text("model: sfv\nvae:\n  enabled: true\n  perceptual: 1.0\n")
     with pytest.raises(ConfigError, match="perceptual_weights"):
         load_recipe(p)
@@ -222,8 +224,9 @@ def test_recipe_vae_section(tmp_path):
 
 
 def test_compress_sfv_writes_pruned_vae(tmp_path):
-    from compression.compress import compress, random_svd_unet
+    from compression.compress import compress
     from compression.student import read_compression_json
+    from vdmbench.models.svd_denoiser import random_svd_unet
 
     teacher_dir = tmp_path / "sfv"
     random_svd_unet(seed=0).save_pretrained(str(teacher_dir / "unet"))
@@ -235,8 +238,9 @@ def test_compress_sfv_writes_pruned_vae(tmp_path):
         "vae": {"enabled": True, "finetune_steps": 2, "lr": 1e-4, "adversarial": 0.1}})
     out = compress(recipe, tmp_path / "student", weights=str(teacher_dir), progress=False)
     meta = read_compression_json(out)
-    assert meta["classes"]["vae"] == "compression.vae_prune:PrunedAutoencoderKLTemporalDecoder"
-    assert meta["classes"]["unet"].startswith("compression.student:VDMini")
+    assert meta["classes"]["vae"] == \
+        "vdmbench.models.pruned_vae:PrunedAutoencoderKLTemporalDecoder"
+    assert meta["classes"]["unet"].startswith("vdmbench.models.unets:VDMini")
     assert meta["vae_finetune_steps"] == 2 and meta["vae"] is True
     assert meta["vae_decoder_params"] < meta["vae_teacher_decoder_params"]
     vae = load_pruned_vae(out)
@@ -248,7 +252,8 @@ def test_compress_sfv_writes_pruned_vae(tmp_path):
 
 
 def test_compress_sfv_missing_teacher_vae(tmp_path):
-    from compression.compress import compress, random_svd_unet
+    from compression.compress import compress
+    from vdmbench.models.svd_denoiser import random_svd_unet
 
     teacher_dir = tmp_path / "sfv"
     random_svd_unet(seed=0).save_pretrained(str(teacher_dir / "unet"))
@@ -290,7 +295,8 @@ def test_shipped_student_matches_teacher_and_generates():
     teacher (weights hash), and generates the teacher's video shape."""
     from pathlib import Path
 
-    from compression.student import read_compression_json, state_hash
+    from compression.student import read_compression_json
+    from vdmbench.diffusion.denoiser import state_hash
     from vdmbench.generation import GenerationRequest
     from vdmbench.models.synth_i2v import SynthI2VAdapter, load_teacher_unet
 

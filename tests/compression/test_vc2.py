@@ -9,9 +9,11 @@ import pytest
 import torch
 
 from compression.plan import DepthPlan, make_plan
-from compression.student import apply, load_unet, read_compression_json, save_student, state_hash
+from compression.student import apply, read_compression_json, save_student
 from compression.units import count_params, list_units, removed, resolve, unit_params
+from vdmbench.diffusion.denoiser import state_hash
 from vdmbench.errors import ConfigError
+from vdmbench.models.unets import load_unet
 from vdmbench.models.videocrafter2_unet import VideoCrafter2UNet
 
 FRAMES = 3

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from vdmbench.catalog import DATASETS, KERNELS, METRICS, MODELS
+from vdmbench.acceleration import Compressor, Transform
+from vdmbench.catalog import COMPRESSORS, DATASETS, METRICS, MODELS, TRANSFORMS
 from vdmbench.data.base import VideoDataset
 from vdmbench.metrics.base import Metric
 
@@ -34,6 +35,14 @@ def test_vbench_dimension_list_matches_scores() -> None:
     assert _VBENCH_DIMENSIONS == DIMENSIONS
 
 
-@pytest.mark.parametrize("name", KERNELS.names())
-def test_kernel_entries(name: str) -> None:
-    assert callable(KERNELS.get(name))
+@pytest.mark.parametrize("name", TRANSFORMS.names())
+def test_transform_entries(name: str) -> None:
+    cls = TRANSFORMS.get(name)
+    assert issubclass(cls, Transform) and cls.name == name
+    assert cls.Options.model_config.get("extra") == "forbid"
+
+
+@pytest.mark.parametrize("name", COMPRESSORS.names())
+def test_compressor_entries(name: str) -> None:
+    cls = COMPRESSORS.get(name)
+    assert issubclass(cls, Compressor) and cls.name == name

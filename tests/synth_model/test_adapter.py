@@ -12,6 +12,7 @@ import torch
 from conftest import make_requests
 from safetensors.torch import load_file
 
+from vdmbench.diffusion.edm import karras_sigmas
 from vdmbench.errors import ConfigError, VdmbenchError, WeightsNotFoundError
 from vdmbench.generation import ModelCard, VideoGenerator
 from vdmbench.models.synth_i2v import (
@@ -19,7 +20,6 @@ from vdmbench.models.synth_i2v import (
     WEIGHTS_FILE,
     SynthI2VAdapter,
     build_random_model,
-    karras_sigmas,
     load_teacher_unet,
     save_model_dir,
 )
@@ -159,22 +159,16 @@ def test_bad_requests_and_options(random_dir: Path) -> None:
 
 
 def test_triton_kernels(random_dir: Path, requests4: list) -> None:
-    """kernels="triton" installs the registered backend (same videos up to rounding), or says
-    clearly that it is unavailable."""
-    from vdmbench.catalog import KERNELS
+    """The transform "triton" installs into the adapter's UNet (same step output up to
+    rounding) and is removed when its context exits."""
+    from vdmbench.acceleration import make_transforms, transformed
+    from vdmbench.suite import TransformSpec
 
-    try:
-        KERNELS.get("triton")
-    except (ImportError, AttributeError, VdmbenchError):
-        with pytest.raises(VdmbenchError, match="kernels backend unavailable"):
-            _load(random_dir, kernels="triton")
-        return
-    fast = _load(random_dir, kernels="triton")
-    try:
-        assert fast.describe().kernels == "triton"
+    fast = _load(random_dir)
+    (t,) = make_transforms([TransformSpec(name="triton")], model="m")
+    with transformed(fast, [t], model="m") as applied:
+        assert applied[0]["name"] == "triton" and applied[0]["installed"]["unet"]
         got = fast.components(requests4[0])["denoise"]()  # one UNet step (interpreted: slow)
-    finally:
-        fast.close()
     ref = _load(random_dir).components(requests4[0])["denoise"]()
     assert torch.allclose(got, ref, atol=1e-3, rtol=1e-3), (got - ref).abs().max()
 

@@ -43,19 +43,18 @@ from typing import Any, ClassVar, Literal
 import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from vdmbench.errors import ConfigError, InvalidVideoError, WeightsNotFoundError
+from vdmbench.errors import ConfigError, InvalidRequestError, WeightsNotFoundError
 from vdmbench.generation import GenerationRequest, ModelCard
+from vdmbench.models.svd_denoiser import SVDDenoiser
 from vdmbench.paths import expand_path, require_dir, sha256_tree
 from vdmbench.video import Video, from_bcthw, from_unit_float, resize_frames, to_unit_float
 
 __all__ = ["SVDAdapter", "SFVAdapter", "SVDOptions", "SFVOptions", "ComponentSource",
-           "resolve_components", "apply_kernels", "random_svd_pipeline", "COMPONENTS",
+           "resolve_components", "random_svd_pipeline", "COMPONENTS",
            "SVD_SCHEDULER_CONFIG"]
 
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 _MAX_CHAIN = 8
-#: module prefixes a ``compression.json`` ``classes`` entry may import from
-_ALLOWED_CLASS_MODULES = ("diffusers", "transformers", "compression.", "baselines.", "vdmbench.")
 
 
 @dataclass(frozen=True)
@@ -262,16 +261,17 @@ def _weight_file(folder: Path, stem: str, variant: str | None) -> tuple[Path | N
     return None, None
 
 
-def resolve_components(model: str, weights: str | None, options: _CommonOptions
-                       ) -> dict[str, ComponentSource]:
-    """Find every component's folder along the root chain; raises
+def resolve_components(model: str, weights: str | None, options: _CommonOptions,
+                       names: Sequence[str] = tuple(COMPONENTS)) -> dict[str, ComponentSource]:
+    """Find the folder of each component in ``names`` along the root chain; raises
     :class:`WeightsNotFoundError` naming the component and every place it was looked for."""
     if weights is None:
         raise ConfigError(f"model '{model}': 'weights' is required (a diffusers-format SVD "
                           f"folder, e.g. ${{SVD_XT_DIR}})")
     roots = _root_chain(weights, options.base, options.hf_cache_dir, model)
     out: dict[str, ComponentSource] = {}
-    for name, kind in COMPONENTS.items():
+    for name in names:
+        kind = COMPONENTS[name]
         looked: list[str] = []
         for root in roots:
             folder = root.path if (name == "unet" and root.bare_unet) else root.path / name
@@ -302,14 +302,9 @@ def resolve_components(model: str, weights: str | None, options: _CommonOptions
 
 
 def _import_class(target: str, component: str) -> type:
-    module_name, _, attr = target.partition(":")
-    if not attr or not module_name.startswith(_ALLOWED_CLASS_MODULES):
-        raise ConfigError(f"component '{component}': class {target!r} must be 'module:attr' in "
-                          f"one of {', '.join(_ALLOWED_CLASS_MODULES)}")
-    obj: Any = importlib.import_module(module_name)
-    for part in attr.split("."):
-        obj = getattr(obj, part)
-    return obj
+    from vdmbench.models.student_dir import import_class
+
+    return import_class(target, component)
 
 
 def _load_component(src: ComponentSource, dtype: torch.dtype, model: str) -> Any:
@@ -368,8 +363,7 @@ class SVDAdapter:
     default_steps: ClassVar[int] = 25
 
     def __init__(self, name: str, pipe: Any, sources: dict[str, ComponentSource],
-                 options: _CommonOptions, device: str, steps: int, dtype: str,
-                 kernels: str) -> None:
+                 options: _CommonOptions, device: str, steps: int, dtype: str) -> None:
         self.name = name
         self.pipe = pipe
         self.sources = sources
@@ -377,8 +371,6 @@ class SVDAdapter:
         self.device = torch.device(device)
         self.steps = steps
         self.dtype = dtype
-        self.kernels = kernels
-        self.kernel_report: dict[str, Any] = {}
         self._card: ModelCard | None = None
 
     # -- construction --------------------------------------------------------------------------
@@ -389,12 +381,11 @@ class SVDAdapter:
 
     @classmethod
     def load(cls, name: str, weights: str | None, options: Any, device: str,
-             steps: int | None = None, dtype: str = "float32", kernels: str = "none"
-             ) -> SVDAdapter:
+             steps: int | None = None, dtype: str = "float32") -> SVDAdapter:
         """Resolve and load the components (offline), build the pipeline on ``device``.
 
         ``options``: an ``Options`` instance or a mapping; ``steps``: denoising steps;
-        ``dtype``: float32 / float16 / bfloat16; ``kernels``: "none" or "triton".
+        ``dtype``: float32 / float16 / bfloat16.
         """
         if not isinstance(options, cls.Options):
             options = cls.Options.model_validate(options or {})
@@ -402,8 +393,6 @@ class SVDAdapter:
         if dtype not in _DTYPES:
             raise ConfigError(f"model '{name}': dtype {dtype!r} is not one of "
                               f"{', '.join(_DTYPES)}")
-        if kernels not in ("none", "triton"):
-            raise ConfigError(f"model '{name}': kernels {kernels!r} is not 'none' or 'triton'")
         from diffusers import StableVideoDiffusionPipeline
 
         sources = resolve_components(name, weights, options)
@@ -412,10 +401,46 @@ class SVDAdapter:
         pipe = StableVideoDiffusionPipeline(**parts)
         pipe.to(device)
         pipe.set_progress_bar_config(disable=True)
-        adapter = cls(name, pipe, sources, options, device, n_steps, dtype, kernels)
-        if kernels == "triton":
-            adapter.kernel_report = apply_kernels(pipe, name)
-        return adapter
+        return cls(name, pipe, sources, options, device, n_steps, dtype)
+
+    @classmethod
+    def teacher(cls, weights: str | None, device: str = "cpu", *, frames: int | None = None,
+                options: Any = None, dtype: str = "float32") -> SVDDenoiser:
+        """The denoiser for analysis and distillation: only the UNet is loaded (a full pipeline
+        folder, a student folder or a bare UNet folder; ``options`` ``variant``/``base`` apply);
+        other components (the VAE, for decoder pruning) load on demand through
+        ``component(name)`` from the same folders. Training data are seeded Gaussian latent
+        clips of ``frames`` (default 14) × 16 × 16."""
+        if weights is None:
+            raise WeightsNotFoundError(
+                f"{cls.adapter_name}: no weights given. Pass the teacher's folder (--weights DIR "
+                f"on the command line): a diffusers SVD/SF-V folder, a student folder or a bare "
+                f"UNet folder (config.json + diffusion_pytorch_model[.fp16].safetensors); "
+                f"nothing is downloaded")
+        if not isinstance(options, cls.Options):
+            options = cls.Options.model_validate(options or {})
+        if dtype not in _DTYPES:
+            raise ConfigError(f"model '{cls.adapter_name}': dtype {dtype!r} is not one of "
+                              f"{', '.join(_DTYPES)}")
+        name = cls.adapter_name
+        src = resolve_components(name, weights, options, names=("unet",))["unet"]
+        unet = _load_component(src, _DTYPES[dtype], name).to(device).eval()
+
+        def load_other(component: str) -> torch.nn.Module:
+            other = resolve_components(name, weights, options, names=(component,))[component]
+            return _load_component(other, torch.float32, name).eval()
+
+        root = str(expand_path(weights, f"{name} weights").resolve()) if weights else None
+        return SVDDenoiser(unet, device, frames=frames or 14, size=16, weights=root, name=name,
+                           loader=load_other)
+
+    def denoiser(self) -> SVDDenoiser:
+        """The loaded pipeline's UNet with the SVD convention (modules: unet, vae,
+        image_encoder), for transforms and baselines."""
+        p = self.pipe
+        return SVDDenoiser(p.unet, str(self.device), frames=self.options.num_frames,
+                           weights=None, name=self.adapter_name,
+                           modules={"vae": p.vae, "image_encoder": p.image_encoder})
 
     # -- sampling parameters -------------------------------------------------------------------
 
@@ -458,7 +483,7 @@ class SVDAdapter:
         import PIL.Image
 
         if r.image is None:
-            raise InvalidVideoError(f"request {r.id}: image-to-video needs a conditioning image")
+            raise InvalidRequestError(f"request {r.id}: image-to-video needs a conditioning image")
         return PIL.Image.fromarray(r.image.detach().cpu().numpy())
 
     # -- the protocol --------------------------------------------------------------------------
@@ -516,16 +541,13 @@ class SVDAdapter:
                 "sources": {k: s.origin for k, s in self.sources.items()},
                 "size": "options" if self.options.height else "per request (card: UNet config)",
             }
-            if self.kernel_report:
-                sampler["kernels_installed"] = self.kernel_report
             self._card = ModelCard(
                 name=self.name, adapter=self.adapter_name, params=params, dtype=self.dtype,
                 steps=self.steps,
                 frames=int(self.options.num_frames or p.unet.config.num_frames),
                 height=int(self.options.height or p.unet.config.sample_size * scale),
                 width=int(self.options.width or p.unet.config.sample_size * scale),
-                weights_sha256=_weights_hash(self.sources), cfg=self.cfg, kernels=self.kernels,
-                sampler=sampler)
+                weights_sha256=_weights_hash(self.sources), cfg=self.cfg, sampler=sampler)
         return self._card
 
     def components(self, request: GenerationRequest) -> dict[str, Callable[[], object]]:
@@ -624,35 +646,6 @@ class SFVAdapter(SVDAdapter):
 
     def _schedule_kwargs(self) -> dict[str, Any]:
         return {"sigmas": [float(self.options.sigma), 0.0]}  # type: ignore[attr-defined]
-
-
-def apply_kernels(pipe: Any, model: str) -> dict[str, Any]:
-    """Apply the registered "triton" kernel backend to the UNet and the VAE.
-
-    The backend is ``KERNELS.get("triton")`` (``compression.kernels:fast_kernels``), called
-    with one module. A returned handle with ``install()`` is installed (in place, for the
-    adapter's lifetime); a returned module replaces the component. Returns what was installed
-    (the handles' ``summary.as_dict()`` where they have one) for the model card.
-    """
-    try:
-        from vdmbench.catalog import KERNELS
-    except ImportError as e:
-        raise ConfigError(f"model '{model}': kernels 'triton' needs vdmbench.catalog "
-                          f"({e})") from None
-    apply = KERNELS.get("triton")
-    report: dict[str, Any] = {}
-    for attr in ("unet", "vae"):
-        module = getattr(pipe, attr)
-        result = apply(module)
-        if hasattr(result, "install"):
-            result = result.install()
-            summary = getattr(result, "summary", None)
-            report[attr] = summary.as_dict() if hasattr(summary, "as_dict") else repr(result)
-        elif isinstance(result, torch.nn.Module):
-            if result is not module:
-                pipe.register_modules(**{attr: result})
-            report[attr] = type(result).__name__
-    return report
 
 
 # ---------------------------------------------------------------- random-weight architectures

@@ -16,7 +16,9 @@ Model directory: ``unet/`` (``save_pretrained``), ``text_encoder.safetensors`` +
 ``vdmbench/assets/synth_t2v_teacher/``. A student directory (written by ``vdmbench compress
 --model synth-t2v``) holds only ``unet/`` plus ``compression.json``, whose ``base_weights``
 names the directory the other parts come from (null = the shipped teacher) and whose
-``unet_loader`` (``module:attr``) loads its UNet; see :func:`resolve_model_dir`.
+``classes.unet`` names its UNet class; see :func:`resolve_model_dir` and
+:mod:`vdmbench.models.student_dir`. What the adapter hands to training and acceleration is
+:class:`~vdmbench.models.synth_t2v_denoiser.SynthT2VDenoiser`.
 """
 
 from __future__ import annotations
@@ -27,20 +29,28 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from vdmbench.errors import ConfigError, InvalidVideoError, WeightsNotFoundError
+from vdmbench.diffusion.edm import edm_scalings
+from vdmbench.errors import ConfigError, InvalidRequestError, WeightsNotFoundError
 from vdmbench.generation import GenerationRequest, ModelCard
-from vdmbench.models.student_chain import ResolvedModel, import_loader, read_json, walk_chain
-from vdmbench.models.synth_i2v import edm_scalings
+from vdmbench.models.student_dir import (
+    ResolvedModel,
+    load_student_unet,
+    read_json,
+    walk_chain,
+)
 from vdmbench.models.videocrafter2_unet import VideoCrafter2UNet
-from vdmbench.paths import sha256_tree
+from vdmbench.paths import expand_path, sha256_tree
 from vdmbench.video import Video, from_unit_float
+
+if TYPE_CHECKING:
+    from vdmbench.models.synth_t2v_denoiser import SynthT2VDenoiser
 
 ADAPTER_NAME = "synth-t2v"
 ASSET_DIR = Path(__file__).resolve().parent.parent / "assets" / "synth_t2v_teacher"
@@ -230,15 +240,15 @@ def resolve_model_dir(weights: str | Path | None) -> ResolvedModel:
     """Where each part (:data:`PARTS`) of a model comes from: follow ``compression.json`` →
     ``base_weights`` links from ``weights`` (None = the shipped teacher) until the UNet, the
     text encoder and ``sampler.json`` are found (see
-    :func:`vdmbench.models.student_chain.walk_chain`); a missing part is a
+    :func:`vdmbench.models.student_dir.walk_chain`); a missing part is a
     :class:`WeightsNotFoundError` naming the file looked for."""
-    sources, chain, unet_loader = walk_chain(weights, ASSET_DIR, ADAPTER_NAME, PARTS, _LAYOUT)
+    sources, chain, unet_class = walk_chain(weights, ASSET_DIR, ADAPTER_NAME, PARTS, _LAYOUT)
     missing = [rel for part, rel in PARTS.items() if part not in sources]
     if missing:
         raise WeightsNotFoundError(
             f"synth-t2v: {chain[-1] / missing[0]} not found (looked in "
             f"{', '.join(map(str, chain))}; {_LAYOUT})")
-    return ResolvedModel(sources, sources["sampler"] / "sampler.json", chain, unet_loader)
+    return ResolvedModel(sources, sources["sampler"] / "sampler.json", chain, unet_class)
 
 
 def _require(path: Path) -> Path:
@@ -254,9 +264,9 @@ def load_pipeline(weights: str | Path | None = None, device: str = "cpu"
     res = resolve_model_dir(weights)
     unet_dir = res.sources["unet"] / "unet"
     _require(unet_dir / "diffusion_pytorch_model.safetensors")
-    if res.unet_loader:
-        unet = import_loader(res.unet_loader, res.sources["unet"] / "compression.json")(
-            unet_dir)
+    if res.unet_class:
+        unet = load_student_unet(unet_dir, res.unet_class,
+                                 res.sources["unet"] / "compression.json")
     else:
         unet = VideoCrafter2UNet.from_pretrained(unet_dir)
     if not isinstance(unet, VideoCrafter2UNet):
@@ -296,31 +306,51 @@ class SynthT2VAdapter:
         guidance_scale: float | None = Field(None, ge=0)
 
     def __init__(self, name: str, pipe: SynthT2VPipeline, options: Options, steps: int,
-                 dtype: str, resolved: ResolvedModel) -> None:
+                 dtype: str, resolved: ResolvedModel, weights: str | None = None) -> None:
         self.name, self.pipe, self.options = name, pipe, options
         self.steps, self.dtype, self.resolved = steps, dtype, resolved
         self.weights_dir = resolved.chain[0]
+        self.weights = weights
         self._sha = weights_sha256(resolved)
 
     @classmethod
     def load(cls, name: str, weights: str | None, options: Any, device: str,
-             steps: int | None = None, dtype: str = "float32", kernels: str = "none"
-             ) -> SynthT2VAdapter:
+             steps: int | None = None, dtype: str = "float32") -> SynthT2VAdapter:
+        """A model or student directory (None = the shipped teacher); float32 only."""
         if dtype != "float32":
             raise ConfigError(f"synth-t2v runs in float32 only, not {dtype}", field="dtype")
-        if kernels != "none":
-            raise ConfigError("synth-t2v has no fused-kernel variant", field="kernels")
         pipe, res = load_pipeline(weights, device)
         opts = options if isinstance(options, cls.Options) else cls.Options.model_validate(
             options or {})
-        return cls(name, pipe, opts, steps or pipe.sampler.steps, dtype, res)
+        w = None if weights is None else str(expand_path(weights, "synth-t2v weights").resolve())
+        return cls(name, pipe, opts, steps or pipe.sampler.steps, dtype, res, w)
+
+    @classmethod
+    def teacher(cls, weights: str | None, device: str = "cpu", *, frames: int | None = None,
+                options: Any = None, dtype: str = "float32") -> SynthT2VDenoiser:
+        """The denoiser of a model directory (None = the shipped teacher) for analysis and
+        distillation; ``frames`` must be None or the model's own."""
+        adapter = cls.load(ADAPTER_NAME, weights, options, device, dtype=dtype)
+        s = adapter.pipe.sampler
+        if frames is not None and frames != s.frames:
+            raise ConfigError(f"synth-t2v trains on {s.frames}-frame clips (its sampler.json), "
+                              f"not {frames}", field="data.frames")
+        return adapter.denoiser()
+
+    def denoiser(self) -> SynthT2VDenoiser:
+        """What training and acceleration need (see :class:`SynthT2VDenoiser`); its sampler uses
+        this adapter's guidance scale."""
+        from vdmbench.models.synth_t2v_denoiser import SynthT2VDenoiser
+
+        return SynthT2VDenoiser(self.pipe, str(self.pipe.device), weights=self.weights,
+                                guidance_scale=self.options.guidance_scale)
 
     def _check(self, r: GenerationRequest) -> None:
         s = self.pipe.sampler
         if r.prompt is None:
-            raise InvalidVideoError(f"request {r.id}: synth-t2v needs a text prompt")
+            raise InvalidRequestError(f"request {r.id}: synth-t2v needs a text prompt")
         if (r.frames, r.height, r.width) != (s.frames, s.height, s.width):
-            raise InvalidVideoError(
+            raise InvalidRequestError(
                 f"request {r.id}: synth-t2v generates {s.frames}×{s.height}×{s.width} videos, "
                 f"asked for {r.frames}×{r.height}×{r.width}")
 

@@ -37,7 +37,12 @@ from typing import Any
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from vdmbench.errors import ConfigError, InvalidVideoError, VdmbenchError, WeightsNotFoundError
+from vdmbench.errors import (
+    ConfigError,
+    InvalidRequestError,
+    VdmbenchError,
+    WeightsNotFoundError,
+)
 from vdmbench.generation import GenerationRequest, ModelCard
 from vdmbench.models.lvdm_convert import convert_state_dict, default_config, read_state_dict
 from vdmbench.models.videocrafter2_unet import VideoCrafter2UNet
@@ -278,8 +283,7 @@ class T2VTurboAdapter:
 
     @classmethod
     def load(cls, name: str, weights: str | None, options: Any, device: str,
-             steps: int | None = None, dtype: str = "float32", kernels: str = "none"
-             ) -> T2VTurboAdapter:
+             steps: int | None = None, dtype: str = "float32") -> T2VTurboAdapter:
         opts = options if isinstance(options, cls.Options) else cls.Options.model_validate(
             options or {})
         steps = steps or 4
@@ -308,9 +312,6 @@ class T2VTurboAdapter:
         _open_clip()  # fail early, before reading gigabytes
         tdtype = {"float32": torch.float32, "float16": torch.float16,
                   "bfloat16": torch.bfloat16}[dtype]
-        if kernels == "triton":
-            raise ConfigError("t2v-turbo-v2: install fused kernels with the compression "
-                              "helper's FastKernels on the loaded UNet", field="kernels")
         base = read_state_dict(base_path)
         vae = load_vae(base, str(base_path)).to(device, tdtype)
         if te_path is None:
@@ -333,9 +334,9 @@ class T2VTurboAdapter:
     def _check(self, r: GenerationRequest) -> None:
         o = self.options
         if r.prompt is None:
-            raise InvalidVideoError(f"request {r.id}: t2v-turbo-v2 needs a text prompt")
+            raise InvalidRequestError(f"request {r.id}: t2v-turbo-v2 needs a text prompt")
         if (r.frames, r.height, r.width) != (o.frames, o.height, o.width):
-            raise InvalidVideoError(f"request {r.id}: t2v-turbo-v2 generates {o.frames}×"
+            raise InvalidRequestError(f"request {r.id}: t2v-turbo-v2 generates {o.frames}×"
                                     f"{o.height}×{o.width}, asked for {r.frames}×{r.height}×"
                                     f"{r.width}")
 

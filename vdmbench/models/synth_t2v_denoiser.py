@@ -1,4 +1,4 @@
-"""The synthetic text-to-video teacher (``synth-t2v``) as a :class:`~compression.family.Family`.
+"""The synthetic T2V model (``synth-t2v``) as a :class:`~vdmbench.diffusion.denoiser.DenoiserSpec`.
 
 Data are SynthMotion clips rendered at the teacher's shape (``sampler.json``: frames × H × W) with
 their captions encoded by the teacher's frozen :class:`~vdmbench.models.synth_t2v.CaptionEncoder`.
@@ -20,12 +20,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from compression.family import Family, unet_swapped
 from vdmbench.data.synthmotion import render_batch
+from vdmbench.diffusion.denoiser import DenoiserSpec, unet_swapped
+from vdmbench.diffusion.edm import edm_scalings
 from vdmbench.errors import ConfigError
-from vdmbench.models.synth_i2v import edm_scalings, video_to_uint8
 from vdmbench.models.synth_t2v import SynthT2VPipeline
-from vdmbench.video import to_unit_float
+from vdmbench.video import to_unit_float, video_to_uint8
 
 
 def _to_unet(x: torch.Tensor) -> torch.Tensor:
@@ -33,7 +33,7 @@ def _to_unet(x: torch.Tensor) -> torch.Tensor:
     return x.permute(0, 2, 1, 3, 4)
 
 
-class SynthT2VFamily(Family):
+class SynthT2VDenoiser(DenoiserSpec):
     """``pipeline``: the teacher :class:`SynthT2VPipeline` (its ``unet`` is the teacher).
 
     ``pool``: clips are drawn from SynthMotion indices ``< pool``; ``caption_dropout``: the
@@ -41,18 +41,21 @@ class SynthT2VFamily(Family):
     of :meth:`sample` (None = ``sampler.json``'s)."""
 
     name = "synth-t2v"
+    clip_dataset = "synthmotion"
     # σ ~ log-normal(P_mean, P_std) of L_task: the shipped teacher's training distribution
     # (``python -m vdmbench.synth.train_t2v`` defaults), where layout and motion are decided.
     p_mean = -0.4
     p_std = 1.4
 
     def __init__(self, pipeline: SynthT2VPipeline, device: str = "cpu", pool: int = 4096,
-                 caption_dropout: float = 0.1, guidance_scale: float | None = None) -> None:
+                 caption_dropout: float = 0.1, guidance_scale: float | None = None,
+                 weights: str | None = None) -> None:
         if not 0.0 <= caption_dropout <= 1.0:
             raise ConfigError(f"caption_dropout must be in [0, 1], got {caption_dropout}")
         if pool < 1:
             raise ConfigError(f"pool must be ≥ 1, got {pool}")
-        super().__init__(pipeline.unet, device)
+        super().__init__(pipeline.unet, device, weights=weights,
+                         modules={"text_encoder": pipeline.text_encoder})
         self.pipe = pipeline
         s = pipeline.sampler
         self.sigma_min, self.sigma_max = s.sigma_min, s.sigma_max

@@ -1,4 +1,4 @@
-"""The synthetic teacher (``synth-i2v``) as a :class:`~compression.family.Family`.
+"""The synthetic I2V model (``synth-i2v``) as a :class:`~vdmbench.diffusion.denoiser.DenoiserSpec`.
 
 Data are SynthMotion clips rendered at the teacher's shape (``sampler.json``: frames × H × W);
 frame 0 is the conditioning image, the motion class is the motion bucket. Preconditioning,
@@ -12,20 +12,23 @@ from typing import Any
 import torch
 from torch import nn
 
-from compression.family import Family, unet_swapped
 from vdmbench.data.synthmotion import render_batch
-from vdmbench.models.synth_i2v import SynthI2VPipeline, edm_scalings, video_to_uint8
-from vdmbench.video import to_unit_float
+from vdmbench.diffusion.denoiser import DenoiserSpec, unet_swapped
+from vdmbench.diffusion.edm import edm_scalings
+from vdmbench.models.synth_i2v_pipeline import SynthI2VPipeline
+from vdmbench.video import to_unit_float, video_to_uint8
 
 
-class SynthFamily(Family):
-    """``pipeline``: the teacher :class:`SynthI2VPipeline` (its ``unet`` is the teacher)."""
+class SynthI2VDenoiser(DenoiserSpec):
+    """``pipeline``: a :class:`SynthI2VPipeline` (its ``unet`` is the denoiser)."""
 
     name = "synth-i2v"
+    clip_dataset = "synthmotion"
 
     def __init__(self, pipeline: SynthI2VPipeline, device: str = "cpu",
-                 pool: int = 4096) -> None:
-        super().__init__(pipeline.unet, device)
+                 pool: int = 4096, weights: str | None = None) -> None:
+        super().__init__(pipeline.unet, device, weights=weights,
+                         modules={"image_encoder": pipeline.image_encoder})
         self.pipe = pipeline
         s = pipeline.sampler
         self.sigma_min, self.sigma_max = s.sigma_min, s.sigma_max

@@ -1,0 +1,71 @@
+"""The transform ``triton``: :func:`~compression.kernels.install.fast_kernels` on a loaded model.
+
+Installs the fused kernels and exact shortcuts into every module the adapter's
+:class:`~vdmbench.diffusion.denoiser.DenoiserSpec` lists (``modules``: the UNet, and the VAE for
+SVD-family adapters) and restores them exactly when the transform's context exits. In a suite::
+
+    transforms: [{name: triton, options: {project_once: false}}]
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from compression.kernels.install import fast_kernels
+from vdmbench.acceleration import Applicability, Transform, denoiser_of
+from vdmbench.errors import UnsupportedError
+
+
+class TritonOptions(BaseModel):
+    """Which parts to install (all by default); see :class:`~compression.kernels.FastKernels`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    temporal_attention: bool = True
+    one_token_cross_attention: bool = True
+    group_norm: bool = True
+    project_once: bool = False
+
+
+class TritonKernels(Transform):
+    """Fused temporal attention, GroupNorm(+SiLU) and exact 1-token cross-attention."""
+
+    name: ClassVar[str] = "triton"
+    Options: ClassVar[type[BaseModel]] = TritonOptions
+
+    def applies_to(self, generator: Any) -> Applicability:
+        spec = denoiser_of(generator)
+        if spec is None:
+            return Applicability(False, "its adapter hands out no denoiser modules")
+        from compression.kernels.install import _diffusers_classes
+
+        kinds = tuple(_diffusers_classes()[k] for k in ("unet", "vae", "vc2_unet"))
+        if not any(isinstance(m, kinds) for mod in spec.modules.values()
+                   for m in mod.modules()):
+            return Applicability(False, "it has no SVD UNet, temporal VAE or VideoCrafter2 UNet")
+        return Applicability(True)
+
+    def _attach(self, generator: Any) -> tuple[Any, dict[str, Any]]:
+        spec = denoiser_of(generator)
+        if spec is None:
+            raise UnsupportedError("triton: the adapter hands out no denoiser modules")
+        opts = self.options.model_dump()
+        handles = []
+        summary: dict[str, Any] = {}
+        try:
+            for part, module in spec.modules.items():
+                handle = fast_kernels(module, **opts).install()
+                handles.append(handle)
+                if handle.summary.models:
+                    summary[part] = handle.summary.as_dict()
+        except BaseException:
+            for h in reversed(handles):
+                h.restore()
+            raise
+
+        def undo() -> None:
+            for h in reversed(handles):
+                h.restore()
+
+        return undo, summary
