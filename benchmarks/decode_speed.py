@@ -3,9 +3,11 @@
 Synthesizes UCF101-like videos (320×240, 25 fps, MPEG-4 part 2 in AVI as UCF101's own files,
 ``--frames`` long), then in each round decodes one 16-frame clip at stride ``--stride`` at a
 seeded random offset from every video with both backends, A/B and B/A alternating between rounds
-(interleaved, so drifting machine load hits both alike). Every clip is checked to be identical
-between the backends. Prints one JSON object: per-clip median milliseconds of each backend and
-the median of the per-round ratios pyav/decord (> 1: decord is faster).
+(interleaved, so drifting machine load hits both alike). The clips of the two backends are
+compared: MPEG-4 part 2 decoders need not agree bit for bit (its IDCT is not exact), so the
+largest absolute difference and the share of differing values are reported. Prints one JSON
+object: per-clip median milliseconds of each backend and the median of the per-round ratios
+pyav/decord (> 1: decord is faster).
 
     python benchmarks/decode_speed.py                       # 8 videos, 150 frames, 12 rounds
     python benchmarks/decode_speed.py --videos 4 --rounds 4 --frames 80   # quick run
@@ -64,6 +66,7 @@ def main() -> None:
         rng = np.random.default_rng(0)
         times: dict[str, list[float]] = {"pyav": [], "decord": []}
         ratios = []
+        max_diff, differing, total = 0, 0, 0
         for r in range(args.rounds):
             starts = rng.integers(0, args.frames - span + 1, len(paths))
             clips = [list(range(int(s), int(s) + span, args.stride)) for s in starts]
@@ -76,8 +79,12 @@ def main() -> None:
                 per_round[backend] = (time.perf_counter() - t0) / len(paths)
                 times[backend].append(per_round[backend])
             for a, b in zip(got["pyav"], got["decord"]):
-                if not np.array_equal(a, b):
-                    raise SystemExit("the backends decoded different frames")
+                if a.shape != b.shape:
+                    raise SystemExit(f"the backends decoded shapes {a.shape} and {b.shape}")
+                diff = np.abs(a.astype(np.int16) - b.astype(np.int16))
+                max_diff = max(max_diff, int(diff.max()))
+                differing += int((diff > 0).sum())
+                total += diff.size
             ratios.append(per_round["pyav"] / per_round["decord"])
     result = {
         "benchmark": "decode_speed", "videos": args.videos, "frames": args.frames,
@@ -86,7 +93,7 @@ def main() -> None:
         "pyav_ms_per_clip": round(1e3 * float(np.median(times["pyav"])), 2),
         "decord_ms_per_clip": round(1e3 * float(np.median(times["decord"])), 2),
         "ratio_pyav_over_decord": round(float(np.median(ratios)), 3),
-        "frames_identical": True,
+        "max_abs_diff": max_diff, "share_of_values_differing": differing / total,
         "versions": {"python": platform.python_version(), "torch": torch.__version__,
                      "av": av.__version__, "decord": decord.__version__},
         "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}",

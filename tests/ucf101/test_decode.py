@@ -46,9 +46,16 @@ def test_pyav_and_decord_give_the_same_frames(tmp_path: Path, name: str, codec: 
     strided = list(range(5, 5 + 16 * 2, 2))  # a 16-frame clip at stride 2
     a, b = decode(path, strided, "pyav"), decode(path, strided, "decord")
     assert a.shape == b.shape == (16, 120, 160, 3)
-    assert np.array_equal(a, b)
+    if codec == "mpeg4":
+        # MPEG-4 part 2's IDCT is not bit-exact across decoder builds: decord 0.6.0's FFmpeg and
+        # PyAV 18's may differ by a grey level or two in a few values (measured: at most 2, in
+        # 1e-5 of the values of 150-frame 320×240 clips); equal on this short clip
+        diff = np.abs(a.astype(int) - b.astype(int))
+        assert diff.max() <= 4 and (diff > 0).mean() < 1e-3
+    else:
+        assert np.array_equal(a, b)
     # order and repeats are kept
-    assert np.array_equal(decode(path, [9, 5, 9], "decord"), a[[2, 0, 2]])
+    assert np.array_equal(decode(path, [9, 5, 9], "decord"), b[[2, 0, 2]])
     if codec == "png":  # lossless: both equal the written frames
         assert np.array_equal(a, frames[strided])
 
