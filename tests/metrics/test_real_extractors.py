@@ -201,3 +201,24 @@ def test_cdfvd_and_is_metrics(i3d_ts: Path, tmp_path) -> None:
     val = is_metric.compute()
     assert val.n == 6 and 1.0 <= val.value <= 101 and val.std is not None
     assert val.details["shuffle_seed"] is None and val.details["log_eps"] == 0.0
+
+
+def test_styleganv_preset_prepares_whole_ucf101_videos(i3d_ts: Path, tmp_path: Path) -> None:
+    """Real videos come from the dataset's source files (native size), prepared to 256×256."""
+    from test_peers import _ucf_layout
+
+    from vdmbench.data.ucf101 import UCF101Dataset
+    from vdmbench.suite import DatasetSpec
+
+    _ucf_layout(tmp_path / "ucf", 2, 60, 80)
+    ds = UCF101Dataset(DatasetSpec(name="ucf101", split="trainval", num_videos=2, frames=16,
+                                   height=48, width=64, options={"root": str(tmp_path / "ucf")}))
+    ctx = MetricContext(device="cpu", cache_dir=tmp_path / "cache", dataset=ds)
+    m = FVDStyleGANV(StyleGANVFVDOptions(weights=str(i3d_ts), num_real=3, batch_size=2), ctx)
+    gen = make_videos(3, seed=2, frames=16, size=40)
+    m.update(gen, requests_for(gen))
+    v = m.compute()
+    assert v.details["n_ref"] == 3 and v.details["skipped"] == 0
+    assert m._ref is not None
+    assert m._ref.mean[1] == 256.0   # the detector saw 256-wide real frames
+    assert m._gen.mean[1] == 40.0    # and the generated frames as they are

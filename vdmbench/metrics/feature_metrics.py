@@ -521,6 +521,7 @@ class _FVDCDFVDFolder(_CdFVDBase):
     def __init__(self, options: BaseModel, context: MetricContext) -> None:
         super().__init__(options, context)
         self._pending_short = 0
+        self._gen_offset = 0
 
     def prepare_real(self, clip: torch.Tensor) -> torch.Tensor:
         from vdmbench.metrics.protocols import cdfvd_prepare
