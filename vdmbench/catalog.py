@@ -53,11 +53,24 @@ METRICS.add("is_synth", "vdmbench.synth.metrics:SynthIS",
 METRICS.add("motion_acc_synth", "vdmbench.synth.metrics:SynthMotionAccuracy",
             "synthetic motion accuracy: videos the motion net puts in the class asked for")
 METRICS.add("fvd_styleganv_2048_16f", "vdmbench.metrics.feature_metrics:FVDStyleGANV",
-            "FVD, StyleGAN-V protocol (I3D logits, 2048 videos, 16 frames, squash 224)")
-METRICS.add("fvd_cdfvd", "vdmbench.metrics.feature_metrics:FVDCDFVD",
-            "FVD, cd-fvd protocol (I3D, squash 224 bilinear, 2x/255-1)")
-METRICS.add("is_tgan_ucf101", "vdmbench.metrics.feature_metrics:ISTGANUCF101",
-            "UCF101 Inception Score, TGAN protocol (C3D, 16x112x112, 10 splits)")
+            "FVD, StyleGAN-V fvd2048_16f (real: LANCZOS 256 + JPEG; I3D logits, 2048, 16 frames)")
+METRICS.add("fvd_cdfvd_128", "vdmbench.metrics.feature_metrics:FVDCDFVD128",
+            "FVD, cd-fvd folder pipeline at 128 (antialiased short side, crop, uint8, squash 224)")
+METRICS.add("fvd_cdfvd_256", "vdmbench.metrics.feature_metrics:FVDCDFVD256",
+            "FVD, cd-fvd folder pipeline at 256 (antialiased short side, crop, uint8, squash 224)")
+METRICS.add("fvd_cdfvd_array", "vdmbench.metrics.feature_metrics:FVDCDFVDArray",
+            "FVD, cd-fvd numpy-array API (squash 224, 2x/255-1; not its published pipeline)")
+METRICS.add("is_styleganv_ucf101", "vdmbench.metrics.feature_metrics:ISStyleGANVUCF101",
+            "UCF101 Inception Score, StyleGAN-V isv2048_ucf (C3D, 2048 videos, 10 splits)")
+METRICS.add("is_tgan2_ucf101", "vdmbench.metrics.feature_metrics:ISTGAN2UCF101",
+            "UCF101 Inception Score, TGANv2 protocol (C3D, 10 draws x 2048 videos, splits=1)")
+#: metric names that were renamed → the names that replace them (refused by validate/run)
+RENAMED_METRICS: dict[str, str] = {
+    "is_tgan_ucf101": "is_styleganv_ucf101 (what it computed: StyleGAN-V's 10 splits of 2048) "
+                      "or is_tgan2_ucf101 (TGANv2's 10 draws of 2048)",
+    "fvd_cdfvd": "fvd_cdfvd_array (what it computed: cd-fvd's array API) or fvd_cdfvd_128 / "
+                 "fvd_cdfvd_256 (cd-fvd's folder pipeline)",
+}
 METRICS.add("psnr", "vdmbench.metrics.fidelity:PSNRMetric",
             "PSNR (dB) to the teacher's video for the same request and seed")
 METRICS.add("ssim", "vdmbench.metrics.fidelity:SSIMMetric",

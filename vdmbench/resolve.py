@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from vdmbench.catalog import DATASETS, METRICS, MODELS, TRANSFORMS
+from vdmbench.catalog import DATASETS, METRICS, MODELS, RENAMED_METRICS, TRANSFORMS
 from vdmbench.errors import ConfigError, UnknownNameError
 from vdmbench.suite import Suite, field_name, line_of, load_suite, validate_model
 
@@ -37,7 +37,10 @@ def _check_name(registry: Any, name: str, *, file: str, lines: dict, loc: tuple)
     try:
         registry.check(name)
     except UnknownNameError as e:
-        raise ConfigError(str(e), file=file, line=line_of(lines, loc), field=field_name(loc)
+        message = str(e)
+        if registry is METRICS and name in RENAMED_METRICS:
+            message = f"metric '{name}' was renamed: use {RENAMED_METRICS[name]}"
+        raise ConfigError(message, file=file, line=line_of(lines, loc), field=field_name(loc)
                           ) from None
 
 

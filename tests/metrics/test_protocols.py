@@ -9,25 +9,33 @@ import torch.nn.functional as F
 from vdmbench.errors import UnknownNameError
 from vdmbench.metrics.protocols import (
     PRESETS,
+    c3d_input,
     cdfvd_i3d_input,
     get_preset,
     network_input,
     random_offset_clip,
     styleganv_i3d_input,
-    tgan_c3d_input,
 )
 
 
 def test_presets_are_named_and_versioned() -> None:
-    assert set(PRESETS) == {"fvd_styleganv_2048_16f", "fvd_cdfvd", "is_tgan_ucf101", "psnr",
+    assert set(PRESETS) == {"fvd_styleganv_2048_16f", "fvd_cdfvd_128", "fvd_cdfvd_256",
+                            "fvd_cdfvd_array", "is_styleganv_ucf101", "is_tgan2_ucf101", "psnr",
                             "ssim"}
     for p in PRESETS.values():
         d = p.describe()
         assert d["id"] == p.id and d["version"] and d["summary"]
     assert get_preset("fvd_styleganv_2048_16f").num_real == 2048
-    assert get_preset("is_tgan_ucf101").size == (112, 112)
-    with pytest.raises(UnknownNameError, match="fvd_cdfvd"):
+    assert get_preset("is_styleganv_ucf101").size == (112, 112)
+    assert get_preset("is_styleganv_ucf101").splits == 10
+    assert get_preset("is_tgan2_ucf101").draws == 10
+    with pytest.raises(UnknownNameError, match="fvd_cdfvd_array"):
         get_preset("fvd_cd")
+    # renamed ids name their replacements
+    with pytest.raises(UnknownNameError, match="is_styleganv_ucf101.*is_tgan2_ucf101"):
+        get_preset("is_tgan_ucf101")
+    with pytest.raises(UnknownNameError, match="fvd_cdfvd_array.*fvd_cdfvd_128"):
+        get_preset("fvd_cdfvd")
 
 
 def test_random_offset_clip() -> None:
@@ -47,15 +55,15 @@ def test_random_offset_clip() -> None:
 def test_network_inputs() -> None:
     batch = torch.randint(0, 256, (2, 3, 10, 14, 3), dtype=torch.uint8)
     x = styleganv_i3d_input(batch)
-    assert x.shape == (2, 3, 3, 10, 14) and x.dtype == torch.float32
-    assert torch.equal(x, batch.permute(0, 4, 1, 2, 3).float())
+    assert x.shape == (2, 3, 3, 10, 14) and x.dtype == torch.uint8
+    assert torch.equal(x, batch.permute(0, 4, 1, 2, 3))
     y = cdfvd_i3d_input(batch)
     assert y.shape == (2, 3, 3, 224, 224) and -1 <= float(y.min()) and float(y.max()) <= 1
     frames = batch.permute(0, 1, 4, 2, 3).reshape(6, 3, 10, 14).float()
     ref = F.interpolate(frames, size=(224, 224), mode="bilinear", align_corners=False)
     ref = (ref / 127.5 - 1).reshape(2, 3, 3, 224, 224).permute(0, 2, 1, 3, 4)
     torch.testing.assert_close(y, ref, rtol=1e-5, atol=1e-5)
-    z = tgan_c3d_input(batch)
+    z = c3d_input(batch)
     assert z.dtype == torch.uint8 and z.shape == (2, 3, 3, 10, 14)
     _, kwargs = network_input("fvd_styleganv_2048_16f", batch)
     assert kwargs == {"rescale": True, "resize": True, "return_features": True}

@@ -14,11 +14,11 @@ from torch import nn
 from vdmbench.errors import DataError, MetricError, WeightsNotFoundError
 from vdmbench.metrics.base import MetricContext
 from vdmbench.metrics.feature_metrics import (
-    FVDCDFVD,
-    ISTGANUCF101,
-    CdFVDOptions,
+    CdFVDArrayOptions,
+    FVDCDFVDArray,
     FVDStyleGANV,
-    ISTganOptions,
+    ISStyleGANVOptions,
+    ISStyleGANVUCF101,
     StyleGANVFVDOptions,
 )
 from vdmbench.metrics.real_extractors import (
@@ -98,7 +98,7 @@ def test_styleganv_call_uses_detector_rescale_and_resize(i3d_ts: Path) -> None:
 
 
 def test_cdfvd_torchscript_call_gets_our_preprocessing(i3d_ts: Path) -> None:
-    ex = I3DTorchScriptExtractor.from_path(str(i3d_ts), preset="fvd_cdfvd")
+    ex = I3DTorchScriptExtractor.from_path(str(i3d_ts), preset="fvd_cdfvd_array")
     f = ex.features(torch.full((1, 4, 16, 20, 3), 255, dtype=torch.uint8))
     assert f[0, 0] == pytest.approx(1.0)      # already in [-1, 1]
     assert f[0, 1] == 224                     # squashed to 224 by vdmbench
@@ -161,7 +161,7 @@ def test_styleganv_metric_end_to_end(i3d_ts: Path, tmp_path, monkeypatch) -> Non
     assert values[0].details["n_ref"] == 12 and values[0].details["skipped"] == 2
     assert values[0].value < values[1].value
     proto = m.protocol()
-    assert proto["id"] == "fvd_styleganv_2048_16f" and proto["version"] == "1"
+    assert proto["id"] == "fvd_styleganv_2048_16f" and proto["version"] == "2"
     assert proto["extractor"]["weights_sha256"] == hashlib.sha256(i3d_ts.read_bytes()).hexdigest()
     assert proto["preprocessing"]["resized_by"] == "detector"
     assert "weights" not in proto["options"] and proto["options"]["num_frames"] == 5
@@ -185,7 +185,8 @@ def test_styleganv_metric_end_to_end(i3d_ts: Path, tmp_path, monkeypatch) -> Non
 def test_cdfvd_and_is_metrics(i3d_ts: Path, tmp_path) -> None:
     ctx = MetricContext(device="cpu", cache_dir=tmp_path,
                         dataset=ListDataset(make_videos(6, seed=1, frames=5)))
-    m = FVDCDFVD(CdFVDOptions(weights=str(i3d_ts), format="torchscript", num_frames=4), ctx)
+    m = FVDCDFVDArray(CdFVDArrayOptions(weights=str(i3d_ts), format="torchscript",
+                                        num_frames=4), ctx)
     gen = make_videos(4, seed=2, frames=4)
     m.update(gen, requests_for(gen))
     v = m.compute()
@@ -193,9 +194,31 @@ def test_cdfvd_and_is_metrics(i3d_ts: Path, tmp_path) -> None:
     assert m.protocol()["preprocessing"]["resize_mode"] == "squash_bilinear"
 
     c3d = script_to(FakeC3D(), tmp_path / "c3d_ucf101.pt")
-    is_metric = ISTGANUCF101(ISTganOptions(weights=str(c3d), num_frames=4, splits=2), ctx)
+    is_metric = ISStyleGANVUCF101(ISStyleGANVOptions(weights=str(c3d), num_frames=4, splits=2),
+                                  ctx)
     vids = make_videos(6, seed=5, frames=4)
     is_metric.update(vids, requests_for(vids))
     val = is_metric.compute()
     assert val.n == 6 and 1.0 <= val.value <= 101 and val.std is not None
-    assert val.details["shuffle_seed"] == 42
+    assert val.details["shuffle_seed"] is None and val.details["log_eps"] == 0.0
+
+
+def test_styleganv_preset_prepares_whole_ucf101_videos(i3d_ts: Path, tmp_path: Path) -> None:
+    """Real videos come from the dataset's source files (native size), prepared to 256×256."""
+    from test_peers import _ucf_layout
+
+    from vdmbench.data.ucf101 import UCF101Dataset
+    from vdmbench.suite import DatasetSpec
+
+    _ucf_layout(tmp_path / "ucf", 2, 60, 80)
+    ds = UCF101Dataset(DatasetSpec(name="ucf101", split="trainval", num_videos=2, frames=16,
+                                   height=48, width=64, options={"root": str(tmp_path / "ucf")}))
+    ctx = MetricContext(device="cpu", cache_dir=tmp_path / "cache", dataset=ds)
+    m = FVDStyleGANV(StyleGANVFVDOptions(weights=str(i3d_ts), num_real=3, batch_size=2), ctx)
+    gen = make_videos(3, seed=2, frames=16, size=40)
+    m.update(gen, requests_for(gen))
+    v = m.compute()
+    assert v.details["n_ref"] == 3 and v.details["skipped"] == 0
+    assert m._ref is not None
+    assert m._ref.mean[1] == 256.0   # the detector saw 256-wide real frames
+    assert m._gen.mean[1] == 40.0    # and the generated frames as they are

@@ -46,5 +46,5 @@ def test_state_dict_i3d_sanity_value() -> None:
     near the TF-Hub one (unconfirmed), hence the wider tolerance."""
     from vdmbench.metrics.real_extractors import I3DStateDictExtractor
 
-    ex = I3DStateDictExtractor.from_path(None, family="videogpt", preset="fvd_cdfvd")
+    ex = I3DStateDictExtractor.from_path(None, family="videogpt", preset="fvd_cdfvd_array")
     assert _sanity_fvd(ex) == pytest.approx(SANITY_FVD, rel=0.10)

@@ -41,12 +41,14 @@ def video_frames(vid: int, n: int) -> np.ndarray:
     return out
 
 
-def make_ucf101(root: Path, lengths: dict[str, int] | None = None) -> dict[str, int]:
+def make_ucf101(root: Path, lengths: dict[str, int] | None = None, codec: str = "png"
+                ) -> dict[str, int]:
     """Write ``root/UCF-101`` and ``root/ucfTrainTestlist``; returns {relpath: video id}.
 
     Per class: groups g01, g02 (test in split 1), g08, g09 (train in split 1); one clip each.
     Split 2 swaps the roles of g01 and g08; split 3 puts everything but g02 in train.
-    ``lengths`` overrides the default 50 frames for given relpaths.
+    ``lengths`` overrides the default 50 frames for given relpaths; ``codec``: the AVI codec
+    (png, lossless, by default; mpeg4 as UCF101's own files).
     """
     lengths = lengths or {}
     ids: dict[str, int] = {}
@@ -57,7 +59,7 @@ def make_ucf101(root: Path, lengths: dict[str, int] | None = None) -> dict[str, 
             rel = f"{cls}/v_{fcls}_{g}_c01.avi"
             vid = 10 * ci + gi + 1
             ids[rel] = vid
-            write_avi(root / "UCF-101" / rel, video_frames(vid, lengths.get(rel, 50)))
+            write_avi(root / "UCF-101" / rel, video_frames(vid, lengths.get(rel, 50)), codec)
     lists = root / "ucfTrainTestlist"
     lists.mkdir(parents=True)
     crlf = "\r\n"  # the official files have Windows line endings

@@ -8,7 +8,8 @@ Layout under ``root`` (``${UCF101_ROOT}`` by default)::
     ucfTrainTestlist/testlist0{1,2,3}.txt                 "ApplyEyeMakeup/v_…_g01_c01.avi"
 
 The suite's ``dataset.split`` picks ``train``, ``test`` or ``trainval`` (train ∪ test) of split
-file ``split_file`` (1–3). Videos are decoded with PyAV. A listed video that is missing, corrupt
+file ``split_file`` (1–3). Videos are decoded with PyAV, or with decord when
+``decoder: decord`` (:mod:`vdmbench.data.decode`). A listed video that is missing, corrupt
 or shorter than a clip needs is a :class:`~vdmbench.errors.DataError` naming its path — nothing
 is skipped silently.
 
@@ -46,6 +47,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from vdmbench.data.base import VideoDataset
+from vdmbench.data.decode import Backend, decode, probe
 from vdmbench.errors import ConfigError, DataError
 from vdmbench.generation import GenerationRequest
 from vdmbench.paths import expand_path
@@ -53,7 +55,7 @@ from vdmbench.suite import DatasetSpec
 from vdmbench.video import Video, from_unit_float, resize_frames, to_unit_float
 
 __all__ = ["UCF101Dataset", "UCF101Options", "ClipPreset", "Clip", "PRESETS", "class_to_prompt",
-           "read_class_index", "read_split_list", "probe_video", "decode_frames",
+           "read_class_index", "read_split_list", "probe_video", "decode_frames", "SourceVideo",
            "resize_clip"]
 
 
@@ -93,6 +95,9 @@ class UCF101Options(BaseModel):
     clip_preset: Literal["fvd_styleganv_2048_16f", "i2v_dynamicrafter"] = "i2v_dynamicrafter"
     frame_stride: int | None = Field(None, gt=0, description="override the preset's stride")
     resize: Literal["cover_center_crop", "squash"] = "cover_center_crop"
+    decoder: Literal["pyav", "decord"] = Field(
+        "pyav", description="video decoder: pyav (default) or decord (pip install "
+        "\"vdmbench[decord]\")")
 
 
 @dataclass(frozen=True)
@@ -176,51 +181,35 @@ def read_split_list(path: Path, classes: dict[str, int]) -> list[tuple[str, str,
 # -------------------------------------------------------------------------------- decoding
 
 
-def probe_video(path: Path) -> tuple[int, float]:
+def probe_video(path: Path, backend: Backend = "pyav") -> tuple[int, float]:
     """(number of frames, fps) of a video's first video stream; DataError names the file."""
-    import av
-
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise DataError(f"{path}: no video stream")
-            stream = container.streams.video[0]
-            n = int(stream.frames or 0)
-            rate = stream.average_rate or stream.base_rate or stream.guessed_rate
-            fps = float(rate) if rate else 25.0
-            if n <= 0:
-                n = sum(1 for p in container.demux(stream) if p.size)
-    except DataError:
-        raise
-    except Exception as e:  # av.FFmpegError and friends: corrupt or unreadable
-        raise DataError(f"{path}: cannot read video ({type(e).__name__}: {e})") from None
-    if n <= 0:
-        raise DataError(f"{path}: no frames")
-    return n, fps
+    return probe(path, backend)
 
 
-def decode_frames(path: Path, indices: Sequence[int]) -> np.ndarray:
-    """Decode the frames ``indices`` (ascending, 0-based) → uint8 ``(len, H, W, 3)`` RGB."""
-    import av
+def decode_frames(path: Path, indices: Sequence[int], backend: Backend = "pyav") -> np.ndarray:
+    """Decode the frames ``indices`` (0-based) → uint8 ``(len, H, W, 3)`` RGB."""
+    return decode(path, indices, backend)
 
-    wanted = sorted(set(indices))
-    last = wanted[-1]
-    got: dict[int, np.ndarray] = {}
-    decoded = 0
-    try:
-        with av.open(str(path)) as container:
-            for i, frame in enumerate(container.decode(video=0)):
-                decoded = i + 1
-                if i in wanted:
-                    got[i] = frame.to_ndarray(format="rgb24")
-                if i >= last:
-                    break
-    except Exception as e:
-        raise DataError(f"{path}: cannot decode video ({type(e).__name__}: {e})") from None
-    if len(got) != len(wanted):
-        raise DataError(f"{path}: decoded {decoded} frames, frame {last} is needed (truncated "
-                        f"or corrupt video)")
-    return np.stack([got[i] for i in indices])
+
+@dataclass
+class SourceVideo:
+    """One whole video file of the split, read lazily: ``num_frames`` and ``read(start, count)``
+    → uint8 ``(count, H, W, 3)`` at its native size (what the FVD presets prepare themselves)."""
+
+    relpath: str
+    path: Path
+    backend: Backend
+    _num_frames: int | None = None
+
+    @property
+    def num_frames(self) -> int:
+        if self._num_frames is None:
+            self._num_frames = probe_video(self.path, self.backend)[0]
+        return self._num_frames
+
+    def read(self, start: int, count: int) -> torch.Tensor:
+        return torch.from_numpy(decode_frames(self.path, list(range(start, start + count)),
+                                              self.backend))
 
 
 def resize_clip(frames: np.ndarray | torch.Tensor, size: tuple[int, int],
@@ -328,7 +317,7 @@ class UCF101Dataset(VideoDataset):
             clips = []
             for i, (rel, cls, label, _) in enumerate(chosen):
                 path = self.videos_dir / rel
-                total, fps = probe_video(path)
+                total, fps = probe_video(path, self.options.decoder)  # type: ignore[attr-defined]
                 stride = self.stride
                 while stride > 1 and (p.frames - 1) * stride + 1 > total:
                     stride -= 1
@@ -351,7 +340,7 @@ class UCF101Dataset(VideoDataset):
         out = []
         policy = self.options.resize  # type: ignore[attr-defined]
         for c in self.clips():
-            first = decode_frames(c.path, [c.start])
+            first = decode_frames(c.path, [c.start], self.options.decoder)  # type: ignore[attr-defined]
             image = resize_clip(first, self._size(), policy)[0]
             out.append(GenerationRequest(
                 id=f"ucf101-{c.index:05d}-{Path(c.relpath).stem}",
@@ -364,7 +353,8 @@ class UCF101Dataset(VideoDataset):
 
     def clip_video(self, clip: Clip) -> Video:
         """The real clip, resized: uint8 ``(frames, height, width, 3)`` at fps / stride."""
-        frames = decode_frames(clip.path, clip.frame_indices)
+        frames = decode_frames(clip.path, clip.frame_indices,
+                               self.options.decoder)  # type: ignore[attr-defined]
         resized = resize_clip(frames, self._size(), self.options.resize)  # type: ignore[attr-defined]
         return Video(resized, clip.fps / clip.stride)
 
@@ -379,12 +369,19 @@ class UCF101Dataset(VideoDataset):
         if batch:
             yield batch
 
+    def source_videos(self) -> Iterator[SourceVideo]:
+        """Every video of the split, whole and at its native size, in sorted path order (the
+        real videos of the FVD presets, which select and prepare clips themselves)."""
+        for rel, _, _, _ in self.files():
+            yield SourceVideo(rel, self.videos_dir / rel, self.options.decoder)  # type: ignore[attr-defined]
+
     def manifest_material(self) -> dict[str, Any]:
         """What :meth:`manifest_hash` hashes: preset, options, spec and the split's files."""
         o = self.options
         return {
             "dataset": "ucf101", "preset": self.preset.name, "preset_version": self.preset.version,
             "stride": self.stride, "resize": o.resize,  # type: ignore[attr-defined]
+            "decoder": o.decoder,  # type: ignore[attr-defined]
             "split_file": o.split_file, "subset": self.spec.split,  # type: ignore[attr-defined]
             "num_videos": self.spec.num_videos, "frames": self.spec.frames,
             "height": self.spec.height, "width": self.spec.width, "seed": self.spec.seed,

@@ -4,9 +4,11 @@
 not depend on the network: input checks, clip selection hooks, batching by shape, streaming
 statistics, the content-keyed reference cache, progress bars and the protocol record. A concrete
 metric only says which :class:`~vdmbench.metrics.extractor.VideoFeatureExtractor` to build (and,
-if its protocol says so, how to cut clips). The real presets (``fvd_styleganv_2048_16f``,
-``fvd_cdfvd``, ``is_tgan_ucf101``) are defined at the bottom; the synthetic-world metrics subclass
-the generic classes with their own small networks.
+if its protocol says so, how to cut and prepare clips). The real presets
+(``fvd_styleganv_2048_16f``, ``fvd_cdfvd_128``, ``fvd_cdfvd_256``, ``fvd_cdfvd_array``,
+``is_styleganv_ucf101``, ``is_tgan2_ucf101``; see :mod:`vdmbench.metrics.protocols`) are defined
+at the bottom; the synthetic-world metrics subclass the generic classes with their own small
+networks.
 """
 
 from __future__ import annotations
@@ -83,6 +85,18 @@ def _batches_by_shape(clips: Sequence[torch.Tensor], names: Sequence[str], batch
         for s in range(0, len(idx), batch_size):
             part = idx[s:s + batch_size]
             yield stack_videos([clips[i] for i in part], [names[i] for i in part])
+
+
+class InMemoryVideo:
+    """A decoded video behind the lazy-reading interface the reference loop uses."""
+
+    def __init__(self, frames: torch.Tensor) -> None:
+        self.frames = frames
+        self.num_frames = int(frames.shape[0])
+
+    def read(self, start: int, count: int) -> torch.Tensor:
+        """uint8 ``(count, H, W, 3)``: frames ``start … start + count − 1``."""
+        return self.frames[start:start + count]
 
 
 class _ExtractorMetric(Metric):
@@ -198,24 +212,39 @@ class FeatureFrechetMetric(_ExtractorMetric):
         self._ref = stats
         self._ref_info = {"reference_cache_key": key, "reference_cached": cached, **info}
 
-    def _compute_reference(self) -> tuple[FeatureStats, dict[str, Any]]:
+    def _reference_batches(self) -> Iterator[list[Any]]:
+        """The reference videos in groups, each video with ``num_frames`` and
+        ``read(start, count)`` → uint8 ``(count, H, W, 3)``. Default: the dataset's
+        ``reference_videos(batch_size)`` batches."""
         ds = self.context.dataset
         assert ds is not None
+        for batch in ds.reference_videos(self.batch_size):
+            yield [InMemoryVideo(video.frames) for video in batch]
+
+    def reference_clips_from(self, video: Any, index: int) -> list[torch.Tensor]:
+        """The clips reference video number ``index`` contributes (empty: skipped). Default:
+        :meth:`reference_clip` of all its frames."""
+        clip = self.reference_clip(video.read(0, video.num_frames), index)
+        return [] if clip is None else [clip]
+
+    def _compute_reference(self) -> tuple[FeatureStats, dict[str, Any]]:
         limit = self.max_reference_videos()
         stats = FeatureStats()
         used = skipped = seen = 0
         with _progress(self.context.progress, f"{self.name}: reference features",
                        limit) as advance:
-            for batch in ds.reference_videos(self.batch_size):
+            for batch in self._reference_batches():
                 clips: list[torch.Tensor] = []
                 names: list[str] = []
                 for video in batch:
                     if limit is not None and used + len(clips) >= limit:
                         break
-                    clip = self.reference_clip(video.frames, seen)
-                    if clip is None:
+                    got = self.reference_clips_from(video, seen)
+                    if not got:
                         skipped += 1
-                    else:
+                    for clip in got:
+                        if limit is not None and used + len(clips) >= limit:
+                            break
                         clips.append(clip)
                         names.append(f"reference video {seen}")
                     seen += 1
@@ -286,16 +315,21 @@ class FeatureInceptionScoreMetric(_ExtractorMetric):
                     p = self.extractor.probs(batch)
                     self._probs.append(np.asarray(p.detach().cpu().double().numpy()))
 
-    def compute(self) -> MetricValue:
+    def score(self, probs: np.ndarray) -> tuple[float, float, dict[str, Any]]:
+        """(mean, std, details) of ``(N, K)`` probabilities in request order. Default:
+        ``splits`` consecutive parts after the optional :attr:`shuffle_seed` shuffle."""
         splits = int(getattr(self.options, "splits", 10))
-        probs = (np.concatenate(self._probs) if self._probs else np.zeros((0, 1)))
         if probs.shape[0] < max(splits, 2):
             raise MetricError(f"{self.name}: needs at least {max(splits, 2)} generated videos "
                               f"for {splits} splits, got {probs.shape[0]}")
         mean, std = inception_score(probs, splits=splits, shuffle_seed=self.shuffle_seed)
+        return mean, std, {"splits": splits, "shuffle_seed": self.shuffle_seed}
+
+    def compute(self) -> MetricValue:
+        probs = (np.concatenate(self._probs) if self._probs else np.zeros((0, 1)))
+        mean, std, details = self.score(probs)
         return MetricValue(value=mean, n=int(probs.shape[0]), std=std,
-                           details={"splits": splits, "num_classes": int(probs.shape[1]),
-                                    "shuffle_seed": self.shuffle_seed})
+                           details={**details, "num_classes": int(probs.shape[1])})
 
 
 # ------------------------------------------------------------------------------------------------
@@ -317,35 +351,80 @@ class StyleGANVFVDOptions(FeatureMetricOptions):
     num_real: int = Field(2048, gt=1, description="reference clips: the first N videos")
     num_frames: int = Field(16, gt=0)
     seed: int = Field(0, ge=0, description="seed of the reference clips' random offsets")
+    real_size: int = Field(256, gt=0, description="side of the square real frames (StyleGAN-V's "
+                           "dataset resolution)")
 
 
-class CdFVDOptions(FeatureMetricOptions):
-    """``fvd_cdfvd`` options: the VideoGPT/cd-fvd ``i3d_pretrained_400.pt`` (state dict) or a
-    TorchScript I3D."""
-
+class _I3DStateDictOptions(FeatureMetricOptions):
     weights: str | None = Field(None, description="path to i3d_pretrained_400.pt (state_dict) "
                                 "or i3d_torchscript.pt; ${ENV} allowed; default: "
                                 "$VDMBENCH_I3D_STATE_DICT / $VDMBENCH_I3D_TORCHSCRIPT")
     format: Literal["state_dict", "torchscript"] = "state_dict"
     family: Literal["videogpt", "pytorch_i3d"] = Field(
         "videogpt", description="state-dict family, fixes BatchNorm eps (1e-5 / 1e-3)")
-    num_real: int = Field(2048, gt=1)
     num_frames: int = Field(16, gt=0)
     seed: int = Field(0, ge=0)
 
 
-class ISTganOptions(FeatureISOptions):
-    """``is_tgan_ucf101`` options."""
+class CdFVDArrayOptions(_I3DStateDictOptions):
+    """``fvd_cdfvd_array`` options: the VideoGPT/cd-fvd ``i3d_pretrained_400.pt`` (state dict)
+    or a TorchScript I3D."""
+
+    num_real: int = Field(2048, gt=1)
+
+
+class CdFVDFolderOptions(_I3DStateDictOptions):
+    """``fvd_cdfvd_128`` / ``fvd_cdfvd_256`` options. ``num_real``: None = every video
+    (cd-fvd's ``n_real='full'``); ``num_gen``: the number of generated videos required (cd-fvd's
+    ``n_fake``; it resamples when given fewer, which cannot be reproduced, so vdmbench refuses)."""
+
+    num_real: int | None = Field(None, gt=1)
+    num_gen: int = Field(2048, gt=1)
+
+
+class ISStyleGANVOptions(FeatureISOptions):
+    """``is_styleganv_ucf101`` options."""
 
     weights: str | None = Field(None, description="path to StyleGAN-V's c3d_ucf101.pt; ${ENV} "
                                 "allowed; default: $VDMBENCH_C3D_TORCHSCRIPT")
     num_frames: int = Field(16, gt=0)
 
 
+class ISTgan2Options(FeatureMetricOptions):
+    """``is_tgan2_ucf101`` options: ``draws`` × ``samples_per_draw`` generated videos."""
+
+    weights: str | None = Field(None, description="path to StyleGAN-V's c3d_ucf101.pt; ${ENV} "
+                                "allowed; default: $VDMBENCH_C3D_TORCHSCRIPT")
+    num_frames: int = Field(16, gt=0)
+    draws: int = Field(10, gt=1)
+    samples_per_draw: int = Field(2048, gt=1)
+
+
+def _source_batches(metric: _ExtractorMetric) -> Iterator[list[Any]]:
+    """The dataset's whole source videos (``source_videos()``, e.g. UCF101's files in sorted
+    order, read lazily) in groups of ``batch_size``; a dataset without them gives its
+    ``reference_videos`` instead."""
+    ds = metric.context.dataset
+    assert ds is not None
+    source = getattr(ds, "source_videos", None)
+    if source is None:
+        for batch in ds.reference_videos(metric.batch_size):
+            yield [InMemoryVideo(v.frames) for v in batch]
+        return
+    group: list[Any] = []
+    for video in source():
+        group.append(video)
+        if len(group) == metric.batch_size:
+            yield group
+            group = []
+    if group:
+        yield group
+
+
 class _PresetFVD(FeatureFrechetMetric):
-    """FVD with the preset's clip selection: first ``num_real`` usable real videos, one
-    ``num_frames`` window each at a seeded random offset (shorter videos skipped); generated
-    videos: their first ``num_frames`` frames."""
+    """FVD with the preset's clip selection: the first ``num_real`` usable source videos, one
+    ``num_frames`` window each at a seeded random offset (shorter videos skipped), prepared by
+    :meth:`prepare_real`; generated videos: their first ``num_frames`` frames."""
 
     def _preset(self) -> Any:
         from vdmbench.metrics.protocols import get_preset
@@ -353,13 +432,25 @@ class _PresetFVD(FeatureFrechetMetric):
         return get_preset(self.name)
 
     def max_reference_videos(self) -> int | None:
-        return int(self.options.num_real)  # type: ignore[attr-defined]
+        n = self.options.num_real  # type: ignore[attr-defined]
+        return None if n is None else int(n)
 
-    def reference_clip(self, frames: torch.Tensor, index: int) -> torch.Tensor | None:
-        from vdmbench.metrics.protocols import random_offset_clip
+    def _reference_batches(self) -> Iterator[list[Any]]:
+        return _source_batches(self)
 
-        return random_offset_clip(frames, self.options.num_frames,  # type: ignore[attr-defined]
-                                  seed=self.options.seed, index=index)  # type: ignore[attr-defined]
+    def prepare_real(self, clip: torch.Tensor) -> torch.Tensor:
+        """The preset's real-data preparation of a uint8 ``(T, H, W, 3)`` clip (default: none)."""
+        return clip
+
+    def reference_clips_from(self, video: Any, index: int) -> list[torch.Tensor]:
+        from vdmbench.metrics.protocols import random_offset
+
+        n = self.options.num_frames  # type: ignore[attr-defined]
+        offset = random_offset(video.num_frames, n, self.options.seed,  # type: ignore[attr-defined]
+                               index)
+        if offset is None:
+            return []
+        return [self.prepare_real(torch.as_tensor(video.read(offset, n)))]
 
     def generated_clip(self, frames: torch.Tensor, name: str) -> torch.Tensor:
         return _first_frames(frames, self.options.num_frames, name,  # type: ignore[attr-defined]
@@ -370,10 +461,11 @@ class _PresetFVD(FeatureFrechetMetric):
 
 
 class FVDStyleGANV(_PresetFVD):
-    """``fvd_styleganv_2048_16f``: StyleGAN-V's FVD with its TorchScript I3D."""
+    """``fvd_styleganv_2048_16f``: StyleGAN-V's FVD with its TorchScript I3D; real frames
+    prepared as StyleGAN-V's dataset script does (LANCZOS 256, centre crop, JPEG)."""
 
     name: ClassVar[str] = "fvd_styleganv_2048_16f"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
     Options: ClassVar[type[BaseModel]] = StyleGANVFVDOptions
 
     def build_extractor(self) -> VideoFeatureExtractor:
@@ -383,14 +475,13 @@ class FVDStyleGANV(_PresetFVD):
             self.options.weights, device=self.context.device,  # type: ignore[attr-defined]
             preset=self.name)
 
+    def prepare_real(self, clip: torch.Tensor) -> torch.Tensor:
+        from vdmbench.metrics.protocols import styleganv_prepare_real
 
-class FVDCDFVD(_PresetFVD):
-    """``fvd_cdfvd``: cd-fvd's FVD (squash 224 bilinear, 2x/255−1) with the VideoGPT I3D."""
+        return styleganv_prepare_real(clip, self.options.real_size)  # type: ignore[attr-defined]
 
-    name: ClassVar[str] = "fvd_cdfvd"
-    version: ClassVar[str] = "1"
-    Options: ClassVar[type[BaseModel]] = CdFVDOptions
 
+class _CdFVDBase(_PresetFVD):
     def build_extractor(self) -> VideoFeatureExtractor:
         from vdmbench.metrics.real_extractors import (
             I3DStateDictExtractor,
@@ -406,19 +497,111 @@ class FVDCDFVD(_PresetFVD):
                                                  device=self.context.device, preset=self.name)
 
 
-class ISTGANUCF101(FeatureInceptionScoreMetric):
-    """``is_tgan_ucf101``: the TGAN UCF101 Inception Score with StyleGAN-V's C3D port."""
+class FVDCDFVDArray(_CdFVDBase):
+    """``fvd_cdfvd_array``: cd-fvd's numpy-array API (squash 224 bilinear, 2x/255−1) with the
+    VideoGPT I3D; real clips as the dataset gives them."""
 
-    name: ClassVar[str] = "is_tgan_ucf101"
+    name: ClassVar[str] = "fvd_cdfvd_array"
     version: ClassVar[str] = "1"
-    Options: ClassVar[type[BaseModel]] = ISTganOptions
-    shuffle_seed: ClassVar[int | None] = 42
+    Options: ClassVar[type[BaseModel]] = CdFVDArrayOptions
 
+    def _reference_batches(self) -> Iterator[list[Any]]:
+        return FeatureFrechetMetric._reference_batches(self)
+
+
+class _FVDCDFVDFolder(_CdFVDBase):
+    """cd-fvd's folder pipeline (see :func:`vdmbench.metrics.protocols.cdfvd_prepare`): every
+    source video, a random window each, a too-short video replaced by the next usable one;
+    generated videos prepared the same way, exactly ``num_gen`` of them."""
+
+    version: ClassVar[str] = "1"
+    Options: ClassVar[type[BaseModel]] = CdFVDFolderOptions
+    resolution: ClassVar[int]
+
+    def __init__(self, options: BaseModel, context: MetricContext) -> None:
+        super().__init__(options, context)
+        self._pending_short = 0
+        self._gen_offset = 0
+
+    def prepare_real(self, clip: torch.Tensor) -> torch.Tensor:
+        from vdmbench.metrics.protocols import cdfvd_prepare
+
+        return cdfvd_prepare(clip, self.resolution)
+
+    def reference_clips_from(self, video: Any, index: int) -> list[torch.Tensor]:
+        from vdmbench.metrics.protocols import random_offset
+
+        n = self.options.num_frames  # type: ignore[attr-defined]
+        if video.num_frames < n:
+            self._pending_short += 1
+            return []
+        clips = []
+        # this video's own clip, then one for every too-short video just before it
+        for k in range(1 + self._pending_short):
+            offset = random_offset(video.num_frames, n,
+                                   self.options.seed, index * 1000 + k)  # type: ignore[attr-defined]
+            assert offset is not None
+            clips.append(self.prepare_real(torch.as_tensor(video.read(offset, n))))
+        self._pending_short = 0
+        return clips
+
+    def _compute_reference(self) -> tuple[FeatureStats, dict[str, Any]]:
+        self._pending_short = 0
+        stats, info = super()._compute_reference()
+        if self._pending_short:
+            raise MetricError(f"{self.name}: the last {self._pending_short} reference videos "
+                              f"are shorter than {self.options.num_frames} frames and no later "  # type: ignore[attr-defined]
+                              f"video can replace them (cd-fvd fails here too)")
+        return stats, info
+
+    def generated_clip(self, frames: torch.Tensor, name: str) -> torch.Tensor:
+        from vdmbench.metrics.protocols import random_offset
+
+        n = self.options.num_frames  # type: ignore[attr-defined]
+        index = self._n_videos + self._gen_offset
+        self._gen_offset += 1
+        offset = random_offset(int(frames.shape[0]), n,
+                               self.options.seed, 1_000_003 + index)  # type: ignore[attr-defined]
+        if offset is None:
+            raise MetricError(f"{self.name}: request {name} has {frames.shape[0]} frames; the "
+                              f"protocol needs at least {n}")
+        return self.prepare_real(frames[offset:offset + n])
+
+    def update(self, videos: Sequence[Video], requests: Sequence[GenerationRequest],
+               teacher_videos: Sequence[Video] | None = None) -> None:
+        self._gen_offset = 0
+        super().update(videos, requests, teacher_videos)
+
+    def compute(self) -> MetricValue:
+        want = int(self.options.num_gen)  # type: ignore[attr-defined]
+        if self._n_videos != want:
+            raise MetricError(f"{self.name}: the protocol measures exactly num_gen={want} "
+                              f"generated videos (cd-fvd's n_fake), got {self._n_videos}; set "
+                              f"dataset.num_videos or the metric's num_gen option")
+        return super().compute()
+
+
+class FVDCDFVD128(_FVDCDFVDFolder):
+    """``fvd_cdfvd_128``: cd-fvd's folder pipeline at resolution 128."""
+
+    name: ClassVar[str] = "fvd_cdfvd_128"
+    resolution: ClassVar[int] = 128
+
+
+class FVDCDFVD256(_FVDCDFVDFolder):
+    """``fvd_cdfvd_256``: cd-fvd's folder pipeline at resolution 256."""
+
+    name: ClassVar[str] = "fvd_cdfvd_256"
+    resolution: ClassVar[int] = 256
+
+
+class _C3DIS(FeatureInceptionScoreMetric):
     def build_extractor(self) -> VideoFeatureExtractor:
         from vdmbench.metrics.real_extractors import C3DTorchScriptExtractor
 
         return C3DTorchScriptExtractor.from_path(
-            self.options.weights, device=self.context.device)  # type: ignore[attr-defined]
+            self.options.weights, device=self.context.device,  # type: ignore[attr-defined]
+            preset=self.name)
 
     def generated_clip(self, frames: torch.Tensor, name: str) -> torch.Tensor:
         return _first_frames(frames, self.options.num_frames, name,  # type: ignore[attr-defined]
@@ -428,3 +611,43 @@ class ISTGANUCF101(FeatureInceptionScoreMetric):
         from vdmbench.metrics.protocols import get_preset
 
         return get_preset(self.name).describe()
+
+
+class ISStyleGANVUCF101(_C3DIS):
+    """``is_styleganv_ucf101``: StyleGAN-V's ``isv2048_ucf`` (10 consecutive splits, no shuffle,
+    no epsilon) with its C3D port."""
+
+    name: ClassVar[str] = "is_styleganv_ucf101"
+    version: ClassVar[str] = "1"
+    Options: ClassVar[type[BaseModel]] = ISStyleGANVOptions
+
+    def score(self, probs: np.ndarray) -> tuple[float, float, dict[str, Any]]:
+        splits = int(self.options.splits)  # type: ignore[attr-defined]
+        if probs.shape[0] < max(splits, 2):
+            raise MetricError(f"{self.name}: needs at least {max(splits, 2)} generated videos "
+                              f"for {splits} splits, got {probs.shape[0]}")
+        mean, std = inception_score(probs, splits=splits, shuffle_seed=None, eps=0.0)
+        return mean, std, {"splits": splits, "shuffle_seed": None, "log_eps": 0.0}
+
+
+class ISTGAN2UCF101(_C3DIS):
+    """``is_tgan2_ucf101``: TGANv2's protocol — ``draws`` groups of ``samples_per_draw``
+    consecutive generated videos, each scored with ``splits=1`` and ``p + 1e-20``; mean ± std
+    (population) over the draws."""
+
+    name: ClassVar[str] = "is_tgan2_ucf101"
+    version: ClassVar[str] = "1"
+    Options: ClassVar[type[BaseModel]] = ISTgan2Options
+
+    def score(self, probs: np.ndarray) -> tuple[float, float, dict[str, Any]]:
+        draws = int(self.options.draws)  # type: ignore[attr-defined]
+        per = int(self.options.samples_per_draw)  # type: ignore[attr-defined]
+        if probs.shape[0] != draws * per:
+            raise MetricError(f"{self.name}: the protocol scores {draws} draws of {per} videos "
+                              f"= {draws * per} generated videos, got {probs.shape[0]}; set "
+                              f"dataset.num_videos to {draws * per}")
+        scores = [inception_score(probs[i * per:(i + 1) * per], splits=1, eps=1e-20,
+                                  eps_mode="added")[0] for i in range(draws)]
+        return (float(np.mean(scores)), float(np.std(scores)),
+                {"draws": draws, "samples_per_draw": per, "splits": 1, "shuffle_seed": None,
+                 "log_eps": 1e-20, "draw_scores": scores})

@@ -1,12 +1,23 @@
 """Inception Score from class probabilities: IS = exp(E_x[KL(p(y|x) ‖ p(y))]).
 
-Follows the TGAN / TGANv2 UCF101 protocol: logarithms taken of ``p + 1e-20``; the samples are cut
-into ``splits`` consecutive parts (after an optional seeded shuffle, StyleGAN-V uses seed 42),
-p(y) is the mean prediction of each part, and the result is the mean and the (population) standard
-deviation of the per-part scores.
+The samples are cut into ``splits`` consecutive parts (after an optional seeded shuffle), p(y) is
+the mean prediction of each part, and the result is the mean and the (population) standard
+deviation of the per-part scores. Where the epsilon goes differs between peers:
+
+- ``eps_mode="in_log"`` (default; the synthetic metrics): ``p·(log(p + eps) − log(p(y) + eps))``.
+- ``eps_mode="added"`` (TGANv2 ``tgan2/evaluations/inception_score.py``): ``p ← p + eps`` first,
+  then ``p·(log p − log mean p)``.
+- ``eps=0`` (StyleGAN-V ``isv2048_ucf``): no epsilon; an exact zero probability, where the peer
+  gets NaN, is a :class:`MetricError` here.
+
+Shuffles: StyleGAN-V and TGANv2 do not shuffle; torch-fidelity's ``isc_features_to_metric``
+shuffles with ``numpy.random.RandomState(2020)`` by default (and takes logits, not
+probabilities).
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 import numpy as np
 import torch
@@ -17,11 +28,14 @@ EPS = 1e-20
 
 
 def inception_score(probs: np.ndarray | torch.Tensor, splits: int = 10,
-                    shuffle_seed: int | None = None, eps: float = EPS) -> tuple[float, float]:
+                    shuffle_seed: int | None = None, eps: float = EPS,
+                    eps_mode: Literal["in_log", "added"] = "in_log") -> tuple[float, float]:
     """``probs``: ``(N, K)`` class probabilities (rows sum to 1) → ``(mean, std)`` over splits.
 
-    Part ``i`` holds rows ``[i·N//splits, (i+1)·N//splits)``. Raises :class:`MetricError` when
-    ``N < splits``, on non-finite or negative values, or rows that do not sum to 1 (±1e-3).
+    Part ``i`` holds rows ``[i·N//splits, (i+1)·N//splits)`` of the (optionally shuffled with
+    ``numpy.random.RandomState(shuffle_seed).permutation``) rows. Raises :class:`MetricError`
+    when ``N < splits``, on non-finite or negative values, rows that do not sum to 1 (±1e-3), or
+    a zero probability with ``eps=0``.
     """
     if isinstance(probs, torch.Tensor):
         probs = probs.detach().to("cpu", torch.float64).numpy()
@@ -42,10 +56,18 @@ def inception_score(probs: np.ndarray | torch.Tensor, splits: int = 10,
                           f"(pass softmax probabilities, not logits)")
     if shuffle_seed is not None:
         p = p[np.random.RandomState(shuffle_seed).permutation(n)]
+    if eps == 0 and (p == 0).any():
+        row = int(np.argwhere((p == 0).any(axis=1))[0, 0])
+        raise MetricError(f"inception_score: row {row} has a probability of exactly 0; this "
+                          f"protocol takes the logarithm without an epsilon (its peer gives NaN)")
     scores = []
     for i in range(splits):
         part = p[i * n // splits:(i + 1) * n // splits]
-        py = part.mean(axis=0, keepdims=True)
-        kl = (part * (np.log(part + eps) - np.log(py + eps))).sum(axis=1).mean()
-        scores.append(float(np.exp(kl)))
+        if eps_mode == "added":
+            part = part + eps
+            kl = (part * (np.log(part) - np.log(part.mean(axis=0, keepdims=True)))).sum(axis=1)
+        else:
+            py = part.mean(axis=0, keepdims=True)
+            kl = (part * (np.log(part + eps) - np.log(py + eps))).sum(axis=1)
+        scores.append(float(np.exp(kl.mean())))
     return float(np.mean(scores)), float(np.std(scores))

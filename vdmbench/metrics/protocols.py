@@ -1,37 +1,57 @@
 """Named, versioned protocol presets and their preprocessing — in one place.
 
 A preset fixes everything that changes the numbers: which clips are measured, how many, how
-frames are resized (a :data:`vdmbench.video.ResizeMode`, and whether vdmbench or the detector does
-it), the value range fed to the network and how the detector is called. Its ``id`` and
-``version`` are recorded with every result (``Metric.protocol()``); the leaderboard refuses to put
-values of different presets or versions side by side. Bump ``version`` whenever any of this
-changes.
+frames are prepared and resized (and whether vdmbench or the detector does it), the value range
+and dtype fed to the network, how the detector is called, and how scores are aggregated. Its
+``id`` and ``version`` are recorded with every result (``Metric.protocol()``, which also records
+:meth:`ProtocolPreset.describe`); the leaderboard refuses to put values of different presets or
+versions side by side. Bump ``version`` whenever any of this changes. docs/metrics.md has one
+table per preset with the peer's commit and the measured agreement.
 
-Presets:
+FVD presets (400-d I3D logits, biased covariance ÷N, ``scipy.linalg.sqrtm``):
 
-- ``fvd_styleganv_2048_16f`` — StyleGAN-V's ``fvd2048_16f``: first 2048 real videos in the
-  dataset's (sorted) order, one 16-frame window each at a seeded random offset (shorter videos are
-  skipped); generated videos: first 16 frames. The uint8-range float clip is passed to the
-  TorchScript I3D with ``rescale=True, resize=True``: the detector squashes to 224×224 (bilinear,
-  per frame) and maps to [−1, 1] itself, exactly as StyleGAN-V calls it.
-- ``fvd_cdfvd`` — cd-fvd (VideoGPT I3D): vdmbench squashes every frame to 224×224
-  (``squash_bilinear``, no crop, no antialias) and maps x ↦ 2x/255 − 1; the network gets [−1, 1].
-- ``is_tgan_ucf101`` — TGAN/TGANv2 UCF101 IS with StyleGAN-V's C3D port: first 16 frames, passed
-  as uint8 ``(B, 3, 16, H, W)`` as StyleGAN-V does; the port squashes to 112×112 and does the BGR
-  ×128 mean-subtraction inside. 2048 samples, 10 splits (shuffled with seed 42 as StyleGAN-V).
-- ``psnr`` / ``ssim`` — fidelity of a student to the teacher for the same request and seed.
+- ``fvd_styleganv_2048_16f`` (v2) — StyleGAN-V's ``fvd2048_16f``. Real videos are prepared as
+  StyleGAN-V's ``src/scripts/convert_videos_to_frames.py`` prepares a dataset of videos (short
+  side to 256 with Pillow's LANCZOS, centre crop 256×256, stored as JPEG through Pillow, whose
+  ``q=95`` argument Pillow ignores, so libjpeg's default quality 75 applies — see
+  :func:`styleganv_prepare_real`); the first 2048 videos in sorted order, one 16-frame window
+  each at a seeded random offset (shorter videos discarded). Generated videos: first 16 frames.
+  The detector gets uint8 ``(B, 3, T, H, W)`` (what StyleGAN-V's loaders give it) and
+  ``rescale=True, resize=True``.
+- ``fvd_cdfvd_128`` / ``fvd_cdfvd_256`` (v1) — cd-fvd 0.1.1's folder pipeline (what its
+  published numbers use): every real video (``n_real='full'``), one random 16-frame window each
+  (a too-short video is replaced by the next usable one); real and generated clips alike: short
+  side to 128/256 (bilinear, antialias, long side rounded up), centre crop, ×255 and truncation
+  to uint8 (``.byte()``), then squash to 224×224 (bilinear, no antialias) and 2x/255 − 1.
+  ``num_gen`` (2048) generated videos exactly.
+- ``fvd_cdfvd_array`` (v1) — cd-fvd's numpy-array API (``compute_fvd`` on arrays): first 2048
+  sorted real videos, a seeded random window each; generated: first 16 frames; every frame
+  squashed to 224×224 (bilinear, no crop, no antialias), 2x/255 − 1. Not the published pipeline.
+
+UCF101 Inception Score presets (StyleGAN-V's TorchScript port of TGANv2's C3D, uint8 input):
+
+- ``is_styleganv_ucf101`` (v1) — StyleGAN-V ``isv2048_ucf``: 2048 videos in generation order (no
+  shuffle), 10 consecutive splits, no epsilon in the logarithm, mean ± std over splits.
+- ``is_tgan2_ucf101`` (v1) — TGANv2 ``scripts/compute_inception_score.py``: 10 draws of 2048
+  videos (20,480 generated, cut in request order), each scored with ``splits=1`` and ``1e-20``
+  added to every probability; mean ± std over the draws.
+
+``psnr`` / ``ssim`` — fidelity of a student to the teacher for the same request and seed.
 """
 
 from __future__ import annotations
 
+import io
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from vdmbench.errors import UnknownNameError
-from vdmbench.video import ResizeMode, check_batch, resize_video_batch, to_bcthw
+from vdmbench.video import ResizeMode, check_batch, to_bcthw
 
 
 @dataclass(frozen=True)
@@ -46,12 +66,18 @@ class ProtocolPreset:
     num_real: int | None = None
     num_gen: int | None = None
     real_clips: str = ""
+    real_preparation: str = ""
     generated_clips: str = ""
     resize_mode: ResizeMode = "none"
     size: tuple[int, int] | None = None
     resized_by: Literal["vdmbench", "detector", "none"] = "none"
     network_input: str = ""
     detector_call: dict[str, Any] = field(default_factory=dict)
+    covariance: str = ""
+    splits: int | None = None
+    draws: int | None = None
+    shuffle_seed: int | None = None
+    log_eps: float | None = None
     value_range: str = ""
     source: str = ""
 
@@ -61,44 +87,107 @@ class ProtocolPreset:
         return d
 
 
+_STYLEGANV = "universome/stylegan-v @ 1f630af59d8f34a4a70417abc412c1c7c3b0d97c"
+_CDFVD = "cd-fvd 0.1.1 (PyPI; songweige/content-debiased-fvd)"
+_TGAN2 = "pfnet-research/tgan2 @ d83018c96bc607f2150bdff583487dd4f7908e87"
+_BIASED = "biased (divide by N), float64; sqrtm(Σ_gen Σ_real) by scipy.linalg.sqrtm, real part"
+
+
+def _cdfvd_folder(resolution: int) -> ProtocolPreset:
+    return ProtocolPreset(
+        id=f"fvd_cdfvd_{resolution}", version="1", kind="fvd",
+        summary=f"cd-fvd folder pipeline at resolution {resolution} (what its published numbers "
+                f"use): VideoGPT I3D (i3d_pretrained_400.pt), 400-d logits",
+        num_frames=16, num_real=None, num_gen=2048,
+        real_clips="every video of the dataset's split (n_real='full'); one num_frames window "
+                   "each at a random offset from default_rng([seed, 1000·index + k]); a video "
+                   "shorter than num_frames is replaced by the next usable one (k = 1, 2, … "
+                   "for the replacements: that video's clips count more than once)",
+        real_preparation=f"uint8 → float /255; short side to {resolution} (bilinear, "
+                         f"antialias, align_corners=False, long side ceil(long·{resolution}/"
+                         f"short)); centre crop {resolution}×{resolution} (offset (size − "
+                         f"{resolution}) // 2); ×255 then truncation to uint8 (.byte())",
+        generated_clips="the same preparation as real clips; a video longer than num_frames: "
+                        "one window at a random offset from default_rng([seed, 1_000_003 + "
+                        "index]); exactly num_gen videos",
+        resize_mode="squash_bilinear", size=(224, 224), resized_by="vdmbench",
+        network_input="float32 (B, 3, T, 224, 224): frames squashed to 224×224 (bilinear, "
+                      "align_corners=False, no antialias), then 2·x/255 − 1",
+        detector_call={"rescale": False, "resize": False, "return_features": True},
+        covariance=_BIASED, value_range="[0, inf), lower is better",
+        source=f"{_CDFVD}: cdfvd/utils/data_utils.py (VideoDataset, preprocess), cdfvd/fvd.py "
+               f"(compute_real_stats, compute_fake_stats), cdfvd/third_party/i3d/utils.py "
+               f"(preprocess_i3d)")
+
+
 PRESETS: dict[str, ProtocolPreset] = {p.id: p for p in [
     ProtocolPreset(
-        id="fvd_styleganv_2048_16f", version="1", kind="fvd",
+        id="fvd_styleganv_2048_16f", version="2", kind="fvd",
         summary="StyleGAN-V fvd2048_16f: TF-Hub I3D (TorchScript port), 400-d logits",
         num_frames=16, num_real=2048, num_gen=2048,
-        real_clips="first num_real videos in dataset order (videos shorter than num_frames "
-                   "skipped); one num_frames window each at a random offset drawn from "
+        real_clips="first num_real videos in sorted order (videos shorter than num_frames "
+                   "discarded); one num_frames window each at a random offset drawn from "
                    "numpy default_rng([seed, index])",
-        generated_clips="first num_frames frames",
+        real_preparation="as src/scripts/convert_videos_to_frames.py: per frame, short side to "
+                         "256 with Pillow LANCZOS (long side int(256·long/short)), centre crop "
+                         "256×256 (offset round((size − 256)/2)), JPEG through Pillow with "
+                         "its default quality (the script's q=95 is not a Pillow option), "
+                         "decoded back to uint8 RGB",
+        generated_clips="first num_frames frames, uint8 as generated",
         resize_mode="squash_bilinear", size=(224, 224), resized_by="detector",
-        network_input="float (B, 3, T, H, W) with uint8 values 0..255; the detector rescales "
-                      "to [-1, 1] and resizes",
+        network_input="uint8 (B, 3, T, H, W) with values 0..255; the detector rescales to "
+                      "[-1, 1] and resizes to 224×224 itself",
         detector_call={"rescale": True, "resize": True, "return_features": True},
-        value_range="[0, inf), lower is better",
-        source="universome/stylegan-v src/metrics/frechet_video_distance.py"),
+        covariance=_BIASED, value_range="[0, inf), lower is better",
+        source=f"{_STYLEGANV}: src/metrics/frechet_video_distance.py, src/metrics/"
+               f"metric_utils.py, src/scripts/convert_videos_to_frames.py"),
+    _cdfvd_folder(128),
+    _cdfvd_folder(256),
     ProtocolPreset(
-        id="fvd_cdfvd", version="1", kind="fvd",
-        summary="cd-fvd / VideoGPT I3D (i3d_pretrained_400.pt), 400-d logits",
+        id="fvd_cdfvd_array", version="1", kind="fvd",
+        summary="cd-fvd's numpy-array API (compute_fvd on arrays), VideoGPT I3D "
+                "(i3d_pretrained_400.pt), 400-d logits; not cd-fvd's published pipeline",
         num_frames=16, num_real=2048, num_gen=2048,
         real_clips="first num_real videos in dataset order (shorter ones skipped); one "
                    "num_frames window each at a random offset from default_rng([seed, index])",
+        real_preparation="none (the dataset's frames as they are)",
         generated_clips="first num_frames frames",
         resize_mode="squash_bilinear", size=(224, 224), resized_by="vdmbench",
-        network_input="float (B, 3, T, 224, 224) in [-1, 1] = 2x/255 - 1",
+        network_input="float32 (B, 3, T, 224, 224): frames squashed to 224×224 (bilinear, "
+                      "align_corners=False, no antialias, no crop), then 2·x/255 − 1",
         detector_call={"rescale": False, "resize": False, "return_features": True},
-        value_range="[0, inf), lower is better",
-        source="songweig/content-debiased-fvd; wilson1yan/VideoGPT videogpt/fvd"),
+        covariance=_BIASED, value_range="[0, inf), lower is better",
+        source=f"{_CDFVD}: cdfvd/fvd.py (compute_fvd), cdfvd/third_party/i3d/utils.py"),
     ProtocolPreset(
-        id="is_tgan_ucf101", version="1", kind="is",
-        summary="TGAN UCF101 Inception Score with the C3D (UCF101-finetuned) TorchScript port",
+        id="is_styleganv_ucf101", version="1", kind="is",
+        summary="UCF101 Inception Score, StyleGAN-V isv2048_ucf protocol, with its C3D "
+                "(TGANv2's UCF101-finetuned C3D) TorchScript port",
         num_frames=16, num_gen=2048,
-        generated_clips="first num_frames frames",
+        generated_clips="first num_frames frames, in request order",
         resize_mode="squash_bilinear", size=(112, 112), resized_by="detector",
         network_input="uint8 (B, 3, 16, H, W); the port resizes to 112x112, converts RGB to "
                       "BGR x128 and subtracts the C3D mean",
-        detector_call={},
-        value_range="[1, 101], higher is better; reported as mean ± std over 10 splits",
-        source="pfnet-research/tgan2; universome/stylegan-v src/metrics/video_inception_score.py"),
+        splits=10, shuffle_seed=None, log_eps=0.0,
+        value_range="[1, 101], higher is better; mean ± std (population) over 10 consecutive "
+                    "splits of the 2048 samples, no shuffle, log without epsilon (an exact "
+                    "zero probability is an error, where StyleGAN-V would give NaN)",
+        source=f"{_STYLEGANV}: src/metrics/metric_main.py (isv2048_ucf), "
+               f"src/metrics/video_inception_score.py"),
+    ProtocolPreset(
+        id="is_tgan2_ucf101", version="1", kind="is",
+        summary="UCF101 Inception Score, TGANv2 protocol: 10 draws of 2048 videos, each scored "
+                "with splits=1; C3D TorchScript port",
+        num_frames=16, num_gen=20480,
+        generated_clips="first num_frames frames; the generated videos in request order are "
+                        "cut into draws consecutive groups of samples_per_draw",
+        resize_mode="squash_bilinear", size=(112, 112), resized_by="detector",
+        network_input="uint8 (B, 3, 16, H, W); the port resizes to 112x112, converts RGB to "
+                      "BGR x128 and subtracts the C3D mean",
+        splits=1, draws=10, shuffle_seed=None, log_eps=1e-20,
+        value_range="[1, 101], higher is better; mean ± std (population) over 10 draws; each "
+                    "draw: p ← p + 1e-20, IS = exp(mean KL(p ‖ mean p))",
+        source=f"{_TGAN2}: scripts/compute_inception_score.py, "
+               f"tgan2/evaluations/inception_score.py"),
     ProtocolPreset(
         id="psnr", version="1", kind="fidelity",
         summary="PSNR (dB) of each student video against the teacher's for the same request "
@@ -114,9 +203,22 @@ PRESETS: dict[str, ProtocolPreset] = {p.id: p for p in [
 ]}
 
 
+def renamed_hint(name: str) -> str | None:
+    """For a renamed metric or preset id, a sentence naming its replacements; else None."""
+    from vdmbench.catalog import RENAMED_METRICS
+
+    if name in RENAMED_METRICS:
+        return f"'{name}' was renamed: use {RENAMED_METRICS[name]}"
+    return None
+
+
 def get_preset(preset_id: str) -> ProtocolPreset:
-    """The preset named ``preset_id``; an unknown id lists the known ones."""
+    """The preset named ``preset_id``; an unknown id lists the known ones (a renamed one names
+    its replacements)."""
     if preset_id not in PRESETS:
+        hint = renamed_hint(preset_id)
+        if hint:
+            raise UnknownNameError(f"unknown protocol preset '{preset_id}': {hint}")
         raise UnknownNameError(f"unknown protocol preset '{preset_id}'. Known presets: "
                                f"{', '.join(sorted(PRESETS))}")
     return PRESETS[preset_id]
@@ -126,16 +228,91 @@ def get_preset(preset_id: str) -> ProtocolPreset:
 # clip selection
 # ------------------------------------------------------------------------------------------------
 
+def random_offset(total: int, num_frames: int, seed: int, index: int) -> int | None:
+    """Offset of a ``num_frames`` window in a ``total``-frame video, drawn from
+    ``numpy.random.default_rng([seed, index])``; None when ``total < num_frames``."""
+    if total < num_frames:
+        return None
+    return int(np.random.default_rng([seed, index]).integers(0, total - num_frames + 1))
+
+
 def random_offset_clip(frames: torch.Tensor, num_frames: int, seed: int, index: int
                        ) -> torch.Tensor | None:
     """A ``num_frames`` window of ``(T, H, W, 3)`` at an offset drawn from
     ``numpy.random.default_rng([seed, index])``; None when ``T < num_frames`` (skipped, as
     StyleGAN-V's ``discard_short_videos``). Deterministic per (seed, index)."""
-    t = int(frames.shape[0])
-    if t < num_frames:
+    offset = random_offset(int(frames.shape[0]), num_frames, seed, index)
+    if offset is None:
         return None
-    offset = int(np.random.default_rng([seed, index]).integers(0, t - num_frames + 1))
     return frames[offset:offset + num_frames]
+
+
+# ------------------------------------------------------------------------------------------------
+# real-data preparation
+# ------------------------------------------------------------------------------------------------
+
+def _as_uint8_frames(frames: np.ndarray | torch.Tensor, what: str) -> np.ndarray:
+    a = frames.detach().cpu().numpy() if isinstance(frames, torch.Tensor) else np.asarray(frames)
+    if a.dtype != np.uint8 or a.ndim != 4 or a.shape[-1] != 3:
+        raise ValueError(f"{what}: expected uint8 (T, H, W, 3) frames, got {a.dtype} "
+                         f"{tuple(a.shape)}")
+    return a
+
+
+def styleganv_prepare_frame(frame: np.ndarray, size: int = 256) -> np.ndarray:
+    """One uint8 ``(H, W, 3)`` RGB frame → uint8 ``(size, size, 3)``, the steps of StyleGAN-V's
+    ``convert_videos_to_frames.py`` for a dataset of videos: resize so the short side is
+    ``size`` (Pillow LANCZOS; long side ``int(size·long/short)``; unchanged when the short side
+    already is ``size``), centre crop ``size``×``size`` at ``round((dim − size)/2)``, encode as
+    JPEG with Pillow's defaults (quality 75: the script's ``q=95`` keyword is not read by
+    Pillow) and decode it again."""
+    from PIL import Image
+
+    img = Image.fromarray(frame)
+    w, h = img.size
+    short, long = (w, h) if w <= h else (h, w)
+    if short != size:
+        new_long = int(size * long / short)
+        new_w, new_h = (size, new_long) if w <= h else (new_long, size)
+        img = img.resize((new_w, new_h), Image.Resampling.LANCZOS)
+    w, h = img.size
+    if (w, h) != (size, size):
+        top = int(round((h - size) / 2.0))
+        left = int(round((w - size) / 2.0))
+        img = img.crop((left, top, left + size, top + size))
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG")
+    buf.seek(0)
+    with Image.open(buf) as decoded:
+        return np.asarray(decoded.convert("RGB"), dtype=np.uint8).copy()
+
+
+def styleganv_prepare_real(frames: np.ndarray | torch.Tensor, size: int = 256) -> torch.Tensor:
+    """uint8 ``(T, H, W, 3)`` → uint8 ``(T, size, size, 3)`` by :func:`styleganv_prepare_frame`
+    on every frame."""
+    a = _as_uint8_frames(frames, "styleganv_prepare_real")
+    return torch.from_numpy(np.stack([styleganv_prepare_frame(f, size) for f in a]))
+
+
+def cdfvd_prepare(frames: np.ndarray | torch.Tensor, resolution: int) -> torch.Tensor:
+    """uint8 ``(T, H, W, 3)`` → uint8 ``(T, resolution, resolution, 3)``, cd-fvd's folder
+    pipeline: float /255, short side to ``resolution`` (bilinear, antialias, long side
+    ``ceil(long·resolution/short)``), centre crop at ``(dim − resolution) // 2``, then ×255 and
+    truncation to uint8. The arithmetic is done in the same order and dtype as cd-fvd's."""
+    a = _as_uint8_frames(frames, "cdfvd_prepare")
+    video = torch.from_numpy(a).permute(0, 3, 1, 2).float() / 255.0  # (T, C, H, W)
+    _, _, h, w = video.shape
+    scale = resolution / min(h, w)
+    if h < w:
+        target = (resolution, math.ceil(w * scale))
+    else:
+        target = (math.ceil(h * scale), resolution)
+    video = F.interpolate(video, size=target, mode="bilinear", align_corners=False,
+                          antialias=True)
+    _, _, h, w = video.shape
+    top, left = (h - resolution) // 2, (w - resolution) // 2
+    video = video[:, :, top:top + resolution, left:left + resolution]
+    return (video * 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -143,32 +320,34 @@ def random_offset_clip(frames: torch.Tensor, num_frames: int, seed: int, index: 
 # ------------------------------------------------------------------------------------------------
 
 def styleganv_i3d_input(batch: torch.Tensor, device: str | torch.device = "cpu") -> torch.Tensor:
-    """uint8 ``(B, T, H, W, 3)`` → float32 ``(B, 3, T, H, W)`` holding 0..255 (the TorchScript I3D
-    rescales and resizes it itself with ``rescale=True, resize=True``)."""
+    """uint8 ``(B, T, H, W, 3)`` → uint8 ``(B, 3, T, H, W)`` (StyleGAN-V's loaders give the
+    TorchScript I3D uint8 videos; it rescales and resizes with ``rescale=True, resize=True``)."""
     check_batch(batch)
-    return to_bcthw(batch.to(device)).float().contiguous()
+    return to_bcthw(batch.to(device)).contiguous()
 
 
 def cdfvd_i3d_input(batch: torch.Tensor, device: str | torch.device = "cpu") -> torch.Tensor:
-    """uint8 ``(B, T, H, W, 3)`` → float32 ``(B, 3, T, 224, 224)`` in [−1, 1]: every frame squashed
-    to 224×224 (``squash_bilinear``), then x ↦ 2x/255 − 1."""
+    """uint8 ``(B, T, H, W, 3)`` → float32 ``(B, 3, T, 224, 224)`` in [−1, 1], as cd-fvd's
+    ``preprocess_i3d``: frames as float32, squashed to 224×224 (bilinear,
+    ``align_corners=False``, no antialias), then ``2·x/255 − 1``."""
     check_batch(batch)
-    preset = PRESETS["fvd_cdfvd"]
-    assert preset.size is not None
-    x = to_bcthw(batch.to(device)).float()
-    x = resize_video_batch(x, preset.size, preset.resize_mode)
-    return (x * (2.0 / 255.0) - 1.0).contiguous()
+    b, t, h, w, c = batch.shape
+    frames = batch.to(device).float().flatten(end_dim=1).permute(0, 3, 1, 2).contiguous()
+    frames = F.interpolate(frames, size=(224, 224), mode="bilinear", align_corners=False)
+    video = frames.view(b, t, c, 224, 224).transpose(1, 2).contiguous()
+    return 2.0 * video / 255.0 - 1.0
 
 
-def tgan_c3d_input(batch: torch.Tensor, device: str | torch.device = "cpu") -> torch.Tensor:
+def c3d_input(batch: torch.Tensor, device: str | torch.device = "cpu") -> torch.Tensor:
     """uint8 ``(B, T, H, W, 3)`` → uint8 ``(B, 3, T, H, W)`` (the C3D port resizes to 112×112 and
     normalizes inside, as StyleGAN-V feeds it)."""
     check_batch(batch)
     return to_bcthw(batch.to(device)).contiguous()
 
 
-INPUT_FNS = {"fvd_styleganv_2048_16f": styleganv_i3d_input, "fvd_cdfvd": cdfvd_i3d_input,
-             "is_tgan_ucf101": tgan_c3d_input}
+INPUT_FNS = {"fvd_styleganv_2048_16f": styleganv_i3d_input, "fvd_cdfvd_array": cdfvd_i3d_input,
+             "fvd_cdfvd_128": cdfvd_i3d_input, "fvd_cdfvd_256": cdfvd_i3d_input,
+             "is_styleganv_ucf101": c3d_input, "is_tgan2_ucf101": c3d_input}
 
 
 def network_input(preset_id: str, batch: torch.Tensor, device: str | torch.device = "cpu"

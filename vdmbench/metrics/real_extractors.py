@@ -95,10 +95,10 @@ def _as_features(out: Any, batch: int, source: str, dim: int | None = None) -> t
 class I3DTorchScriptExtractor(VideoFeatureExtractor):
     """StyleGAN-V's ``i3d_torchscript.pt``: ``forward(x, rescale, resize, return_features)``.
 
-    The preset decides the input and the call: ``fvd_styleganv_2048_16f`` passes 0..255 floats
-    with ``rescale=True, resize=True`` (the detector's own resize, as StyleGAN-V does, so numbers
-    match the reference bit for bit up to the GPU); ``fvd_cdfvd`` passes our 224×224 [−1, 1]
-    input with ``rescale=False, resize=False``. ``features`` → float64 ``(B, 400)``.
+    The preset decides the input and the call: ``fvd_styleganv_2048_16f`` passes uint8 0..255
+    videos with ``rescale=True, resize=True`` (the detector's own resize, as StyleGAN-V does);
+    the ``fvd_cdfvd_*`` presets pass our 224×224 [−1, 1] input with ``rescale=False,
+    resize=False``. ``features`` → float64 ``(B, 400)``.
     """
 
     name: ClassVar[str] = "i3d_torchscript"
@@ -133,13 +133,13 @@ class I3DStateDictExtractor(VideoFeatureExtractor):
     name: ClassVar[str] = "i3d_state_dict"
 
     def __init__(self, model: InceptionI3d, weights_sha256: str, device: str = "cpu",
-                 preset: str = "fvd_cdfvd") -> None:
+                 preset: str = "fvd_cdfvd_256") -> None:
         super().__init__(weights_sha256, device)
         self.model, self.preset = model.to(device).eval(), preset
 
     @classmethod
     def from_path(cls, path: str | os.PathLike[str] | None, family: str = "videogpt",
-                  device: str = "cpu", preset: str = "fvd_cdfvd") -> I3DStateDictExtractor:
+                  device: str = "cpu", preset: str = "fvd_cdfvd_256") -> I3DStateDictExtractor:
         p = resolve_weights(path, "I3D state dict (i3d_pretrained_400.pt)", ENV_I3D_STATE_DICT,
                             f"metric '{preset}'")
         sd = load_state_dict_file(p)
@@ -168,13 +168,13 @@ class C3DTorchScriptExtractor(VideoFeatureExtractor):
     name: ClassVar[str] = "c3d_torchscript"
 
     def __init__(self, module: torch.jit.ScriptModule, weights_sha256: str, device: str = "cpu",
-                 preset: str = "is_tgan_ucf101") -> None:
+                 preset: str = "is_styleganv_ucf101") -> None:
         super().__init__(weights_sha256, device)
         self.module, self.preset = module, preset
 
     @classmethod
     def from_path(cls, path: str | os.PathLike[str] | None, device: str = "cpu",
-                  preset: str = "is_tgan_ucf101") -> C3DTorchScriptExtractor:
+                  preset: str = "is_styleganv_ucf101") -> C3DTorchScriptExtractor:
         p = resolve_weights(path, "C3D TorchScript classifier (c3d_ucf101.pt)",
                             ENV_C3D_TORCHSCRIPT, f"metric '{preset}'")
         return cls(load_torchscript(p, device), sha256_file(p), device, preset)
