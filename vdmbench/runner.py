@@ -283,7 +283,7 @@ class SuiteRun:
         boards = write_leaderboards(self.run_dir, title=self.suite.name)
         from vdmbench.report import build_report
 
-        report = build_report(self.run_dir, video_cache=self.cache.root)
+        report = build_report(self.run_dir, video_cache=self.cache.root, requests=requests)
         self.console.print(f"report: {report}")
         return RunResult(run_dir=self.run_dir, records=written, leaderboards=boards)
 

@@ -146,3 +146,15 @@ def test_not_a_run_dir(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert len(result.output.strip().splitlines()) == 1
     assert "not a run directory (no run.json)" in result.output
+
+
+def test_requests_that_do_not_match_the_run(harness_run: Path, tmp_path: Path) -> None:
+    shutil.copytree(harness_run.parent.parent, tmp_path / "out")
+    run = tmp_path / "out" / "harness-test" / harness_run.name
+    for path in (run / "records").glob("*.json"):
+        rec = json.loads(path.read_text())
+        rec["seeds"]["request_seeds_sha256"] = "0" * 64
+        path.write_text(json.dumps(rec))
+    text = build_report(run).read_text()
+    assert "No sample grid: the dataset&#39;s request seeds differ from the run&#39;s" in text
+    assert "<video" not in text

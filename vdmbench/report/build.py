@@ -277,8 +277,12 @@ def _motion_predictor(resolved: Any) -> Any | None:
 
 def sample_grid(run_dir: Path, run_meta: dict[str, Any], resolved: Any,
                 records: dict[str, dict[str, Any]], speedups: dict[str, float | None],
-                k: int, video_cache: Path, out_dir: Path) -> Samples:
-    """Encode the K chosen requests' videos of every model into ``out_dir/media``."""
+                k: int, video_cache: Path, out_dir: Path,
+                requests: list[Any] | None = None) -> Samples:
+    """Encode the K chosen requests' videos of every model into ``out_dir/media``.
+
+    ``requests``: the run's requests (limit applied) when the caller has them; otherwise they are
+    rebuilt from the suite's dataset."""
     from vdmbench.cache import VideoCache, video_key
     from vdmbench.catalog import DATASETS
     from vdmbench.metrics.fidelity import psnr_video
@@ -298,14 +302,15 @@ def sample_grid(run_dir: Path, run_meta: dict[str, Any], resolved: Any,
     if k == 0:
         return Samples(models=models, rows=[], note="", unavailable="no samples asked for "
                        "(--samples 0)")
-    try:
-        requests = DATASETS.get(suite.dataset.name)(suite.dataset).requests()
-    except VdmbenchError as e:
-        return Samples(models=models, rows=[], note="",
-                       unavailable=f"the dataset's requests could not be rebuilt: {e}")
-    limit = run_meta.get("limit")
-    if limit is not None:
-        requests = requests[:limit]
+    if requests is None:
+        try:
+            requests = DATASETS.get(suite.dataset.name)(suite.dataset).requests()
+        except VdmbenchError as e:
+            return Samples(models=models, rows=[], note="",
+                           unavailable=f"the dataset's requests could not be rebuilt: {e}")
+        limit = run_meta.get("limit")
+        if limit is not None:
+            requests = requests[:limit]
     if len(requests) != run_meta.get("n_requests"):
         return Samples(models=models, rows=[], note="", unavailable=(
             f"the dataset now gives {len(requests)} requests, the run had "
@@ -522,13 +527,15 @@ def _out_root(run_dir: Path, output: str) -> Path:
 
 
 def build_report(run_dir: str | Path, samples: int = DEFAULT_SAMPLES,
-                 video_cache: str | Path | None = None, analysis: str | Path | None = None
-                 ) -> Path:
+                 video_cache: str | Path | None = None, analysis: str | Path | None = None,
+                 requests: list[Any] | None = None) -> Path:
     """Write ``RUN_DIR/report/index.html`` (with its media) and return its path.
 
     ``samples``: K requests in the side-by-side grid (0: none). ``video_cache``: the folder of
     cached videos (default: where ``vdmbench run`` keeps them, ``OUT/.cache/videos``).
     ``analysis``: a ``vdmbench analyze`` output folder (or PNG) whose plot is shown too.
+    ``requests``: the run's requests (``vdmbench run`` passes them; otherwise they are rebuilt
+    from the suite's dataset and checked against the records' request seeds).
     """
     from vdmbench.resolve import resolve_suite
 
@@ -560,7 +567,8 @@ def build_report(run_dir: str | Path, samples: int = DEFAULT_SAMPLES,
     run_dir.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=run_dir, prefix=f".{REPORT_DIR}."))
     try:
-        grid = sample_grid(run_dir, run_meta, resolved, by_name, speedups, samples, cache, tmp)
+        grid = sample_grid(run_dir, run_meta, resolved, by_name, speedups, samples, cache, tmp,
+                           requests)
         plots = _plots(run_dir, records, tmp, suite.name,
                        Path(analysis) if analysis is not None else None)
         shutil.copyfile(suite_copy, tmp / "suite.yaml")
