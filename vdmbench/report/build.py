@@ -511,7 +511,16 @@ def render(context: dict[str, Any]) -> str:
     env = jinja2.Environment(loader=jinja2.PackageLoader("vdmbench.report", "templates"),
                              autoescape=True, undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True)
+    env.filters["breakable"] = _breakable
     return env.get_template("index.html.j2").render(**context)
+
+
+def _breakable(text: str) -> Any:
+    """Escaped ``text`` with a line-break opportunity (``<wbr>``) after each underscore, so long
+    metric names wrap there and not inside words."""
+    from markupsafe import Markup, escape
+
+    return Markup("_<wbr>").join(escape(part) for part in str(text).split("_"))
 
 
 def default_video_cache(run_dir: Path, output: str) -> Path:
