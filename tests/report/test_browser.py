@@ -1,9 +1,11 @@
 """The default suite's report in a real browser: headless Debian Chromium driven by Playwright.
 
 Opens the page from ``file://`` with every non-file request blocked and requires: no console
-errors, every ``<video>`` decoded (``readyState >= 2``), column sorting that reorders the rows,
+errors, every ``<video>`` decoded (``readyState >= 2``) and playing (paused and resumed together
+by the page's button), column sorting that reorders the rows,
 and a screenshot (kept at ``$VDMBENCH_ARTIFACTS/report-screenshot.png``, default
-``/tmp/vdmbench-artifacts``). Skips, naming what is missing, only where no browser is installed;
+``/tmp/vdmbench-artifacts``). The browser is ``$VDMBENCH_CHROMIUM``, else ``chromium`` on the
+path. Skips, naming what is missing, only where no browser is installed;
 with ``CI=true`` a missing browser fails instead.
 """
 
@@ -17,7 +19,7 @@ import pytest
 import yaml
 from report_test_utils import ROOT, run_cli, run_dir_of
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM = os.environ.get("VDMBENCH_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run", "--mute-audio"]
 ARTIFACTS = Path(os.environ.get("VDMBENCH_ARTIFACTS", "/tmp/vdmbench-artifacts"))
@@ -99,6 +101,12 @@ def test_report_in_chromium(default_suite_report: Path) -> None:
                 timeout=30_000)
             assert page.eval_on_selector_all(
                 "video", "vs => vs.filter(v => v.error !== null).length") == 0
+            paused = "() => [...document.querySelectorAll('video')].map(v => v.paused)"
+            page.wait_for_function(f"() => ({paused})().every(p => !p)", timeout=10_000)
+            page.click("#play-toggle")  # pause all, then play all again
+            assert set(page.evaluate(paused)) == {True}
+            page.click("#play-toggle")
+            page.wait_for_function(f"() => ({paused})().every(p => !p)", timeout=10_000)
 
             # sorting: by model name (text), then by per-video latency (numbers)
             before = _model_order(page)

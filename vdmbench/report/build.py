@@ -342,7 +342,7 @@ def sample_grid(run_dir: Path, run_meta: dict[str, Any], resolved: Any,
     for r_i, i in enumerate(chosen):
         req = requests[i]
         image = None
-        if req.image is not None:
+        if req.image is not None and suite.task == "i2v":  # a T2V model sees the prompt only
             image = f"media/r{r_i:02d}-input.png"
             write_png(display_frames(req.image.unsqueeze(0))[0], out_dir / image)
         asked_c = (req.extra or {}).get("motion_class")
