@@ -275,7 +275,7 @@ def _motion_predictor(resolved: Any) -> Any | None:
         return metric.extractor
 
 
-def sample_grid(run_dir: Path, run_meta: dict[str, Any], resolved: Any,
+def sample_grid(run_meta: dict[str, Any], resolved: Any,
                 records: dict[str, dict[str, Any]], speedups: dict[str, float | None],
                 k: int, video_cache: Path, out_dir: Path,
                 requests: list[Any] | None = None) -> Samples:
@@ -576,7 +576,7 @@ def build_report(run_dir: str | Path, samples: int = DEFAULT_SAMPLES,
     run_dir.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=run_dir, prefix=f".{REPORT_DIR}."))
     try:
-        grid = sample_grid(run_dir, run_meta, resolved, by_name, speedups, samples, cache, tmp,
+        grid = sample_grid(run_meta, resolved, by_name, speedups, samples, cache, tmp,
                            requests)
         plots = _plots(run_dir, records, tmp, suite.name,
                        Path(analysis) if analysis is not None else None)
