@@ -158,3 +158,20 @@ def test_requests_that_do_not_match_the_run(harness_run: Path, tmp_path: Path) -
     text = build_report(run).read_text()
     assert "No sample grid: the dataset&#39;s request seeds differ from the run&#39;s" in text
     assert "<video" not in text
+
+
+def test_analysis_plot(harness_run: Path, tmp_path: Path) -> None:
+    shutil.copytree(harness_run.parent.parent, tmp_path / "out")
+    run = tmp_path / "out" / "harness-test" / harness_run.name
+    analysis = tmp_path / "analysis"
+    analysis.mkdir()
+    result = CliRunner().invoke(main, ["report", str(run), "--analysis", str(analysis)])
+    assert result.exit_code == 2
+    assert "expected a `vdmbench analyze` output folder (with analysis.png)" in result.output
+    shutil.copyfile(run / "leaderboard.png", analysis / "analysis.png")
+    run_cli("report", str(run), "--samples", "0", "--analysis", str(analysis))
+    text = (run / "report" / "index.html").read_text()
+    assert '<img src="plots/analysis.png" alt="Block sensitivity analysis">' in text
+    assert (run / "report" / "plots" / "analysis.png").read_bytes() == \
+        (analysis / "analysis.png").read_bytes()
+    assert "No sample grid: no samples asked for (--samples 0)" in text
