@@ -46,16 +46,28 @@
     clips.forEach(function (v) { v.currentTime = 0; });
     if (playing) { playAll(); }
   }
+  // re-align a clip only when it is more than DRIFT seconds (about one frame at 8 fps) off the
+  // first one's clock, and not while it is seeking: seeks interrupt playback
+  var DRIFT = 0.15;
   function resync() {
-    if (!playing || master.readyState < 2) { return; }
+    if (!playing || master.readyState < 2 || master.seeking) { return; }
     var t = master.currentTime;
     clips.forEach(function (v) {
-      if (v === master || v.readyState < 2) { return; }
+      if (v === master || v.readyState < 2 || v.seeking) { return; }
       var d = Math.abs(v.currentTime - t);
       var dur = v.duration || 0;
-      if (d > 0.06 && (dur === 0 || d < dur - 0.06)) { v.currentTime = t; }
+      if (d > DRIFT && (dur === 0 || d < dur - DRIFT)) { v.currentTime = t; }
     });
   }
+  // start every clip from 0 together once all can play
+  var waiting = clips.filter(function (v) { return v.readyState < 3; }).length;
+  clips.forEach(function (v) {
+    if (v.readyState >= 3) { return; }
+    v.addEventListener("canplay", function () {
+      waiting -= 1;
+      if (waiting === 0) { restart(); }
+    }, { once: true });
+  });
 
   toggle.addEventListener("click", function () {
     playing = !playing;
@@ -67,7 +79,6 @@
     var r = parseFloat(e.target.value);
     clips.forEach(function (v) { v.playbackRate = r; });
   });
-  master.addEventListener("seeked", resync);
-  setInterval(resync, 250);
-  playAll();
+  setInterval(resync, 500);
+  if (waiting === 0) { restart(); } else { playAll(); }
 })();
