@@ -131,6 +131,24 @@ def leaderboard(results_dir: Path, fmt: str) -> None:
 
 
 @main.command()
+@click.argument("run_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("--samples", type=int, default=8, show_default=True,
+              help="requests in the side-by-side video grid (0: none)")
+@click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
+              help="the run's cache root, as given to `vdmbench run` (default OUT/.cache)")
+@click.option("--analysis", type=click.Path(path_type=Path, exists=True), default=None,
+              help="a `vdmbench analyze` output folder whose plot the page shows too")
+def report(run_dir: Path, samples: int, cache_dir: Path | None, analysis: Path | None) -> None:
+    """Rebuild RUN_DIR/report/index.html from the run's records and video cache."""
+    from vdmbench.report import build_report
+
+    path = build_report(run_dir, samples=samples,
+                        video_cache=None if cache_dir is None else cache_dir / "videos",
+                        analysis=analysis)
+    click.echo(f"report: {path}")
+
+
+@main.command()
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="write the JSON schema here (default: stdout)")
 @click.option("--kind", type=click.Choice(["suite", "record"]), default="suite",

@@ -296,6 +296,10 @@ class SuiteRun:
                 write_once_json(record_path, record)
                 written.append(record_path)
         boards = write_leaderboards(self.run_dir, title=self.suite.name)
+        from vdmbench.report import build_report
+
+        report = build_report(self.run_dir, video_cache=self.cache.root, requests=requests)
+        self.console.print(f"report: {report}")
         return RunResult(run_dir=self.run_dir, records=written, leaderboards=boards)
 
 
