@@ -1,10 +1,14 @@
 """Speed-ups of a suite's models, old method vs interleaved rounds, with and without added load.
 
     python benchmarks/timing_under_load.py [--suite suites/synth_i2v.yaml] [--repeats 3]
+        [--models a,b] [--parts video,denoise] [--rounds R] [--iterations N] [--min-seconds S]
         [--load-procs 2] [--load-period 15] [--json OUT.json]
 
-Loads the suite's models once (no generation, no metrics) and, for each of ``repeats`` × {no
-added load, added load} (alternating: Q, L, Q, L, …), times them
+Loads the suite's models (or those named by ``--models``; the reference model always) once (no
+generation, no metrics) and, for each of ``repeats`` × {no added load, added load} (alternating:
+Q, L, Q, L, …), times their callables named by ``--parts`` (default: the whole video and the
+denoiser step, what the speed-ups use) with the suite's speed settings (``--rounds``,
+``--iterations``, ``--min-seconds`` override them)
 
 - the old way (:func:`vdmbench.timing.time_sequential`: each model to the suite's minimums, one
   after the other; speed-up = ratio of two medians), and
@@ -23,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import os
 import platform
 import statistics
 import sys
@@ -71,16 +76,21 @@ class Load:
             w.join(timeout=10)
 
 
-def _targets(suite_path: str) -> tuple[list[TimedModel], Any]:
+def _targets(suite_path: str, models: list[str] | None,
+             parts: list[str]) -> tuple[list[TimedModel], Any]:
     resolved = resolve_suite(suite_path)
+    suite = resolved.suite
     run = SuiteRun(resolved, RunOptions(out_dir=Path("/tmp/vdmbench-timing-bench")))
     request = run._dataset().requests()[0]
     targets = []
-    for spec in resolved.suite.models:
+    for spec in suite.models:
+        if models and spec.name not in models and spec.name != suite.reference:
+            continue
         gen = run._load_model(spec)
         target, _ = run._timed_model(spec.name, gen, request)
-        targets.append(target)
-    return targets, resolved.suite
+        targets.append(TimedModel(target.name, {k: v for k, v in target.components.items()
+                                                if k in parts}))
+    return targets, suite
 
 
 def _speedups(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -99,12 +109,20 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--suite", default="suites/synth_i2v.yaml")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--models", default=None, help="comma-separated (default: all)")
+    ap.add_argument("--parts", default="video,denoise")
+    ap.add_argument("--rounds", type=int, default=None)
+    ap.add_argument("--iterations", type=int, default=None)
+    ap.add_argument("--min-seconds", type=float, default=None)
     ap.add_argument("--load-procs", type=int, default=2)
     ap.add_argument("--load-period", type=float, default=15.0)
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
-    targets, suite = _targets(args.suite)
-    sp = suite.speed
+    targets, suite = _targets(args.suite, args.models.split(",") if args.models else None,
+                              args.parts.split(","))
+    sp = suite.speed.model_copy(update={k: v for k, v in (
+        ("rounds", args.rounds), ("iterations", args.iterations),
+        ("min_seconds", args.min_seconds)) if v is not None})
     runs = []
     for rep in range(args.repeats):
         for condition in ("quiet", "loaded"):
@@ -156,7 +174,9 @@ def main() -> None:
            "python": platform.python_version(), "torch": torch.__version__,
            "load": {"procs": args.load_procs, "period_s": args.load_period,
                     "what": "torch 512x512 matmul loop, 2 threads per process, on/off"},
-           "speed": sp.model_dump(mode="json"), "runs": runs, "summary": summary}
+           "speed": sp.model_dump(mode="json"), "parts": args.parts,
+           "env": {k: os.environ.get(k) for k in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS")},
+           "runs": runs, "summary": summary}
     text = json.dumps(out, indent=2)
     if args.json:
         args.json.write_text(text + "\n")
