@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from vdmbench.generation import GenerationRequest
+from vdmbench.records import give_default_mode
 from vdmbench.video import Video
 
 CACHE_FORMAT = 1
@@ -52,6 +53,7 @@ class VideoCache:
         path = self.path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".v.", suffix=".npy")
+        give_default_mode(fd)  # mkstemp makes 0600; the file gets what the umask gives
         try:
             with os.fdopen(fd, "wb") as f:
                 np.save(f, video.frames.cpu().numpy(), allow_pickle=False)

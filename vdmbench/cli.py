@@ -60,24 +60,69 @@ def main() -> None:
     """Compress video diffusion models and benchmark them honestly."""
 
 
+def _progress_options(fn: Any) -> Any:
+    """``--quiet``, ``--log FILE`` and ``--progress-interval`` (shared by run and speed)."""
+    fn = click.option("--progress-interval", type=click.FloatRange(min=0), default=30.0,
+                      show_default=True,
+                      help="where stderr is not a terminal: seconds between progress lines")(fn)
+    fn = click.option("--log", "log_file", type=click.Path(path_type=Path, dir_okay=False),
+                      default=None, help="also write progress events to FILE (JSON lines)")(fn)
+    return click.option("--quiet", is_flag=True,
+                        help="no progress on stderr (bars on a terminal, lines otherwise)")(fn)
+
+
+def _run_options(fn: Any) -> Any:
+    """The options that locate a run: ``--out``, ``--limit``, ``--device``, ``--cache-dir``."""
+    fn = click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
+                      help="content-keyed cache of videos and reference statistics "
+                           "(default OUT/.cache)")(fn)
+    fn = click.option("--device", default="cpu", show_default=True, help="cpu or cuda[:N]")(fn)
+    fn = click.option("--limit", type=int, default=None,
+                      help="use only the first N requests")(fn)
+    return click.option("--out", "out_dir", type=click.Path(path_type=Path),
+                        default=Path("results"), show_default=True,
+                        help="results root; the run goes to OUT/<suite>/<run-id>/")(fn)
+
+
 @main.command()
 @click.argument("suite", type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("results"),
-              show_default=True, help="results root; the run goes to OUT/<suite>/<run-id>/")
-@click.option("--limit", type=int, default=None, help="use only the first N requests")
-@click.option("--device", default="cpu", show_default=True, help="cpu or cuda[:N]")
+@_run_options
 @click.option("--resume/--no-resume", default=True, show_default=True,
               help="continue an interrupted run of the same suite (or start a fresh run)")
-@click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
-              help="content-keyed cache of videos and reference statistics (default OUT/.cache)")
-@click.option("--quiet", is_flag=True, help="no progress bars (for CI logs)")
+@_progress_options
 def run(suite: Path, out_dir: Path, limit: int | None, device: str, resume: bool,
-        cache_dir: Path | None, quiet: bool) -> None:
-    """Run SUITE: generate, evaluate, time, write records and the leaderboard."""
+        cache_dir: Path | None, quiet: bool, log_file: Path | None,
+        progress_interval: float) -> None:
+    """Run SUITE: generate and evaluate every model, time them all in interleaved rounds, write
+    records and the leaderboard."""
     from vdmbench.runner import RunOptions, run_suite
 
     result = run_suite(suite, RunOptions(out_dir=out_dir, limit=limit, device=device,
-                                         resume=resume, quiet=quiet, cache_dir=cache_dir))
+                                         resume=resume, quiet=quiet, cache_dir=cache_dir,
+                                         log_file=log_file,
+                                         progress_interval_s=progress_interval))
+    click.echo(result.leaderboards["md"].read_text(encoding="utf-8"))
+    click.echo(f"records and leaderboards in {result.run_dir}")
+
+
+@main.command()
+@click.argument("suite", type=click.Path(path_type=Path))
+@_run_options
+@click.option("--rounds", type=int, default=None,
+              help="interleaved rounds (default: the suite's speed.rounds; at least 6)")
+@_progress_options
+def speed(suite: Path, out_dir: Path, limit: int | None, device: str, cache_dir: Path | None,
+          rounds: int | None, quiet: bool, log_file: Path | None,
+          progress_interval: float) -> None:
+    """Time the models of an existing run of SUITE again (nothing is generated): a new timing
+    version of every record; earlier records are kept; the leaderboard shows the newest."""
+    from vdmbench.runner import RunOptions, retime_suite
+
+    result = retime_suite(suite, RunOptions(out_dir=out_dir, limit=limit, device=device,
+                                            quiet=quiet, cache_dir=cache_dir,
+                                            log_file=log_file,
+                                            progress_interval_s=progress_interval),
+                          rounds=rounds)
     click.echo(result.leaderboards["md"].read_text(encoding="utf-8"))
     click.echo(f"records and leaderboards in {result.run_dir}")
 
@@ -122,11 +167,13 @@ def ls(what: str) -> None:
 @click.argument("results_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["csv", "md", "tex"]), default="md",
               show_default=True)
-def leaderboard(results_dir: Path, fmt: str) -> None:
+@click.option("--timing", type=click.IntRange(min=1), default=None,
+              help="show this timing version of every model (default: the newest)")
+def leaderboard(results_dir: Path, fmt: str, timing: int | None) -> None:
     """Rebuild leaderboard.{csv,md,tex} from the records under RESULTS_DIR; print one."""
     from vdmbench.leaderboard import write_leaderboards
 
-    paths = write_leaderboards(results_dir, title=results_dir.name)
+    paths = write_leaderboards(results_dir, title=results_dir.name, timing=timing)
     click.echo(paths[fmt].read_text(encoding="utf-8"), nl=False)
 
 

@@ -1,10 +1,15 @@
 """Leaderboards: CSV / Markdown / LaTeX views over result records, and a PNG plot.
 
 One row per model, one column per metric (with its direction arrow), latency per component,
-parameters, and speed-ups relative to the suite's reference model measured in the same run on the
-same device. Records whose metric protocol, version or reference data differ are refused
-(:class:`ProtocolMismatchError`); a missing value is shown as "—", never 0; a timing that did not
-meet its minimums is marked with "*".
+parameters, and speed-ups relative to the suite's reference model: the median of per-round ratios
+from one interleaved timing session with its 95% interval (vdmbench/timing.py). Records whose
+metric protocol, version or reference data differ are refused (:class:`ProtocolMismatchError`);
+a missing value is shown as "—", never 0; a timing that did not meet its minimums is marked with
+"*" (and gives no speed-up); a speed-up whose interval is wider than the suite's noise threshold,
+or one from timings not taken in interleaved rounds, is marked with "†" (``row["_noisy"]``: views
+that need a trustworthy speed, such as Pareto fronts, leave those out). Of the several timing
+versions a run's model can have (``vdmbench speed``), the newest is shown unless one is asked for,
+and the notes say which.
 """
 
 from __future__ import annotations
@@ -19,9 +24,16 @@ from pathlib import Path
 from typing import Any
 
 from vdmbench.errors import ProtocolMismatchError, VdmbenchError
-from vdmbench.records import atomic_save_figure, atomic_write_text, find_records, read_record
+from vdmbench.records import (
+    atomic_save_figure,
+    atomic_write_text,
+    find_records,
+    read_record,
+    timing_version,
+)
 
 MISSING = "—"
+NOISY = "†"
 INCOMPLETE = "incomplete"  # a metric computed from some of its parts only (e.g. VBench Total)
 COMPONENT_ORDER = ("text_encode", "image_encode", "encode", "vae_encode", "denoise", "decode")
 
@@ -96,12 +108,12 @@ def build_table(records: Sequence[dict[str, Any]], title: str = "") -> Table:
                 Column("speedup", "speed-up (×)", "ratio")]
     if "denoise" in components:
         columns.append(Column("step_speedup", "step speed-up (×)", "ratio"))
-    # reference timings per (run, device)
+    # reference timings per (run, device): for records timed before interleaving existed
     refs: dict[tuple[str, str], dict[str, Any]] = {}
     for rec in records:
         if rec["model"]["name"] == rec["suite"]["reference_model"] and rec.get("speed"):
             refs[(rec["run_id"], rec["speed"]["device"])] = rec["speed"]
-    rows, notes, invalid_seen = [], [], False
+    rows, notes, invalid_seen, noisy_seen, sequential_seen = [], [], False, False, False
     multi_run = len({r["run_id"] for r in records}) > 1
     for rec in records:
         card = rec["model"]["card"]
@@ -118,6 +130,7 @@ def build_table(records: Sequence[dict[str, Any]], title: str = "") -> Table:
                 row[f"metric:{n}"] = (m["value"], m.get("std"))
         speed = rec.get("speed")
         invalid: set[str] = set()
+        noisy: set[str] = set()
         if speed:
             for c in components:
                 t = speed["components"].get(c)
@@ -128,20 +141,77 @@ def build_table(records: Sequence[dict[str, Any]], title: str = "") -> Table:
             row["ms:per_video"] = None if pv is None else pv["median_s"] * 1e3
             if pv is not None and not pv["valid"]:
                 invalid.add("ms:per_video")
-            ref = refs.get((rec["run_id"], speed["device"]))
-            row["speedup"] = _ratio(ref and ref.get("per_video"), pv)
-            ref_step = ref and ref["components"].get("denoise")
-            row["step_speedup"] = _ratio(ref_step, speed["components"].get("denoise"))
-        row["_invalid"] = invalid
+            if "speedup" in speed:  # interleaved rounds: per-round ratios with an interval
+                own = {"per_video": pv, "denoise": speed["components"].get("denoise")}
+                for key, part in (("speedup", "per_video"), ("step_speedup", "denoise")):
+                    s = speed["speedup"].get(part)
+                    if s is None or not s.get("valid") or not (own[part] or {}).get("valid"):
+                        row[key] = None
+                        continue
+                    row[key], row[f"{key}_ci"] = s["median"], tuple(s["ci95"])
+                    if s["noisy"]:
+                        noisy.add(key)
+            else:  # timed one model after the other: a ratio of two medians, no interval
+                sequential_seen = True
+                ref = refs.get((rec["run_id"], speed["device"]))
+                row["speedup"] = _ratio(ref and ref.get("per_video"), pv)
+                ref_step = ref and ref["components"].get("denoise")
+                row["step_speedup"] = _ratio(ref_step, speed["components"].get("denoise"))
+                noisy |= {k for k in ("speedup", "step_speedup") if row.get(k) is not None}
+        row["_invalid"], row["_noisy"] = invalid, noisy
         invalid_seen |= bool(invalid)
+        noisy_seen |= bool(noisy)
         rows.append(row)
-    if refs:
-        ref_name = records[0]["suite"]["reference_model"]
-        notes.append(f"speed-ups are relative to {ref_name}, measured in the same run on the "
-                     f"same device ({', '.join(sorted({d for _, d in refs}))})")
+    notes += _timing_notes(records, noisy_seen, sequential_seen)
     if invalid_seen:
         notes.append("* timing did not meet its minimum iterations or duration (not valid)")
     return Table(title=title, columns=columns, rows=rows, notes=notes)
+
+
+def _timing_notes(records: Sequence[dict[str, Any]], noisy_seen: bool,
+                  sequential_seen: bool) -> list[str]:
+    """Which timing the table shows and how its speed-ups were measured."""
+    timed = [r for r in records if r.get("speed")]
+    if not timed:
+        return []
+    ref_name = records[0]["suite"]["reference_model"]
+    devices = ", ".join(sorted({r["speed"]["device"] for r in timed}))
+    sessions: dict[str, dict[str, Any]] = {}
+    for r in timed:
+        sess = r["speed"].get("session")
+        if sess:
+            sessions.setdefault(sess["id"], {**sess, "version": timing_version(r)})
+    notes = []
+    if len(sessions) == 1 and not sequential_seen:
+        (sess,) = sessions.values()
+        load = sess.get("load_average") or {}
+        load_txt = ("" if not load.get("start") else
+                    f", 1-min load average {load['start'][0]:.2f} → {load['end'][0]:.2f}")
+        notes.append(f"speed-ups are relative to {ref_name} on {devices}: the median of per-round "
+                     f"time ratios over {sess['rounds']} interleaved rounds of one timing "
+                     f"session, [95% interval] from order statistics ({sess['threads']} torch "
+                     f"threads{load_txt})")
+    else:
+        n = len(sessions) + (1 if sequential_seen else 0)
+        notes.append(f"timings come from {n} separate timing sessions (different invocations) "
+                     f"on {devices}; each speed-up is relative to {ref_name} timed in the same "
+                     f"session; latencies from different sessions are not comparable")
+    for sess in sorted(sessions.values(), key=lambda s: s["id"]):
+        notes.append(f"timing shown: version {sess['version']} (`vdmbench "
+                     f"{sess.get('command', 'run')}`, session {sess['id']}, started "
+                     f"{sess.get('started', '?')})")
+    if noisy_seen:
+        thresholds = sorted({s["noise_threshold"] for r in timed
+                             for s in (r["speed"].get("speedup") or {}).values()
+                             if isinstance(s, dict) and "noise_threshold" in s})
+        what = []
+        if thresholds:
+            what.append("its 95% interval reaches beyond ±"
+                        + "/".join(f"{t:.0%}" for t in thresholds) + " of the median")
+        if sequential_seen:
+            what.append("a ratio of two medians timed one model after the other")
+        notes.append(f"{NOISY} noisy speed-up: " + "; or ".join(what))
+    return notes
 
 
 def _incomplete(m: dict[str, Any]) -> bool:
@@ -184,7 +254,9 @@ def format_cell(col: Column, row: dict[str, Any]) -> str:
     if col.kind == "ms":
         return f"{v:.2f}" + ("*" if col.key in row.get("_invalid", ()) else "")
     if col.kind == "ratio":
-        return f"{v:.2f}"
+        ci = row.get(f"{col.key}_ci")
+        text = f"{v:.2f}" + ("" if ci is None else f" [{ci[0]:.2f}, {ci[1]:.2f}]")
+        return text + (NOISY if col.key in row.get("_noisy", ()) else "")
     if col.kind == "params":
         return f"{v:.3f}"
     return str(v)
@@ -198,9 +270,11 @@ def to_csv(table: Table) -> str:
     for c in table.columns:
         if c.kind == "metric":
             header += [c.key.split(":", 1)[1], c.key.split(":", 1)[1] + "_std"]
+        elif c.kind == "ratio":
+            header += [c.key, c.key + "_lo", c.key + "_hi"]
         else:
             header.append(c.key.replace("ms:", "ms_"))
-    header.append("invalid_timings")
+    header += ["invalid_timings", "noisy_speedups"]
     w.writerow(header)
     for row in table.rows:
         out: list[Any] = []
@@ -211,9 +285,13 @@ def to_csv(table: Table) -> str:
                     out += ["" if v is None else INCOMPLETE, ""]
                 else:
                     out += [repr(v[0]), "" if v[1] is None else repr(v[1])]
+            elif c.kind == "ratio":
+                ci = row.get(f"{c.key}_ci") or ("", "")
+                out += ["" if v is None else repr(v), *(repr(x) if x != "" else x for x in ci)]
             else:
                 out.append("" if v is None else (repr(v) if isinstance(v, float) else v))
         out.append(";".join(sorted(k.replace("ms:", "ms_") for k in row.get("_invalid", ()))))
+        out.append(";".join(sorted(row.get("_noisy", ()))))
         w.writerow(out)
     return buf.getvalue()
 
@@ -234,7 +312,8 @@ def to_markdown(table: Table) -> str:
 _TEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
                 "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
                 "^": r"\textasciicircum{}", "↑": r"$\uparrow$", "↓": r"$\downarrow$",
-                "×": r"$\times$", "±": r"$\pm$", "—": "---"}
+                "×": r"$\times$", "±": r"$\pm$", "—": "---", "†": r"$^\dagger$",
+                "→": r"$\to$"}
 
 
 def _tex(s: str) -> str:
@@ -285,17 +364,35 @@ def write_plot(table: Table, path: Path) -> bool:
     return True
 
 
-def load_records(root: Path) -> list[dict[str, Any]]:
+def load_records(root: Path, timing: int | None = None) -> list[dict[str, Any]]:
+    """One record per (run, model) under ``root``: the one of timing version ``timing``, or the
+    newest (every version holds the same quality numbers; only ``speed`` differs)."""
     paths = find_records(root)
     if not paths:
         raise VdmbenchError(f"{root}: no result records found (expected */records/*.json)")
-    records = [read_record(p) for p in paths]
-    return sorted(records, key=lambda r: (r["run_id"], r["model"].get("index", 0)))
+    chosen: dict[tuple[str, str], dict[str, Any]] = {}
+    seen: set[tuple[str, str]] = set()
+    for p in paths:
+        rec = read_record(p)
+        key, version = (rec["run_id"], rec["model"]["name"]), timing_version(rec)
+        seen.add(key)
+        if timing is not None and version != timing:
+            continue
+        if key not in chosen or version > timing_version(chosen[key]):
+            chosen[key] = rec
+    if timing is not None:
+        missing = sorted(seen - set(chosen))
+        if missing:
+            raise VdmbenchError(f"{root}: no timing version {timing} for "
+                                + ", ".join(f"{m} (run {r})" for r, m in missing))
+    return sorted(chosen.values(), key=lambda r: (r["run_id"], r["model"].get("index", 0)))
 
 
-def write_leaderboards(root: Path, title: str = "") -> dict[str, Path]:
-    """Build the table from every record under ``root`` and write leaderboard.{csv,md,tex}."""
-    table = build_table(load_records(root), title=title)
+def write_leaderboards(root: Path, title: str = "", timing: int | None = None
+                       ) -> dict[str, Path]:
+    """Build the table from the records under ``root`` (newest timing, or version ``timing``)
+    and write leaderboard.{csv,md,tex} (and the plot)."""
+    table = build_table(load_records(root, timing), title=title)
     out = {}
     for ext, fn in FORMATS.items():
         path = root / f"leaderboard.{ext}"

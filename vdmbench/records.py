@@ -13,6 +13,7 @@ import os
 import platform
 import subprocess
 import tempfile
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -23,14 +24,30 @@ from vdmbench.record_schema import RECORD_VERSION, validate_record
 __all__ = ["RECORD_VERSION", "atomic_save_figure", "atomic_write_text", "environment",
            "find_records", "git_commit", "now_iso", "read_record", "write_once_json"]
 
+_UMASK_LOCK = threading.Lock()
+
+
+def default_file_mode() -> int:
+    """The mode a file created by this user gets: ``0o666`` less the process umask."""
+    with _UMASK_LOCK:  # reading the umask means setting it; put it back at once
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return 0o666 & ~mask
+
+
+def give_default_mode(fd: int) -> None:
+    """Give a file opened by ``tempfile.mkstemp`` (mode 0600) the mode the umask gives, so that
+    renaming it into place leaves a file as readable as any the user creates."""
+    os.fchmod(fd, default_file_mode())
 
 
 def atomic_write_text(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and a rename;
-    returns ``path``."""
+    """Write ``text`` to ``path`` via a temporary file in the same folder and a rename (the file
+    gets the mode the umask gives); returns ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        give_default_mode(fd)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
@@ -58,12 +75,14 @@ def atomic_save_figure(fig: Any, path: Path, dpi: int) -> Path:
 
 
 def write_once_json(path: Path, data: dict[str, Any]) -> None:
-    """Write a JSON record that must not exist yet (atomic; never overwrites)."""
+    """Write a JSON record that must not exist yet (atomic; never overwrites; the file gets the
+    mode the umask gives)."""
     if path.exists():
         raise VdmbenchError(f"record {path} already exists; records are write-once")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        give_default_mode(fd)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(data, f, indent=2, sort_keys=True, default=str)
             f.write("\n")
@@ -85,8 +104,20 @@ def read_record(path: Path) -> dict[str, Any]:
 
 
 def find_records(root: Path) -> list[Path]:
-    """All record files below ``root`` (``**/records/*.json``), sorted."""
+    """All record files below ``root`` (``**/records/*.json``, every timing version), sorted."""
     return sorted(p for p in root.rglob("records/*.json") if not p.name.startswith("."))
+
+
+def record_filename(model: str, timing_version: int = 1) -> str:
+    """``<model>.json`` for a run's record; ``<model>@timing<N>.json`` for the record that
+    ``vdmbench speed`` adds with timing version N ≥ 2 (model names cannot contain ``@``)."""
+    return f"{model}.json" if timing_version == 1 else f"{model}@timing{timing_version}.json"
+
+
+def timing_version(record: dict[str, Any]) -> int:
+    """The timing version of a record: 1 for the run's own timing (and for records without
+    speed), N for the N-th timing of the same run's model."""
+    return int((record.get("speed") or {}).get("timing_version", 1))
 
 
 def git_commit(start: Path | None = None) -> str | None:

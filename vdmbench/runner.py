@@ -1,25 +1,29 @@
-"""The runner: generate (cached) → metrics → speed → one record per model → leaderboard.
+"""The runner: generate (cached) → metrics, for every model; then one timing phase for all models
+(interleaved rounds, vdmbench/timing.py); then one record per model → leaderboard.
 
 Work is a list of independent items (model × request for generation, batches for features), so
 it can later be sharded across processes. A run is resumable: videos already in the content-keyed
-cache are not generated again, and models whose record already exists are not run again.
+cache are not generated again, a model's metrics computed before an interruption are kept in
+``partial/`` until its record is written, and models whose record already exists are neither
+loaded nor run again. :meth:`SuiteRun.retime` (``vdmbench speed``) times the models of a finished
+run again and adds a new record version per model, leaving every earlier record as it was.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
+import dataclasses
 import hashlib
 import json
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import torch
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from vdmbench.acceleration import TransformedGenerator, make_transforms, transformed
 from vdmbench.cache import VideoCache, model_key, video_key
@@ -29,23 +33,30 @@ from vdmbench.errors import VdmbenchError
 from vdmbench.generation import GenerationRequest, ModelCard, VideoGenerator
 from vdmbench.leaderboard import write_leaderboards
 from vdmbench.metrics.base import Metric, MetricContext
+from vdmbench.progress import Reporter
 from vdmbench.records import (
     RECORD_VERSION,
     atomic_write_text,
     environment,
+    find_records,
     git_commit,
     now_iso,
+    read_record,
+    record_filename,
+    timing_version,
     write_once_json,
 )
 from vdmbench.resolve import ResolvedSuite, resolve_suite
-from vdmbench.speed import measure
-from vdmbench.suite import ModelSpec, TransformSpec
+from vdmbench.suite import ModelSpec, SpeedSpec, TransformSpec
+from vdmbench.timing import WHOLE, TimedModel, order_statistic_interval, time_interleaved
 from vdmbench.video import Video
 
 
 @dataclass(frozen=True)
 class RunOptions:
-    """How to run a suite: output root, request limit, device, resume, progress output."""
+    """How to run a suite: output root, request limit, device, resume, progress output
+    (``quiet``: none on stderr; ``log_file``: JSON-lines events; ``progress_interval_s``: the
+    most frequent plain progress line where stderr is not a terminal)."""
 
     out_dir: Path = Path("results")
     limit: int | None = None
@@ -53,6 +64,8 @@ class RunOptions:
     resume: bool = True
     quiet: bool = False
     cache_dir: Path | None = None
+    log_file: Path | None = None
+    progress_interval_s: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -62,10 +75,16 @@ class RunResult:
     leaderboards: dict[str, Path]
 
 
-def _progress(quiet: bool) -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), disable=quiet, transient=False,
-                    console=Console(stderr=True))
+@dataclass
+class _Measured:
+    """A model generated and evaluated in this invocation, waiting for its timing and record."""
+
+    spec: ModelSpec
+    gen: VideoGenerator
+    card: ModelCard
+    mkey: str
+    metrics: dict[str, Any]
+    generated_now: int
 
 
 def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -101,8 +120,8 @@ class SuiteRun:
         self.run_dir = base / run_id
         self.cache = VideoCache((options.cache_dir or options.out_dir / ".cache") / "videos")
         self.metric_cache_dir = (options.cache_dir or options.out_dir / ".cache") / "metrics"
-        self.progress = _progress(options.quiet)
-        self.console = Console(stderr=True, quiet=options.quiet)
+        self.progress = Reporter(quiet=options.quiet, log_path=options.log_file,
+                                 interval_s=options.progress_interval_s)
         self._model_keys: dict[str, str] = {}
         self._stack = contextlib.ExitStack()
 
@@ -147,20 +166,21 @@ class SuiteRun:
                   requests: list[GenerationRequest]) -> int:
         """Generate every request not yet cached; returns how many were generated."""
         todo = [r for r in requests if not self.cache.has(video_key(mkey, r))]
-        task = self.progress.add_task(f"generate {spec.name}", total=len(requests),
-                                      completed=len(requests) - len(todo))
-        for batch in _batches(todo, self.suite.batch_size):
-            videos = gen.generate(list(batch))
-            if len(videos) != len(batch):
-                raise VdmbenchError(f"model {spec.name} returned {len(videos)} videos for "
-                                    f"{len(batch)} requests")
-            for r, v in zip(batch, videos):
-                if v.num_frames != r.frames or v.size != (r.height, r.width):
-                    raise VdmbenchError(
-                        f"model {spec.name}, request {r.id}: generated {tuple(v.frames.shape)}, "
-                        f"asked for ({r.frames}, {r.height}, {r.width}, 3)")
-                self.cache.put(video_key(mkey, r), v)
-            self.progress.advance(task, len(batch))
+        with self.progress.stage("generate", spec.name, len(requests), "videos",
+                                 completed=len(requests) - len(todo)) as stage:
+            for batch in _batches(todo, self.suite.batch_size):
+                videos = gen.generate(list(batch))
+                if len(videos) != len(batch):
+                    raise VdmbenchError(f"model {spec.name} returned {len(videos)} videos for "
+                                        f"{len(batch)} requests")
+                for r, v in zip(batch, videos):
+                    if v.num_frames != r.frames or v.size != (r.height, r.width):
+                        raise VdmbenchError(
+                            f"model {spec.name}, request {r.id}: generated "
+                            f"{tuple(v.frames.shape)}, asked for ({r.frames}, {r.height}, "
+                            f"{r.width}, 3)")
+                    self.cache.put(video_key(mkey, r), v)
+                stage.advance(len(batch))
         return len(todo)
 
     def _metrics(self, spec: ModelSpec, mkey: str, requests: list[GenerationRequest],
@@ -176,17 +196,17 @@ class SuiteRun:
             metric.prepare()
             metrics.append(metric)
         teacher_key = self._model_keys.get(self.suite.teacher)
-        task = self.progress.add_task(f"metrics {spec.name}", total=len(requests))
-        for batch in _batches(requests, self.suite.batch_size):
-            videos = [self.cache.get(video_key(mkey, r)) for r in batch]
-            teacher_videos: list[Video] | None = None
-            if any(type(m).needs_teacher for m in metrics):
-                if teacher_key is None:
-                    raise VdmbenchError(f"teacher model {self.suite.teacher} has no videos")
-                teacher_videos = [self.cache.get(video_key(teacher_key, r)) for r in batch]
-            for metric in metrics:
-                metric.update(videos, list(batch), teacher_videos)
-            self.progress.advance(task, len(batch))
+        with self.progress.stage("metrics", spec.name, len(requests), "videos") as stage:
+            for batch in _batches(requests, self.suite.batch_size):
+                videos = [self.cache.get(video_key(mkey, r)) for r in batch]
+                teacher_videos: list[Video] | None = None
+                if any(type(m).needs_teacher for m in metrics):
+                    if teacher_key is None:
+                        raise VdmbenchError(f"teacher model {self.suite.teacher} has no videos")
+                    teacher_videos = [self.cache.get(video_key(teacher_key, r)) for r in batch]
+                for metric in metrics:
+                    metric.update(videos, list(batch), teacher_videos)
+                stage.advance(len(batch))
         out = {}
         for metric in metrics:
             value = metric.compute()
@@ -195,30 +215,46 @@ class SuiteRun:
                              "version": cls.version, "protocol": metric.protocol()}
         return out
 
-    def _speed(self, spec: ModelSpec, gen: VideoGenerator, card: ModelCard,
-               request: GenerationRequest) -> dict[str, Any] | None:
-        sp = self.suite.speed
-        if not sp.enabled:
-            return None
-        comps = dict(gen.components(request))
+    def _timed_model(self, name: str, gen: VideoGenerator,
+                     request: GenerationRequest) -> tuple[TimedModel, list[str]]:
+        """What timing calls for one model, and the suite's components it does not expose."""
+        comps: dict[str, Callable[[], object]] = dict(gen.components(request))
         # "video": one whole video at batch 1, if the adapter exposes it (e.g. when generate()
         # pads batches for reproducibility); otherwise time generate([request]) itself
-        whole = comps.pop("video", None) or (lambda: gen.generate([request]))
-        unknown = [c for c in sp.components if c not in comps]
-        timings: dict[str, Any] = {}
-        task = self.progress.add_task(f"speed {spec.name}", total=len(comps) + 1)
-        for name, fn in comps.items():
-            timings[name] = measure(fn, warmup=sp.warmup, iters=sp.iterations,
-                                    min_seconds=sp.min_seconds, device=self.options.device
-                                    ).to_dict()
-            self.progress.advance(task)
-        total = measure(whole, warmup=sp.warmup, iters=sp.iterations,
-                        min_seconds=sp.min_seconds, device=self.options.device)
-        self.progress.advance(task)
-        return {"device": self.options.device, "batch_size": 1, "steps": card.steps,
-                "components": timings, "per_video": total.to_dict(),
-                "components_missing": unknown,
-                "denoise_repeats_per_video": card.steps}
+        whole = comps.pop(WHOLE, None) or (lambda: gen.generate([request]))
+        missing = [c for c in self.suite.speed.components if c not in comps]
+        return TimedModel(name, {**comps, WHOLE: whole}), missing
+
+    def _time(self, models: list[tuple[ModelSpec, VideoGenerator, ModelCard]],
+              request: GenerationRequest, speed: SpeedSpec, version: int,
+              command: str) -> dict[str, dict[str, Any]]:
+        """One interleaved timing session of ``models`` (suite order); the ``speed`` section of
+        each model's record, by name."""
+        order = {m.name: i for i, m in enumerate(self.suite.models)}
+        models = sorted(models, key=lambda t: order[t[0].name])
+        targets, missing = [], {}
+        for spec, gen, _ in models:
+            target, missing[spec.name] = self._timed_model(spec.name, gen, request)
+            targets.append(target)
+        with self.progress.stage("time", f"{len(targets)} models ({speed.rounds} interleaved "
+                                 f"rounds)", speed.rounds, "rounds") as stage:
+            result = time_interleaved(
+                targets, reference=self.suite.reference, rounds=speed.rounds,
+                warmup=speed.warmup, iterations=speed.iterations, min_seconds=speed.min_seconds,
+                device=self.options.device, threads=speed.threads,
+                noise_threshold=speed.noise_threshold, on_round=lambda *_: stage.advance())
+        session = {**result["session"], "git_commit": git_commit(), "command": command}
+        out = {}
+        for spec, _, card in models:
+            mine = result["models"][spec.name]
+            out[spec.name] = {"device": self.options.device, "batch_size": 1,
+                              "steps": card.steps, "components": mine["components"],
+                              "per_video": mine["per_video"],
+                              "components_missing": missing[spec.name],
+                              "denoise_repeats_per_video": card.steps,
+                              "speedup": mine["speedup"], "timing_version": version,
+                              "session": session}
+        return out
 
     def _needs_teacher(self) -> bool:
         return any(getattr(METRICS.get(m.name), "needs_teacher", False)
@@ -240,67 +276,202 @@ class SuiteRun:
         atomic_write_text(path, json.dumps({**meta, "started": now_iso()}, indent=2) + "\n")
         shutil.copyfile(self.resolved.path, self.run_dir / "suite.yaml")
 
-    def execute(self) -> RunResult:
-        _check_device(self.options.device)
-        dataset = self._dataset()
+    def _requests(self, dataset: VideoDataset) -> list[GenerationRequest]:
         requests = dataset.requests()
         if self.options.limit is not None:
             requests = requests[:self.options.limit]
         if not requests:
             raise VdmbenchError(f"suite {self.suite.name}: the dataset gave no requests")
+        return requests
+
+    def _partial_path(self, spec: ModelSpec) -> Path:
+        return self.run_dir / "partial" / f"{spec.name}.json"
+
+    def _read_partial(self, spec: ModelSpec, mkey: str) -> dict[str, Any] | None:
+        """Metrics of ``spec`` computed by an interrupted invocation from the same videos."""
+        path = self._partial_path(spec)
+        if not path.is_file():
+            return None
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            return None
+        same = (data.get("cache_key") == mkey
+                and data.get("teacher_key") == self._model_keys.get(self.suite.teacher))
+        return data if same else None
+
+    def _record(self, m: _Measured, speed: dict[str, Any] | None, dataset: VideoDataset,
+                requests: list[GenerationRequest], env: dict[str, Any],
+                commit: str | None) -> dict[str, Any]:
+        """The result record of one model (the one place a record is built)."""
+        spec, card = m.spec, m.card
+        return {
+            "record_version": RECORD_VERSION,
+            "created": now_iso(),
+            "run_id": self.run_id,
+            "suite": {"name": self.suite.name, "hash": self.suite.content_hash(),
+                      "task": self.suite.task, "reference_model": self.suite.reference,
+                      "teacher_model": self.suite.teacher},
+            "model": {"name": spec.name, "index": self.suite.models.index(spec),
+                      "spec": spec.model_dump(mode="json"),
+                      "card": card.to_dict(), "cache_key": m.mkey},
+            "dataset": {"spec": self.suite.dataset.model_dump(mode="json"),
+                        "manifest_hash": dataset.manifest_hash(),
+                        "n_requests": len(requests), "limit": self.options.limit},
+            "seeds": {"dataset_seed": self.suite.dataset.seed,
+                      "request_seeds_sha256": hashlib.sha256(
+                          ",".join(str(r.seed) for r in requests).encode()).hexdigest()},
+            "generation": {"generated_now": m.generated_now,
+                           "from_cache": len(requests) - m.generated_now},
+            "metrics": m.metrics,
+            "speed": speed,
+            "environment": env,
+            "git_commit": commit,
+        }
+
+    def _measure_model(self, spec: ModelSpec, requests: list[GenerationRequest],
+                       dataset: VideoDataset) -> _Measured:
+        """Load, generate what the cache lacks, compute the metrics (or reuse those an
+        interrupted invocation left in ``partial/``)."""
+        gen = self._load_model(spec)
+        card = gen.describe()
+        mkey = self._key_material(spec, card)
+        self._model_keys[spec.name] = mkey
+        partial = self._read_partial(spec, mkey)
+        if partial is not None:
+            if spec.name == self.suite.teacher and self._needs_teacher():
+                self._generate(spec, gen, mkey, requests)  # only what the cache lost
+            self.progress.message(f"{spec.name}: metrics kept from the interrupted run")
+            return _Measured(spec, gen, card, mkey, partial["metrics"],
+                             int(partial["generated_now"]))
+        n_new = self._generate(spec, gen, mkey, requests)
+        metrics = self._metrics(spec, mkey, requests, dataset)
+        atomic_write_text(self._partial_path(spec), json.dumps(
+            {"cache_key": mkey, "teacher_key": self._model_keys.get(self.suite.teacher),
+             "metrics": metrics, "generated_now": n_new}, indent=2, default=str) + "\n")
+        return _Measured(spec, gen, card, mkey, metrics, n_new)
+
+    def execute(self) -> RunResult:
+        """Generation and metrics for every model without a record, then one timing phase for
+        them all, then their records and the leaderboards."""
+        _check_device(self.options.device)
+        dataset = self._dataset()
+        requests = self._requests(dataset)
         self._write_run_meta(dataset, len(requests))
         records_dir = self.run_dir / "records"
         env = environment(self.options.device)
         commit = git_commit()
         written: list[Path] = []
-        ctx = self.progress if not self.options.quiet else contextlib.nullcontext()
-        with ctx:
+        measured: list[_Measured] = []
+        with self.progress:
             for spec in self._model_order():
-                record_path = records_dir / f"{spec.name}.json"
-                gen = self._load_model(spec)
-                card = gen.describe()
-                mkey = self._key_material(spec, card)
-                self._model_keys[spec.name] = mkey
+                record_path = records_dir / record_filename(spec.name)
                 if record_path.exists():
-                    self.console.print(f"[dim]{spec.name}: record exists, skipped[/dim]")
-                    if spec.name == self.suite.teacher and self._needs_teacher():
-                        self._generate(spec, gen, mkey, requests)  # only what the cache lost
+                    # not loaded: its videos are found through the recorded cache key
+                    mkey = read_record(record_path)["model"]["cache_key"]
+                    self._model_keys[spec.name] = mkey
+                    self.progress.message(f"{spec.name}: record exists, skipped")
+                    if spec.name == self.suite.teacher and self._needs_teacher() and any(
+                            not self.cache.has(video_key(mkey, r)) for r in requests):
+                        gen = self._load_model(spec)  # the cache lost some teacher videos
+                        self._generate(spec, gen, mkey, requests)
+                        del gen
                     written.append(record_path)
                     continue
-                n_new = self._generate(spec, gen, mkey, requests)
-                metrics = self._metrics(spec, mkey, requests, dataset)
-                speed = self._speed(spec, gen, card, requests[0])
-                record = {
-                    "record_version": RECORD_VERSION,
-                    "created": now_iso(),
-                    "run_id": self.run_id,
-                    "suite": {"name": self.suite.name, "hash": self.suite.content_hash(),
-                              "task": self.suite.task, "reference_model": self.suite.reference,
-                              "teacher_model": self.suite.teacher},
-                    "model": {"name": spec.name, "index": self.suite.models.index(spec),
-                              "spec": spec.model_dump(mode="json"),
-                              "card": card.to_dict(), "cache_key": mkey},
-                    "dataset": {"spec": self.suite.dataset.model_dump(mode="json"),
-                                "manifest_hash": dataset.manifest_hash(),
-                                "n_requests": len(requests), "limit": self.options.limit},
-                    "seeds": {"dataset_seed": self.suite.dataset.seed,
-                              "request_seeds_sha256": hashlib.sha256(
-                                  ",".join(str(r.seed) for r in requests).encode()).hexdigest()},
-                    "generation": {"generated_now": n_new,
-                                   "from_cache": len(requests) - n_new},
-                    "metrics": metrics,
-                    "speed": speed,
-                    "environment": env,
-                    "git_commit": commit,
-                }
-                write_once_json(record_path, record)
+                measured.append(self._measure_model(spec, requests, dataset))
+            speeds: dict[str, dict[str, Any]] = {}
+            if measured and self.suite.speed.enabled:
+                models = [(m.spec, m.gen, m.card) for m in measured]
+                ref = self.suite.reference
+                if ref not in {m.spec.name for m in measured}:
+                    # its record exists; it is timed again only as the reference of this session
+                    self.progress.message(f"{ref}: loaded as the timing reference (its record "
+                                          f"is kept as it is)")
+                    spec = self.suite.model(ref)
+                    gen = self._load_model(spec)
+                    models.append((spec, gen, gen.describe()))
+                speeds = self._time(models, requests[0], self.suite.speed, version=1,
+                                    command="run")
+            for m in measured:
+                record_path = records_dir / record_filename(m.spec.name)
+                write_once_json(record_path, self._record(m, speeds.get(m.spec.name), dataset,
+                                                          requests, env, commit))
+                self._partial_path(m.spec).unlink(missing_ok=True)
                 written.append(record_path)
+            with contextlib.suppress(OSError):  # gone once every model has its record
+                (self.run_dir / "partial").rmdir()
+            self.progress.message(f"run {self.run_id}: {len(measured)} model(s) measured, "
+                                  f"{len(written) - len(measured)} kept")
         boards = write_leaderboards(self.run_dir, title=self.suite.name)
+        self._write_report(requests)
+        return RunResult(run_dir=self.run_dir, records=written, leaderboards=boards)
+
+    def retime(self, rounds: int | None = None) -> RunResult:
+        """Time the models of this (finished) run again, without generating anything: one
+        interleaved session; for each model a new record (timing version N+1) that copies the
+        latest one and replaces its ``speed``. Earlier records stay as they are."""
+        _check_device(self.options.device)
+        if not (self.run_dir / "run.json").is_file():
+            raise VdmbenchError(f"{self.run_dir}: no run of suite {self.suite.name} there (same "
+                                f"--out, --limit and --device as the run); run `vdmbench run` "
+                                f"first")
+        meta = json.loads((self.run_dir / "run.json").read_text(encoding="utf-8"))
+        if meta.get("suite_hash") != self.suite.content_hash():
+            raise VdmbenchError(f"{self.run_dir}: belongs to another version of the suite")
+        speed = self.suite.speed
+        if rounds is not None:
+            try:
+                order_statistic_interval(rounds)
+            except ValueError as e:
+                raise VdmbenchError(f"--rounds {rounds}: {e}") from None
+            speed = speed.model_copy(update={"rounds": rounds})
+        latest: dict[str, tuple[dict[str, Any], int]] = {}
+        for path in find_records(self.run_dir):
+            rec = read_record(path)
+            name, version = rec["model"]["name"], timing_version(rec)
+            if name not in latest or version > latest[name][1]:
+                latest[name] = (rec, version)
+        missing = [m.name for m in self.suite.models if m.name not in latest]
+        if missing:
+            raise VdmbenchError(f"{self.run_dir}: no record for {', '.join(missing)}; finish the "
+                                f"run with `vdmbench run` first")
+        dataset = self._dataset()
+        requests = self._requests(dataset)
+        version = max(v for _, v in latest.values()) + 1
+        models = []
+        with self.progress:
+            for spec in self.suite.models:
+                gen = self._load_model(spec)
+                card = gen.describe()
+                old = latest[spec.name][0]["model"]["card"]
+                if (card.weights_sha256, card.steps) != (old["weights_sha256"], old["steps"]):
+                    raise VdmbenchError(
+                        f"model {spec.name}: its weights or steps changed since the run "
+                        f"(weights sha256 {card.weights_sha256[:12]} vs recorded "
+                        f"{old['weights_sha256'][:12]}); timing it would not time the recorded "
+                        f"model")
+                models.append((spec, gen, card))
+            speeds = self._time(models, requests[0], speed, version=version, command="speed")
+            env = environment(self.options.device)
+            written = []
+            for spec, _, _ in models:
+                record = copy.deepcopy(latest[spec.name][0])
+                record["speed"] = {**speeds[spec.name], "environment": env}
+                path = self.run_dir / "records" / record_filename(spec.name, version)
+                write_once_json(path, record)
+                written.append(path)
+            self.progress.message(f"run {self.run_id}: timing version {version} written for "
+                                  f"{len(written)} model(s)")
+        boards = write_leaderboards(self.run_dir, title=self.suite.name)
+        self._write_report(requests)
+        return RunResult(run_dir=self.run_dir, records=written, leaderboards=boards)
+
+    def _write_report(self, requests: list[GenerationRequest]) -> None:
+        """``report/index.html`` in the run directory (docs/report.md)."""
         from vdmbench.report import build_report
 
         report = build_report(self.run_dir, video_cache=self.cache.root, requests=requests)
-        self.console.print(f"report: {report}")
-        return RunResult(run_dir=self.run_dir, records=written, leaderboards=boards)
+        self.progress.message(f"report: {report}")
 
 
 def run_suite(path: str | Path, options: RunOptions) -> RunResult:
@@ -311,5 +482,17 @@ def run_suite(path: str | Path, options: RunOptions) -> RunResult:
     run = SuiteRun(resolved, options)
     try:
         return run.execute()
+    finally:
+        run.close()
+
+
+def retime_suite(path: str | Path, options: RunOptions, rounds: int | None = None) -> RunResult:
+    """Time the models of an existing run of the suite again (``vdmbench speed``)."""
+    resolved = resolve_suite(path)
+    if options.limit is not None and options.limit < 1:
+        raise VdmbenchError(f"--limit must be >= 1, got {options.limit}")
+    run = SuiteRun(resolved, dataclasses.replace(options, resume=True))
+    try:
+        return run.retime(rounds)
     finally:
         run.close()

@@ -40,7 +40,21 @@ class Timing:
         return asdict(self)
 
 
-def _percentile(values: list[float], q: float) -> float:
+def time_call(fn: Callable[[], object], cuda: bool) -> float:
+    """Seconds taken by one call of ``fn``: CUDA events on a GPU, ``perf_counter`` on CPU."""
+    if cuda:
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        return float(start.elapsed_time(end)) / 1000.0
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def percentile(values: list[float], q: float) -> float:
     """Linear-interpolated percentile, ``q`` in [0, 100]."""
     s = sorted(values)
     if len(s) == 1:
@@ -74,18 +88,7 @@ def measure(fn: Callable[[], object], warmup: int = 1, iters: int = 5, min_secon
         times: list[float] = []
         wall_start = time.perf_counter()
         while True:
-            if cuda:
-                start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(
-                    enable_timing=True)
-                start.record()
-                fn()
-                end.record()
-                end.synchronize()
-                times.append(start.elapsed_time(end) / 1000.0)
-            else:
-                t0 = time.perf_counter()
-                fn()
-                times.append(time.perf_counter() - t0)
+            times.append(time_call(fn, cuda))
             total = sum(times)
             if len(times) >= iters and total >= min_seconds:
                 break
@@ -99,7 +102,7 @@ def measure(fn: Callable[[], object], warmup: int = 1, iters: int = 5, min_secon
         reasons.append(f"timed {total:.3f}s < min_seconds {min_seconds}")
     peak = int(torch.cuda.max_memory_allocated(device)) if cuda else None
     return Timing(
-        median_s=statistics.median(times), p90_s=_percentile(times, 90), min_s=min(times),
+        median_s=statistics.median(times), p90_s=percentile(times, 90), min_s=min(times),
         count=len(times), total_s=total, warmup=warmup, min_iters=iters, min_seconds=min_seconds,
         valid=not reasons, reason="; ".join(reasons) or "ok", device=device,
         peak_memory_bytes=peak)

@@ -84,13 +84,24 @@ class MetricSpec(_Strict):
 
 
 class SpeedSpec(_Strict):
-    """How speed is measured (MLPerf-style minimums; a run short of them is marked invalid)."""
+    """How speed is measured: after all generation and metrics, every model of the suite in
+    alternating rounds in one process (MLPerf-style minimums over all rounds; a timing short of
+    them is marked invalid; see vdmbench/timing.py)."""
 
     enabled: bool = True
-    warmup: int = Field(1, ge=0)
-    iterations: int = Field(5, gt=0, description="minimum timed iterations")
-    min_seconds: float = Field(0.0, ge=0, description="minimum total timed duration")
+    warmup: int = Field(1, ge=0, description="untimed calls of each callable before round 1")
+    iterations: int = Field(5, gt=0, description="minimum timed iterations (all rounds)")
+    min_seconds: float = Field(0.0, ge=0, description="minimum total timed duration (all rounds)")
     components: list[str] = Field(default_factory=lambda: ["encode", "denoise", "decode"])
+    rounds: int = Field(10, ge=6, le=1000,
+                        description="interleaved rounds (A, B, C, A, B, C, …); ≥ 6 for a 95% "
+                                    "interval of the median per-round ratio")
+    threads: int | None = Field(None, gt=0,
+                                description="torch threads while timing (recorded); null = "
+                                            "the process's setting")
+    noise_threshold: float = Field(0.10, gt=0, lt=1,
+                                   description="a speed-up whose 95% interval reaches beyond "
+                                               "median × (1 ± this) is marked noisy")
 
 
 class Suite(_Strict):

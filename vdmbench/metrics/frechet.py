@@ -28,6 +28,7 @@ import scipy.linalg
 import torch
 
 from vdmbench.errors import DataError, MetricError
+from vdmbench.records import give_default_mode
 
 _FORMAT = "vdmbench.FeatureStats/1"
 
@@ -141,6 +142,7 @@ class FeatureStats:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+        give_default_mode(fd)  # mkstemp makes 0600; the file gets what the umask gives
         try:
             with os.fdopen(fd, "wb") as f:
                 np.savez(f, format=np.array(_FORMAT), n=np.array(self.n, dtype=np.int64),

@@ -33,6 +33,7 @@ from vdmbench.errors import (
     WeightsNotFoundError,
 )
 from vdmbench.metrics.vbench.scores import STANDARD_ONLY, check_dimensions
+from vdmbench.records import give_default_mode
 from vdmbench.video import check_video
 
 #: Files (relative to ``$VBENCH_CACHE_DIR``) VBench 0.1.5 loads per dimension in local mode.
@@ -97,6 +98,7 @@ def write_mp4(frames: torch.Tensor, path: Path, fps: float, crf: int = 0,
     arr = frames.detach().to("cpu").numpy()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(suffix=".mp4", dir=path.parent)
+    give_default_mode(fd)  # mkstemp makes 0600; the file gets what the umask gives
     os.close(fd)
     try:
         with av.open(tmp, mode="w", format="mp4") as container:
