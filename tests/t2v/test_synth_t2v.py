@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from vdmbench.data.synthmotion import sample_meta
-from vdmbench.errors import InvalidVideoError, WeightsNotFoundError
+from vdmbench.errors import InvalidRequestError, WeightsNotFoundError
 from vdmbench.generation import GenerationRequest
 from vdmbench.models.synth_t2v import (
     ASSET_DIR,
@@ -71,9 +71,9 @@ def test_adapter_contract(tmp_path: Path) -> None:
     assert set(comps) == {"text_encode", "denoise", "decode"}
     for fn in comps.values():
         fn()
-    with pytest.raises(InvalidVideoError, match="r3"):
+    with pytest.raises(InvalidRequestError, match="r3"):
         a.generate([_req(3, frames=16)])
-    with pytest.raises(InvalidVideoError, match="prompt"):
+    with pytest.raises(InvalidRequestError, match="prompt"):
         a.generate([_req(4, prompt=None)])
     with pytest.raises(WeightsNotFoundError, match="sampler.json"):
         (tmp_path / "m" / "sampler.json").unlink()
