@@ -45,7 +45,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from vdmbench.errors import ConfigError, InvalidVideoError, WeightsNotFoundError
 from vdmbench.generation import GenerationRequest, ModelCard
-from vdmbench.paths import expand_path, require_dir, sha256_tree
+from vdmbench.paths import expand_path, require_dir, sha256_tree, weight_variants
 from vdmbench.video import Video, from_bcthw, from_unit_float, resize_frames, to_unit_float
 
 __all__ = ["SVDAdapter", "SFVAdapter", "SVDOptions", "SFVOptions", "ComponentSource",
@@ -262,6 +262,24 @@ def _weight_file(folder: Path, stem: str, variant: str | None) -> tuple[Path | N
     return None, None
 
 
+def _missing_weights_message(model: str, name: str, kind: _ComponentKind, folder: Path,
+                             variant: str | None) -> str:
+    """Why a component folder's weight file was not found, naming the variant files that are
+    there and the suite key (``options.variant``) that selects them."""
+    assert kind.weights_stem is not None
+    v = f".{variant}" if variant else ""
+    msg = (f"model '{model}': component '{name}' ({kind.cls_name}): "
+           f"{folder / (kind.weights_stem + v + '.safetensors')} not found (its config is there)")
+    present = weight_variants(folder, kind.weights_stem)
+    if present:
+        files = ", ".join(present.values())
+        choices = " or ".join(f"'variant: {k}'" for k in present)
+        return (f"{msg}; the folder has {files}: set {choices} in the options of model "
+                f"'{model}' in the suite (models[].options.variant)")
+    return (f"{msg}. Put the safetensors weights written by save_pretrained there (.bin files "
+            f"are not loaded)")
+
+
 def resolve_components(model: str, weights: str | None, options: _CommonOptions
                        ) -> dict[str, ComponentSource]:
     """Find every component's folder along the root chain; raises
@@ -283,12 +301,8 @@ def resolve_components(model: str, weights: str | None, options: _CommonOptions
             if kind.weights_stem is not None:
                 wf, variant = _weight_file(folder, kind.weights_stem, options.variant)
                 if wf is None:
-                    v = f".{options.variant}" if options.variant else ""
-                    raise WeightsNotFoundError(
-                        f"model '{model}': component '{name}' ({kind.cls_name}): "
-                        f"{folder / (kind.weights_stem + v + '.safetensors')} not found (its "
-                        f"config is there). Put the safetensors weights written by "
-                        f"save_pretrained there (.bin files are not loaded)")
+                    raise WeightsNotFoundError(_missing_weights_message(
+                        model, name, kind, folder, options.variant))
             out[name] = ComponentSource(name, folder, root.label, variant,
                                         root.classes.get(name))
             break
@@ -386,6 +400,17 @@ class SVDAdapter:
     @classmethod
     def _check_steps(cls, steps: int | None) -> int:
         return cls.default_steps if steps is None else int(steps)
+
+    @classmethod
+    def check(cls, spec: Any, options: _CommonOptions, suite: Any) -> None:
+        """Before a run (no weights loaded): ``steps``, ``num_frames`` against the dataset's
+        frames, and every component's folder and weight file (JSON read only)."""
+        cls._check_steps(spec.steps)
+        frames = suite.dataset.frames
+        if options.num_frames is not None and options.num_frames < frames:
+            raise ConfigError(f"model '{spec.name}': num_frames {options.num_frames} is fewer "
+                              f"than dataset.frames {frames}")
+        resolve_components(spec.name, spec.weights, options)
 
     @classmethod
     def load(cls, name: str, weights: str | None, options: Any, device: str,

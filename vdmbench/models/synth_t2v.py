@@ -39,7 +39,7 @@ from vdmbench.generation import GenerationRequest, ModelCard
 from vdmbench.models.student_chain import ResolvedModel, import_loader, read_json, walk_chain
 from vdmbench.models.synth_i2v import edm_scalings
 from vdmbench.models.videocrafter2_unet import VideoCrafter2UNet
-from vdmbench.paths import sha256_tree
+from vdmbench.paths import sha256_tree, variant_note
 from vdmbench.video import Video, from_unit_float
 
 ADAPTER_NAME = "synth-t2v"
@@ -243,7 +243,8 @@ def resolve_model_dir(weights: str | Path | None) -> ResolvedModel:
 
 def _require(path: Path) -> Path:
     if not path.is_file():
-        raise WeightsNotFoundError(f"synth-t2v: {path} not found ({_LAYOUT})")
+        raise WeightsNotFoundError(f"synth-t2v: {path} not found{variant_note(path)} "
+                                   f"({_LAYOUT})")
     return path
 
 
