@@ -2,12 +2,13 @@
 
 This is ``vdmbench validate``: it imports the registered classes (to read their ``Options``) but
 loads no weights and writes nothing. Errors name the file, the line and the field; unknown names
-get "did you mean …".
+get "did you mean …". Then :func:`vdmbench.checks.check_suite` runs every check that needs no
+weights or data (environment variables, files and folders, options against presets).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ class ResolvedSuite:
     suite: Suite
     model_options: dict[str, BaseModel]
     metric_options: dict[str, BaseModel]
+    lines: dict = field(default_factory=dict, repr=False)
 
 
 def _check_name(registry: Any, name: str, *, file: str, lines: dict, loc: tuple) -> None:
@@ -46,8 +48,10 @@ def _options(cls: Any, data: dict, *, file: str, lines: dict, loc: tuple) -> Bas
     return validate_model(model, data, file=file, lines=lines, prefix=loc)
 
 
-def resolve_suite(path: str | Path) -> ResolvedSuite:
-    """Load a suite and check its names and options; see the module docstring."""
+def resolve_suite(path: str | Path, *, limit: int | None = None, checks: bool = True
+                  ) -> ResolvedSuite:
+    """Load a suite and check its names and options, then (``checks``) everything else that
+    needs no weights or data; ``limit``: the run's ``--limit``. See the module docstring."""
     path = Path(path)
     suite, lines = load_suite(path)
     file = str(path)
@@ -69,5 +73,10 @@ def resolve_suite(path: str | Path) -> ResolvedSuite:
         if getattr(cls, "needs_teacher", False) and len(suite.models) < 1:
             raise ConfigError("needs a teacher model", file=file, line=line_of(
                 lines, ("metrics", i)), field=field_name(("metrics", i)))
-    return ResolvedSuite(path=path, suite=suite, model_options=model_options,
-                         metric_options=metric_options)
+    resolved = ResolvedSuite(path=path, suite=suite, model_options=model_options,
+                             metric_options=metric_options, lines=lines)
+    if checks:
+        from vdmbench.checks import check_suite
+
+        check_suite(resolved, lines, limit=limit)
+    return resolved

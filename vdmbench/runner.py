@@ -285,8 +285,9 @@ class SuiteRun:
 
 
 def run_suite(path: str | Path, options: RunOptions) -> RunResult:
-    """Validate the suite (nothing is written if it is malformed), then run it."""
-    resolved = resolve_suite(path)
+    """Validate and check the suite (:func:`vdmbench.checks.check_suite`: nothing is written
+    if it is malformed or names a missing file), then run it."""
     if options.limit is not None and options.limit < 1:
         raise VdmbenchError(f"--limit must be >= 1, got {options.limit}")
+    resolved = resolve_suite(path, limit=options.limit)
     return SuiteRun(resolved, options).execute()
