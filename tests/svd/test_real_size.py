@@ -1,0 +1,113 @@
+"""The real-size path on a CPU, as a user with the published checkpoints meets it (slow).
+
+Random weights in the real configurations (UNet 1,524,623,082 parameters, VAE 97,742,847, CLIP
+image encoder 632,076,800), saved in the published diffusers layout with both float32 files
+and ``*.fp16.safetensors`` variants. ``test_lean_distillation_step`` runs one distillation step
+of ``compression/recipes/sfv-24gb.yaml`` (and one VAE decoder fine-tuning step) in a child
+process and checks the student, the pruned decoder and the child's peak RSS (≤ 20 GB).
+
+Run with ``python -m pytest -q -m slow tests/svd/test_real_size.py -s`` (about 11 GB of disk
+under the pytest temp folder; timings and peak memory: docs/svd_ucf101.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+UNET_PARAMS = 1_524_623_082
+VAE_PARAMS = 97_742_847
+CLIP_PARAMS = 632_076_800
+STUDENT_UNET_PARAMS = 1_133_279_389  # the vdmini plan
+PEAK_RSS_LIMIT_GB = 20.0
+
+
+def run_child(code: str, timeout: float = 3 * 3600) -> dict:
+    """Run ``code`` in a fresh one-thread Python; it must print one JSON line last. Adds the
+    child's peak RSS (GB) and wall time."""
+    prologue = textwrap.dedent("""
+        import json, resource, time, torch
+        torch.set_num_threads(1)
+        _t0 = time.perf_counter()
+        def _report(**kw):
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+            print(json.dumps({**kw, "peak_rss_gb": peak,
+                              "seconds": time.perf_counter() - _t0}))
+    """)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT),
+                                                         os.environ.get("PYTHONPATH", "")]),
+           "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-c", prologue + textwrap.dedent(code)], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def real_svd_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """SVD-xt's architecture with random weights: float32 files and fp16 variants."""
+    path = tmp_path_factory.mktemp("real") / "svd-xt"
+    info = run_child(f"""
+        from vdmbench.models.svd import random_svd_pipeline
+        pipe = random_svd_pipeline("real", num_frames=14, seed=0)
+        n = {{k: sum(p.numel() for p in getattr(pipe, k).parameters())
+             for k in ("unet", "vae", "image_encoder")}}
+        pipe.save_pretrained({str(path)!r})
+        pipe.to(torch.float16)
+        pipe.save_pretrained({str(path)!r}, variant="fp16")
+        _report(params=n)
+    """)
+    print("real-size folder:", info)
+    assert info["params"] == {"unet": UNET_PARAMS, "vae": VAE_PARAMS,
+                              "image_encoder": CLIP_PARAMS}
+    return path
+
+
+def _safetensors_params(path: Path) -> int:
+    from safetensors import safe_open
+
+    n = 0
+    with safe_open(str(path), "pt") as f:
+        for k in f.keys():
+            shape = f.get_slice(k).get_shape()
+            size = 1
+            for d in shape:
+                size *= int(d)
+            n += size
+    return n
+
+
+def test_lean_distillation_step(real_svd_dir: Path, tmp_path: Path) -> None:
+    """One step of the 24 GB preset (grad_accum 1: accumulation does not change the peak) and
+    one VAE decoder fine-tuning step, through compression.compress.compress."""
+    out = tmp_path / "student"
+    info = run_child(f"""
+        from compression.compress import compress
+        from compression.recipe import RECIPE_DIR, load_recipe
+        r = load_recipe(RECIPE_DIR / "sfv-24gb.yaml")
+        r = r.model_copy(update={{
+            "train": r.train.model_copy(update={{"max_steps": 1, "grad_accum": 1,
+                                                 "num_threads": 1}}),
+            "vae": r.vae.model_copy(update={{"finetune_steps": 1}})}})
+        compress(r, {str(out)!r}, weights={str(real_svd_dir)!r}, progress=False)
+        _report()
+    """)
+    print("lean distillation step:", info)
+    meta = json.loads((out / "compression.json").read_text())
+    state = json.loads((out / "train" / "train_state.json").read_text())
+    assert state["finished"] and state["optimizer"] == "adafactor"
+    assert meta["teacher_unet_params"] == UNET_PARAMS
+    student = out / "unet" / "diffusion_pytorch_model.safetensors"
+    assert _safetensors_params(student) == STUDENT_UNET_PARAMS
+    assert round(meta["vae_teacher_decoder_params"] / 1e6, 2) == 63.58
+    assert round(meta["vae_decoder_params"] / 1e6, 2) == 27.66
+    assert info["peak_rss_gb"] <= PEAK_RSS_LIMIT_GB, info
