@@ -199,3 +199,18 @@ def test_cdfvd_and_is_metrics(i3d_ts: Path, tmp_path) -> None:
     val = is_metric.compute()
     assert val.n == 6 and 1.0 <= val.value <= 101 and val.std is not None
     assert val.details["shuffle_seed"] == 42
+
+
+def test_loading_a_detector_prints_no_torchscript_deprecation(tmp_path) -> None:
+    """torch flags torch.jit.load (FutureWarning in 2.14); loading a detector stays quiet, and
+    the filter does not leak out of the call."""
+    import warnings
+
+    from vdmbench.metrics.real_extractors import load_torchscript
+
+    path = script_to(FakeC3D(), tmp_path / "c3d.pt")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        load_torchscript(path, "cpu")
+        warnings.warn("after the call", FutureWarning, stacklevel=1)
+    assert [str(w.message) for w in caught] == ["after the call"]

@@ -241,6 +241,21 @@ def test_missing_plain_file_names_the_variant_files_and_the_suite_key(
     assert {k: s.variant for k, s in src.items()}["vae"] == "fp16"
 
 
+def test_float16_on_cpu_loads_quietly(tiny_svd_dir: Path,
+                                      caplog: pytest.LogCaptureFixture) -> None:
+    """No diffusers "float16 cannot run on cpu" notice (it runs here), and without torchvision
+    the PIL image processor is taken directly (no transformers fallback notice)."""
+    import importlib.util
+
+    with caplog.at_level("WARNING"):
+        m = SVDAdapter.load("svd", str(tiny_svd_dir), {}, "cpu", steps=1, dtype="float16")
+    assert not [r for r in caplog.records if "float16" in r.getMessage()], caplog.text
+    if importlib.util.find_spec("torchvision") is None:
+        assert type(m.pipe.feature_extractor).__name__ == "CLIPImageProcessorPil"
+    (video,) = m.generate([make_request(seed=1)])
+    assert video.frames.shape == (4, 16, 16, 3)
+
+
 def test_wrong_class_in_config(tmp_path: Path, tiny_svd_dir: Path) -> None:
     broken = tmp_path / "svd"
     shutil.copytree(tiny_svd_dir, broken)

@@ -332,7 +332,8 @@ def _load_component(src: ComponentSource, dtype: torch.dtype, model: str) -> Any
         cls = _import_class(src.class_target, src.name)
     else:
         lib = importlib.import_module(kind.library)
-        cls = getattr(lib, kind.cls_name)
+        cls = _image_processor_class() if src.name == "feature_extractor" \
+            else getattr(lib, kind.cls_name)
         declared = _read_json(src.folder / kind.marker, f"model '{model}'").get("_class_name")
         if kind.library == "diffusers" and declared not in (None, kind.cls_name):
             raise ConfigError(f"model '{model}': {src.folder / kind.marker} declares class "
@@ -348,6 +349,21 @@ def _load_component(src: ComponentSource, dtype: torch.dtype, model: str) -> Any
     except (OSError, ValueError) as e:
         raise WeightsNotFoundError(f"model '{model}': component '{src.name}' cannot be loaded "
                                    f"from {src.folder}: {e}") from None
+
+
+def _image_processor_class() -> type:
+    """``CLIPImageProcessor``, or — without torchvision — the PIL class transformers would fall
+    back to anyway (``CLIPImageProcessorPil``), taken directly so that its fallback notice is not
+    printed. The same preprocessing either way the package is set up."""
+    import importlib.util
+
+    import transformers
+
+    if importlib.util.find_spec("torchvision") is None:
+        pil = getattr(transformers, "CLIPImageProcessorPil", None)
+        if pil is not None:
+            return pil
+    return transformers.CLIPImageProcessor
 
 
 def _weights_hash(sources: dict[str, ComponentSource]) -> str:
@@ -435,7 +451,7 @@ class SVDAdapter:
         torch_dtype = _DTYPES[dtype]
         parts = {k: _load_component(s, torch_dtype, name) for k, s in sources.items()}
         pipe = StableVideoDiffusionPipeline(**parts)
-        pipe.to(device)
+        pipe.to(device, silence_dtype_warnings=True)  # float16 on a CPU is supported here
         pipe.set_progress_bar_config(disable=True)
         adapter = cls(name, pipe, sources, options, device, n_steps, dtype, kernels)
         if kernels == "triton":
@@ -708,7 +724,7 @@ def random_svd_pipeline(size: Literal["real", "tiny"] = "tiny", num_frames: int 
         StableVideoDiffusionPipeline,
         UNetSpatioTemporalConditionModel,
     )
-    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
     torch.manual_seed(seed)
     if size == "real":
@@ -737,7 +753,7 @@ def random_svd_pipeline(size: Literal["real", "tiny"] = "tiny", num_frames: int 
     else:
         raise ValueError(f"size must be 'real' or 'tiny', got {size!r}")
     image_encoder = CLIPVisionModelWithProjection(clip)
-    feature_extractor = CLIPImageProcessor(crop_size=224, size={"shortest_edge": 224})
+    feature_extractor = _image_processor_class()(crop_size=224, size={"shortest_edge": 224})
     scheduler = EulerDiscreteScheduler(**SVD_SCHEDULER_CONFIG)
     return StableVideoDiffusionPipeline(vae=vae, image_encoder=image_encoder.eval(),
                                         unet=unet.eval(), scheduler=scheduler,
