@@ -131,6 +131,25 @@ def frozen_in_dtype(teacher: nn.Module, dtype: torch.dtype) -> list[Any]:
             teacher.register_forward_hook(post, with_kwargs=True)]
 
 
+def _return_freed_cpu_memory() -> None:
+    """Hand the heap memory freed by training (gradients, optimizer state, activations) back to
+    the operating system (glibc keeps freed blocks under its mmap threshold for reuse, so the
+    process would keep their size resident through what follows, e.g. VAE pruning). A no-op
+    where the C library has no ``malloc_trim``."""
+    import ctypes
+    import ctypes.util
+    import gc
+
+    gc.collect()
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+        if libc is not None and hasattr(libc, "malloc_trim"):
+            libc.malloc_trim(0)
+    except OSError:
+        pass
+
+
 def student_optimizer(params: Any, recipe: Recipe, device: torch.device
                       ) -> tuple[torch.optim.Optimizer, str]:
     """The student's optimizer and its name (``train.optimizer``):
@@ -294,8 +313,13 @@ def train(family: Family, student: nn.Module, recipe: Recipe, out_dir: str | os.
     ckpt_dir = out / "ckpt"
     log_path = out / "loss_log.csv"
 
+    from accelerate.utils import AutocastKwargs
+
+    # with gradient checkpointing, autocast's cache of low-precision weight copies (half the
+    # student's float32 size) is the larger cost: recasting a weight when it is used is cheap
+    handlers = [AutocastKwargs(cache_enabled=False)] if tr.gradient_checkpointing else []
     acc = Accelerator(mixed_precision=tr.mixed_precision, gradient_accumulation_steps=1,
-                      cpu=not torch.cuda.is_available())
+                      cpu=not torch.cuda.is_available(), kwargs_handlers=handlers)
     teacher = family.unet
     teacher.requires_grad_(False).eval().to(acc.device)
     t_dtype = _DTYPES[tr.teacher_dtype]
@@ -401,6 +425,7 @@ def train(family: Family, student: nn.Module, recipe: Recipe, out_dir: str | os.
         if tr.grad_clip is not None:
             acc.clip_grad_norm_(student_p.parameters(), tr.grad_clip)
         opt_s_p.step()
+        opt_s_p.zero_grad(set_to_none=True)  # free the gradients before checkpointing
         if use_mca and step >= ls.mca_start_step:
             opt_d_p.step()
         if ema is not None:
@@ -425,6 +450,10 @@ def train(family: Family, student: nn.Module, recipe: Recipe, out_dir: str | os.
     if acc.is_main_process and rows and final_step == tr.max_steps:
         plot_path = plot_log(log_path, out / "loss.png")
     model = acc.unwrap_model(student_p)
+    opt_s_p.zero_grad(set_to_none=True)
+    acc.free_memory()  # drop accelerate's references to the optimizers (their state)
+    del opt_s, opt_d, opt_s_p, opt_d_p
+    _return_freed_cpu_memory()
     if ema is not None and final_step == tr.max_steps:
         ema.copy_to(model)
     model.eval()

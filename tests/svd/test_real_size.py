@@ -35,9 +35,16 @@ def run_child(code: str, timeout: float = 3 * 3600) -> dict:
     """Run ``code`` in a fresh one-thread Python; it must print one JSON line last. Adds the
     child's peak RSS (GB) and wall time."""
     prologue = textwrap.dedent("""
-        import json, resource, time, torch
+        import json, os, resource, threading, time, torch
         torch.set_num_threads(1)
         _t0 = time.perf_counter()
+        def _sample(path=os.environ.get("VDMBENCH_TEST_RSS_LOG")):
+            while path:  # a timeline of the resident set, for finding where the peak is
+                rss = open("/proc/self/status").read().split("VmRSS:")[1].split()[0]
+                with open(path, "a") as f:
+                    f.write(f"{time.perf_counter() - _t0:.0f} {int(rss) / 2**20:.2f}\\n")
+                time.sleep(5)
+        threading.Thread(target=_sample, daemon=True).start()
         def _report(**kw):
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
             print(json.dumps({**kw, "peak_rss_gb": peak,
@@ -54,7 +61,10 @@ def run_child(code: str, timeout: float = 3 * 3600) -> dict:
 
 @pytest.fixture(scope="module")
 def real_svd_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """SVD-xt's architecture with random weights: float32 files and fp16 variants."""
+    """SVD-xt's architecture with random weights: float32 files and fp16 variants (or the
+    folder ``$VDMBENCH_TEST_REAL_SVD_DIR`` names: one this fixture wrote before)."""
+    if os.environ.get("VDMBENCH_TEST_REAL_SVD_DIR"):
+        return Path(os.environ["VDMBENCH_TEST_REAL_SVD_DIR"])
     path = tmp_path_factory.mktemp("real") / "svd-xt"
     info = run_child(f"""
         from vdmbench.models.svd import random_svd_pipeline
