@@ -69,23 +69,126 @@ def logit_gap(real: list[torch.Tensor], fake: list[torch.Tensor]) -> float:
 
 
 class EMA:
-    """Exponential moving average of a module's float parameters (float32 shadow copies)."""
+    """Exponential moving average of a module's float parameters (float32 shadow copies on
+    ``device``, default: beside each parameter; ``"cpu"`` keeps them off the accelerator)."""
 
-    def __init__(self, model: nn.Module, decay: float) -> None:
+    def __init__(self, model: nn.Module, decay: float, device: str | None = None) -> None:
         self.decay = decay
-        self.shadow = {k: v.detach().float().clone() for k, v in model.state_dict().items()
-                       if v.dtype.is_floating_point}
+        self.device = device
+        self.shadow = {k: v.detach().to(device or v.device, torch.float32, copy=True)
+                       for k, v in model.state_dict().items() if v.dtype.is_floating_point}
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
         for k, v in model.state_dict().items():
             if k in self.shadow:
-                self.shadow[k].mul_(self.decay).add_(v.detach().float(), alpha=1 - self.decay)
+                sh = self.shadow[k]
+                sh.mul_(self.decay).add_(v.detach().to(sh.device, torch.float32),
+                                         alpha=1 - self.decay)
 
     def copy_to(self, model: nn.Module) -> None:
         state = model.state_dict()
-        model.load_state_dict({k: (self.shadow[k].to(v.dtype) if k in self.shadow else v)
-                               for k, v in state.items()})
+        model.load_state_dict({k: (self.shadow[k].to(v.device, v.dtype) if k in self.shadow
+                                   else v) for k, v in state.items()})
+
+
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+#: UNet inputs left in float32 when the teacher runs in low precision (diffusers computes the
+#: time embeddings from them in float32 and casts the result itself)
+_KEEP_FLOAT32 = frozenset({"timestep", "timesteps", "added_time_ids", "sigma"})
+
+
+def _cast(x: Any, dtype: torch.dtype) -> Any:
+    if torch.is_tensor(x) and x.is_floating_point():
+        return x.to(dtype)
+    if isinstance(x, (tuple, list)):
+        return type(x)(_cast(v, dtype) for v in x)
+    return x
+
+
+def frozen_in_dtype(teacher: nn.Module, dtype: torch.dtype) -> list[Any]:
+    """Cast the frozen ``teacher`` to ``dtype`` in place and hook its forward so callers need
+    not care: floating inputs are cast to ``dtype`` (except :data:`_KEEP_FLOAT32` keywords),
+    floating outputs back to float32. The teacher stays so (casting back would not restore the
+    dropped bits). Returns the hook handles; none for float32 or a teacher already cast."""
+    if dtype == torch.float32 or getattr(teacher, "_frozen_in_dtype", None) == dtype:
+        return []
+    if getattr(teacher, "_frozen_in_dtype", None) is not None:
+        raise ConfigError(f"the teacher was already cast to {teacher._frozen_in_dtype}; "
+                          f"train.teacher_dtype cannot change it to {dtype}",
+                          field="train.teacher_dtype")
+    teacher.to(dtype)
+    teacher._frozen_in_dtype = dtype  # type: ignore[assignment]
+
+    def pre(_m: nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+        return (_cast(args, dtype),
+                {k: (v if k in _KEEP_FLOAT32 else _cast(v, dtype)) for k, v in kwargs.items()})
+
+    def post(_m: nn.Module, _args: tuple, _kwargs: dict, out: Any) -> Any:
+        return _cast(out, torch.float32)
+
+    return [teacher.register_forward_pre_hook(pre, with_kwargs=True),
+            teacher.register_forward_hook(post, with_kwargs=True)]
+
+
+def _return_freed_cpu_memory() -> None:
+    """Hand the heap memory freed by training (gradients, optimizer state, activations) back to
+    the operating system (glibc keeps freed blocks under its mmap threshold for reuse, so the
+    process would keep their size resident through what follows, e.g. VAE pruning). A no-op
+    where the C library has no ``malloc_trim``."""
+    import ctypes
+    import ctypes.util
+    import gc
+
+    gc.collect()
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+        if libc is not None and hasattr(libc, "malloc_trim"):
+            libc.malloc_trim(0)
+    except OSError:
+        pass
+
+
+def student_optimizer(params: Any, recipe: Recipe, device: torch.device
+                      ) -> tuple[torch.optim.Optimizer, str]:
+    """The student's optimizer and its name (``train.optimizer``):
+
+    - ``adamw``: ``torch.optim.AdamW`` (two float32 moments: 8 bytes per parameter);
+    - ``adamw8bit``: bitsandbytes' ``AdamW8bit`` (two 8-bit moments: ~2 bytes per parameter);
+    - ``adafactor``: ``torch.optim.Adafactor`` (factored second moment, no first moment: a row
+      and a column vector per matrix), lr ``train.adafactor_lr`` (relative to each parameter's
+      RMS) or ``train.lr``;
+    - ``small-state``: ``adamw8bit`` where bitsandbytes is importable and ``device`` is CUDA,
+      else ``adafactor``.
+    """
+    tr = recipe.train
+    kind = tr.optimizer
+    if kind == "small-state":
+        kind = "adamw8bit" if device.type == "cuda" and _bitsandbytes() is not None \
+            else "adafactor"
+    if kind == "adamw":
+        return torch.optim.AdamW(params, lr=tr.lr, weight_decay=tr.weight_decay), kind
+    if kind == "adafactor":
+        if not hasattr(torch.optim, "Adafactor"):
+            raise ConfigError(f"train.optimizer {tr.optimizer!r}: torch {torch.__version__} has "
+                              f"no torch.optim.Adafactor (torch >= 2.5 has)",
+                              field="train.optimizer")
+        return torch.optim.Adafactor(params, lr=tr.adafactor_lr or tr.lr,
+                                     weight_decay=tr.weight_decay), kind
+    bnb = _bitsandbytes()
+    if bnb is None:
+        raise ConfigError("train.optimizer 'adamw8bit' needs bitsandbytes (pip install "
+                          "bitsandbytes), or use 'small-state'", field="train.optimizer")
+    return bnb.optim.AdamW8bit(params, lr=tr.lr, weight_decay=tr.weight_decay), kind
+
+
+def _bitsandbytes() -> Any:
+    try:
+        import bitsandbytes  # type: ignore[import-not-found]
+    except Exception:  # not installed, or no library for this machine
+        return None
+    return bitsandbytes
 
 
 @dataclass
@@ -211,19 +314,32 @@ def train(family: DenoiserSpec, student: nn.Module, recipe: Recipe,
     ckpt_dir = out / "ckpt"
     log_path = out / "loss_log.csv"
 
+    from accelerate.utils import AutocastKwargs
+
+    # with gradient checkpointing, autocast's cache of low-precision weight copies (half the
+    # student's float32 size) is the larger cost: recasting a weight when it is used is cheap
+    handlers = [AutocastKwargs(cache_enabled=False)] if tr.gradient_checkpointing else []
     acc = Accelerator(mixed_precision=tr.mixed_precision, gradient_accumulation_steps=1,
-                      cpu=not torch.cuda.is_available())
+                      cpu=not torch.cuda.is_available(), kwargs_handlers=handlers)
     teacher = family.unet
     teacher.requires_grad_(False).eval().to(acc.device)
+    t_dtype = _DTYPES[tr.teacher_dtype]
+    frozen_in_dtype(teacher, t_dtype)
     family.device = str(acc.device)
     taps = ls.icd_taps or default_taps(student)
     channels = list(teacher.config.block_out_channels)
     torch.manual_seed(tr.seed)
     heads = MCADiscriminator(channels, ls.mca_hidden)
     student.train().requires_grad_(True)
-    opt_s = torch.optim.AdamW(student.parameters(), lr=tr.lr, weight_decay=tr.weight_decay)
+    if tr.gradient_checkpointing:
+        if not getattr(student, "_supports_gradient_checkpointing", False):
+            raise ConfigError(f"train.gradient_checkpointing: {type(student).__name__} does not "
+                              f"support it", field="train.gradient_checkpointing")
+        student.enable_gradient_checkpointing()  # type: ignore[operator]
+    opt_s, opt_name = student_optimizer(student.parameters(), recipe, acc.device)
     opt_d = disc_optimizer(heads, tr.disc_lr)
-    ema = EMA(student, tr.ema_decay) if tr.ema_decay else None
+    ema = EMA(student, tr.ema_decay, "cpu" if tr.ema_device == "cpu" else None) \
+        if tr.ema_decay else None
 
     start = 0
     if resume and _checkpoints(ckpt_dir):
@@ -282,7 +398,10 @@ def train(family: DenoiserSpec, student: nn.Module, recipe: Recipe,
                     def enc(x: torch.Tensor, sig2: torch.Tensor = sig2, n2: torch.Tensor = n2,
                             batch: dict = batch) -> list[torch.Tensor]:
                         xn = x + sig2.reshape(-1, 1, 1, 1, 1) * n2
-                        return encoder_features(teacher, **family.encode_inputs(xn, sig2, batch))
+                        kw = family.encode_inputs(xn, sig2, batch)
+                        kw = {k: (v if k in _KEEP_FLOAT32 else _cast(v, t_dtype))
+                              for k, v in kw.items()}
+                        return [f.float() for f in encoder_features(teacher, **kw)]
 
                     fake_feats = enc(d_s)
                     heads_p.requires_grad_(False)
@@ -307,6 +426,7 @@ def train(family: DenoiserSpec, student: nn.Module, recipe: Recipe,
         if tr.grad_clip is not None:
             acc.clip_grad_norm_(student_p.parameters(), tr.grad_clip)
         opt_s_p.step()
+        opt_s_p.zero_grad(set_to_none=True)  # free the gradients before checkpointing
         if use_mca and step >= ls.mca_start_step:
             opt_d_p.step()
         if ema is not None:
@@ -331,13 +451,19 @@ def train(family: DenoiserSpec, student: nn.Module, recipe: Recipe,
     if acc.is_main_process and rows and final_step == tr.max_steps:
         plot_path = plot_log(log_path, out / "loss.png")
     model = acc.unwrap_model(student_p)
+    opt_s_p.zero_grad(set_to_none=True)
+    acc.free_memory()  # drop accelerate's references to the optimizers (their state)
+    del opt_s, opt_d, opt_s_p, opt_d_p
+    _return_freed_cpu_memory()
     if ema is not None and final_step == tr.max_steps:
         ema.copy_to(model)
     model.eval()
+    if tr.gradient_checkpointing:
+        model.disable_gradient_checkpointing()  # type: ignore[operator]
     last = {k: float(v) for k, v in rows[-1].items() if v != ""} if rows else {}
     atomic_write_text(out / "train_state.json", json.dumps(
-        {"step": final_step, "max_steps": tr.max_steps, "finished": final_step == tr.max_steps},
-        indent=2) + "\n")
+        {"step": final_step, "max_steps": tr.max_steps, "finished": final_step == tr.max_steps,
+         "optimizer": opt_name, "teacher_dtype": tr.teacher_dtype}, indent=2) + "\n")
     if final_step > tr.max_steps:
         raise ConfigError(f"checkpoint step {final_step} is beyond max_steps {tr.max_steps}")
     return TrainResult(final_step, log_path, plot_path, last)

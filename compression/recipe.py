@@ -65,6 +65,20 @@ class TrainSpec(_Strict):
     keep_checkpoints: int = Field(2, gt=0)
     grad_clip: float | None = Field(1.0, gt=0)
     num_threads: int | None = Field(1, gt=0, description="torch CPU threads; None = leave")
+    # memory (see docs/compression.md, "Fitting a 24 GB GPU")
+    teacher_dtype: Literal["float32", "bfloat16", "float16"] = Field(
+        "float32", description="dtype the frozen teacher is cast to before training (its "
+                               "inputs are cast to it, its outputs back to float32)")
+    gradient_checkpointing: bool = Field(False, description="recompute the student's block "
+                                         "activations in the backward pass (diffusers models)")
+    optimizer: Literal["adamw", "adafactor", "adamw8bit", "small-state"] = Field(
+        "adamw", description="student optimizer; 'small-state' = bitsandbytes 8-bit AdamW "
+                             "where bitsandbytes is installed and the device is CUDA, else "
+                             "torch.optim.Adafactor")
+    adafactor_lr: float | None = Field(None, gt=0, description="Adafactor's lr (relative to "
+                                       "each parameter's RMS, torch.optim.Adafactor); None = lr")
+    ema_device: Literal["model", "cpu"] = Field("model", description="where the EMA's float32 "
+                                                "shadow weights live")
 
 
 class DataSpec(_Strict):

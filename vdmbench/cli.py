@@ -129,12 +129,17 @@ def speed(suite: Path, out_dir: Path, limit: int | None, device: str, cache_dir:
 
 @main.command()
 @click.argument("suites", nargs=-1, required=True, type=click.Path(path_type=Path))
-def validate(suites: tuple[Path, ...]) -> None:
-    """Check suite files (schema, names, options) without loading any model."""
+@click.option("--schema-only", is_flag=True,
+              help="check schema, names and options only (not environment variables, files, "
+                   "folders or options against presets)")
+def validate(suites: tuple[Path, ...], schema_only: bool) -> None:
+    """Check suite files without loading any model or reading any data: schema, names,
+    options, environment variables, named files and folders, options against presets (what
+    `vdmbench run` checks before it generates or writes anything)."""
     from vdmbench.resolve import resolve_suite
 
     for path in suites:
-        resolved = resolve_suite(path, lenient_imports=True)
+        resolved = resolve_suite(path, checks=not schema_only, lenient_imports=True)
         s = resolved.suite
         click.echo(f"{path}: ok ({s.task}, {len(s.models)} models, {len(s.metrics)} metrics, "
                    f"dataset {s.dataset.name})")

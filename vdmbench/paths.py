@@ -10,6 +10,7 @@ from pathlib import Path
 from vdmbench.errors import ConfigError, WeightsNotFoundError
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
+_SHARD = re.compile(r"-\d{5}-of-\d{5}$")
 _HASH_CACHE: dict[tuple[str, int, int], str] = {}
 
 
@@ -43,6 +44,37 @@ def require_dir(path: str | os.PathLike[str], what: str, hint: str = "") -> Path
         msg = f"{what}: directory not found at {p}"
         raise WeightsNotFoundError(msg + (f". {hint}" if hint else ""))
     return p
+
+
+def weight_variants(folder: str | os.PathLike[str], stem: str) -> dict[str, str]:
+    """The variant weight files of ``stem`` in ``folder``: ``{variant: file name}`` for
+    ``<stem>.<variant>.safetensors`` and sharded ``<stem>.safetensors.index.<variant>.json``
+    (e.g. ``{"fp16": "diffusion_pytorch_model.fp16.safetensors"}``); sorted by variant."""
+    root = Path(folder)
+    found: dict[str, str] = {}
+    if not root.is_dir():
+        return found
+    single = re.compile(rf"^{re.escape(stem)}\.([A-Za-z0-9_-]+)\.safetensors$")
+    sharded = re.compile(rf"^{re.escape(stem)}\.safetensors\.index\.([A-Za-z0-9_-]+)\.json$")
+    for f in sorted(root.iterdir()):
+        m = single.match(f.name) or sharded.match(f.name)
+        if m and f.is_file() and not _SHARD.search(m.group(1)):  # shards are listed by index
+            found.setdefault(m.group(1), f.name)
+    return dict(sorted(found.items()))
+
+
+def variant_note(missing: str | os.PathLike[str]) -> str:
+    """For a missing ``<stem>.safetensors``: ``"; found <variant files> there (this loader reads
+    only the plain file: save the weights without a variant)"`` when variant files of the same
+    stem are beside it, else ``""``."""
+    p = Path(missing)
+    if not p.name.endswith(".safetensors"):
+        return ""
+    present = weight_variants(p.parent, p.name[:-len(".safetensors")])
+    if not present:
+        return ""
+    return (f"; found {', '.join(present.values())} there (this loader reads only the plain "
+            f"file: save the weights without a variant, e.g. save_pretrained(..., variant=None))")
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:

@@ -2,7 +2,8 @@
 
 This is ``vdmbench validate``: it imports the registered classes (to read their ``Options``) but
 loads no weights and writes nothing. Errors name the file, the line and the field; unknown names
-get "did you mean …".
+get "did you mean …". Then :func:`vdmbench.checks.check_suite` runs every check that needs no
+weights or data (environment variables, files and folders, options against presets).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class ResolvedSuite:
     #: entries whose options were not checked because their module could not be imported
     #: (only with ``lenient_imports``; e.g. ``vdmbench validate`` where torch is missing)
     unchecked: list[str] = field(default_factory=list)
+    lines: dict = field(default_factory=dict, repr=False)
 
 
 def _check_name(registry: Any, name: str, *, file: str, lines: dict, loc: tuple) -> None:
@@ -84,11 +86,14 @@ def _options(cls: Any, data: dict, *, file: str, lines: dict, loc: tuple) -> Bas
     return validate_model(model, data, file=file, lines=lines, prefix=loc)
 
 
-def resolve_suite(path: str | Path, *, lenient_imports: bool = False) -> ResolvedSuite:
-    """Load a suite and check its names and options; see the module docstring.
+def resolve_suite(path: str | Path, *, limit: int | None = None, checks: bool = True,
+                  lenient_imports: bool = False) -> ResolvedSuite:
+    """Load a suite and check its names and options, then (``checks``) everything else that
+    needs no weights or data; ``limit``: the run's ``--limit``. See the module docstring.
 
     ``lenient_imports``: a registered class whose module cannot be imported (no torch here) is
-    not an error; its options go unchecked and are listed in ``ResolvedSuite.unchecked``."""
+    not an error; its options and checks are skipped and it is listed in
+    ``ResolvedSuite.unchecked``."""
     path = Path(path)
     unchecked: list[str] | None = [] if lenient_imports else None
     suite, lines = load_suite(path)
@@ -126,6 +131,11 @@ def resolve_suite(path: str | Path, *, lenient_imports: bool = False) -> Resolve
         if getattr(cls, "needs_teacher", False) and len(suite.models) < 1:
             raise ConfigError("needs a teacher model", file=file, line=line_of(
                 lines, ("metrics", i)), field=field_name(("metrics", i)))
-    return ResolvedSuite(path=path, suite=suite, model_options=model_options,
-                         metric_options=metric_options, transform_options=transform_options,
-                         unchecked=unchecked or [])
+    resolved = ResolvedSuite(path=path, suite=suite, model_options=model_options,
+                             metric_options=metric_options, transform_options=transform_options,
+                             unchecked=unchecked or [], lines=lines)
+    if checks:
+        from vdmbench.checks import check_suite
+
+        check_suite(resolved, lines, limit=limit)
+    return resolved

@@ -475,10 +475,11 @@ class SuiteRun:
 
 
 def run_suite(path: str | Path, options: RunOptions) -> RunResult:
-    """Validate the suite (nothing is written if it is malformed), then run it."""
-    resolved = resolve_suite(path)
+    """Validate and check the suite (:func:`vdmbench.checks.check_suite`: nothing is written
+    if it is malformed or names a missing file), then run it."""
     if options.limit is not None and options.limit < 1:
         raise VdmbenchError(f"--limit must be >= 1, got {options.limit}")
+    resolved = resolve_suite(path, limit=options.limit)
     run = SuiteRun(resolved, options)
     try:
         return run.execute()
@@ -488,7 +489,7 @@ def run_suite(path: str | Path, options: RunOptions) -> RunResult:
 
 def retime_suite(path: str | Path, options: RunOptions, rounds: int | None = None) -> RunResult:
     """Time the models of an existing run of the suite again (``vdmbench speed``)."""
-    resolved = resolve_suite(path)
+    resolved = resolve_suite(path, limit=options.limit)
     if options.limit is not None and options.limit < 1:
         raise VdmbenchError(f"--limit must be >= 1, got {options.limit}")
     run = SuiteRun(resolved, dataclasses.replace(options, resume=True))

@@ -222,3 +222,19 @@ def test_styleganv_preset_prepares_whole_ucf101_videos(i3d_ts: Path, tmp_path: P
     assert m._ref is not None
     assert m._ref.mean[1] == 256.0   # the detector saw 256-wide real frames
     assert m._gen.mean[1] == 40.0    # and the generated frames as they are
+
+
+
+def test_loading_a_detector_prints_no_torchscript_deprecation(tmp_path) -> None:
+    """torch flags torch.jit.load (FutureWarning in 2.14); loading a detector stays quiet, and
+    the filter does not leak out of the call."""
+    import warnings
+
+    from vdmbench.metrics.real_extractors import load_torchscript
+
+    path = script_to(FakeC3D(), tmp_path / "c3d.pt")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        load_torchscript(path, "cpu")
+        warnings.warn("after the call", FutureWarning, stacklevel=1)
+    assert [str(w.message) for w in caught] == ["after the call"]

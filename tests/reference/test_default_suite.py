@@ -1,8 +1,11 @@
 """The shipped teacher, student and extractors reproduce the committed reference leaderboard.
 
 Runs ``suites/synth_i2v.yaml`` from scratch on the CPU and compares every quality number with
-the committed records under ``results/reference/synth_i2v/`` — exactly (same code, same weights,
-same seeds ⇒ same numbers). Timings are not compared (they are measurements, not results).
+the committed records under ``results/reference/synth_i2v/``: exactly where the torch version
+and the thread count are the reference's recorded ones (same code, same weights, same seeds ⇒
+same numbers), otherwise to :data:`RTOL` — a tolerance above the spread measured across the
+torch versions pip installs (see :data:`MEASURED`). Timings are not compared (they are
+measurements, not results).
 """
 
 from __future__ import annotations
@@ -19,6 +22,24 @@ from vdmbench.leaderboard import load_records
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "results" / "reference" / "synth_i2v"
+
+
+#: largest relative difference of any quality number from the committed reference (torch
+#: 2.13.0+cpu, 2 threads), measured with ``vdmbench run suites/synth_i2v.yaml`` on the reference
+#: machine (2-core AMD EPYC VM; python 3.11.7, numpy 2.4.6, scipy 1.17.1, diffusers 0.42.1)
+MEASURED = {"torch 2.14.1+cu130, 2 threads": 0.0}  # all 14 numbers of teacher-8step and
+#: teacher-2step equal (vdmini-8step's run had not finished when this was written)
+#: the tolerance outside the reference environment. The two torch versions agree bit for bit on
+#: the reference machine; float reductions run in another order (another CPU's kernels, build
+#: or thread count) move the last digits: a fresh install on another machine was reported at
+#: 5e-7 relative (FVD 38.20099408 vs 38.20097662). 1e-5 is twenty times that and far below any
+#: difference between two models (the closest two reference values, temporal flickering of
+#: teacher-8step and vdmini-8step, differ by 6e-4 relative).
+RTOL = 1e-5
+
+
+def _same_environment(ref_env: dict, threads: int) -> bool:
+    return ref_env["torch"] == torch.__version__ and ref_env["cpu_threads"] == threads
 
 
 def _quality(records: list[dict]) -> dict[str, dict[str, float]]:
@@ -45,7 +66,12 @@ def test_default_suite_reproduces_reference(tmp_path: Path, monkeypatch) -> None
     mine = load_records(tmp_path / "synth_i2v")
     assert [r["model"]["card"]["weights_sha256"] for r in mine] == \
         [r["model"]["card"]["weights_sha256"] for r in ref], "shipped weights changed"
-    assert _quality(mine) == _quality(ref)
+    if _same_environment(ref[0]["environment"], threads):
+        assert _quality(mine) == _quality(ref)
+    else:
+        want = _quality(ref)
+        assert _quality(mine) == {m: {k: pytest.approx(v, rel=RTOL) for k, v in q.items()}
+                                  for m, q in want.items()}
     for a, b in zip(mine, ref):
         for name, m in a["metrics"].items():
             assert m["protocol"] == b["metrics"][name]["protocol"], name

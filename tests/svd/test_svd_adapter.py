@@ -219,6 +219,43 @@ def test_missing_vae_names_the_component_and_path(tmp_path: Path, tiny_svd_dir: 
         SVDAdapter.load("svd", str(broken), {}, "cpu")
 
 
+def test_missing_plain_file_names_the_variant_files_and_the_suite_key(
+        tmp_path: Path, tiny_svd_dir: Path) -> None:
+    """A folder shipped as the published repository ships it (only *.fp16.safetensors): the
+    message names the fp16 file and the option that selects it; with the option it resolves."""
+    from vdmbench.models.svd import SVDOptions, resolve_components
+
+    fp16 = tmp_path / "svd-fp16"
+    shutil.copytree(tiny_svd_dir, fp16)
+    for comp, stem in (("unet", "diffusion_pytorch_model"), ("vae", "diffusion_pytorch_model"),
+                       ("image_encoder", "model")):
+        (fp16 / comp / f"{stem}.safetensors").rename(fp16 / comp / f"{stem}.fp16.safetensors")
+    with pytest.raises(WeightsNotFoundError) as e:
+        resolve_components("svd", str(fp16), SVDOptions())
+    msg = str(e.value)
+    assert "diffusion_pytorch_model.fp16.safetensors" in msg and "'variant: fp16'" in msg
+    assert "options.variant" in msg
+    with pytest.raises(WeightsNotFoundError, match="'variant: fp16'"):  # another variant asked
+        resolve_components("svd", str(fp16), SVDOptions(variant="bf16"))
+    src = resolve_components("svd", str(fp16), SVDOptions(variant="fp16"))
+    assert {k: s.variant for k, s in src.items()}["vae"] == "fp16"
+
+
+def test_float16_on_cpu_loads_quietly(tiny_svd_dir: Path,
+                                      caplog: pytest.LogCaptureFixture) -> None:
+    """No diffusers "float16 cannot run on cpu" notice (it runs here), and without torchvision
+    the PIL image processor is taken directly (no transformers fallback notice)."""
+    import importlib.util
+
+    with caplog.at_level("WARNING"):
+        m = SVDAdapter.load("svd", str(tiny_svd_dir), {}, "cpu", steps=1, dtype="float16")
+    assert not [r for r in caplog.records if "float16" in r.getMessage()], caplog.text
+    if importlib.util.find_spec("torchvision") is None:
+        assert type(m.pipe.feature_extractor).__name__ == "CLIPImageProcessorPil"
+    (video,) = m.generate([make_request(seed=1)])
+    assert video.frames.shape == (4, 16, 16, 3)
+
+
 def test_wrong_class_in_config(tmp_path: Path, tiny_svd_dir: Path) -> None:
     broken = tmp_path / "svd"
     shutil.copytree(tiny_svd_dir, broken)

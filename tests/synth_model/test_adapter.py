@@ -134,6 +134,11 @@ def test_missing_files_name_the_file(random_dir: Path, tmp_path: Path) -> None:
     (broken / "unet" / WEIGHTS_FILE).unlink()
     with pytest.raises(WeightsNotFoundError, match=f"unet.*{WEIGHTS_FILE}"):
         _load(broken)
+    # a variant file beside it is named (this loader reads only the plain file)
+    shutil.copy(random_dir / "unet" / WEIGHTS_FILE,
+                broken / "unet" / WEIGHTS_FILE.replace(".safetensors", ".fp16.safetensors"))
+    with pytest.raises(WeightsNotFoundError, match="found diffusion_pytorch_model.fp16"):
+        _load(broken)
     with pytest.raises(WeightsNotFoundError, match="directory not found"):
         _load(tmp_path / "nowhere")
     student = tmp_path / "student"

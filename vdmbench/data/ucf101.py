@@ -249,29 +249,44 @@ class UCF101Dataset(VideoDataset):
     def __init__(self, spec: DatasetSpec) -> None:
         super().__init__(spec)
         o: UCF101Options = self.options  # type: ignore[assignment]
-        if spec.split not in self.SUBSETS:
-            raise ConfigError(f"ucf101: dataset.split must be one of {', '.join(self.SUBSETS)}, "
-                              f"got {spec.split!r}", field="dataset.split")
+        root = self.check(spec)
         self.preset = PRESETS[o.clip_preset]
-        if spec.frames != self.preset.frames:
-            raise ConfigError(f"ucf101: clip preset {self.preset.name} takes "
-                              f"{self.preset.frames}-frame clips; dataset.frames is "
-                              f"{spec.frames}", field="dataset.frames")
         self.stride = o.frame_stride or self.preset.stride
+        self.root = root
+        self.videos_dir = root / o.videos_subdir
+        self.splits_dir = root / o.splits_subdir
+        self.classes = read_class_index(self.splits_dir / "classInd.txt")
+        self._files: list[tuple[str, str, int, int]] | None = None
+        self._clips: list[Clip] | None = None
+
+    @classmethod
+    def check(cls, spec: DatasetSpec) -> Path:
+        """What needs no video decoding: the split name, the clip preset's frames against
+        ``dataset.frames``, the root, videos and split-list files. Returns the root folder."""
+        o = UCF101Options.model_validate(spec.options)
+        if spec.split not in cls.SUBSETS:
+            raise ConfigError(f"ucf101: dataset.split must be one of {', '.join(cls.SUBSETS)}, "
+                              f"got {spec.split!r}", field="dataset.split")
+        preset = PRESETS[o.clip_preset]
+        if spec.frames != preset.frames:
+            raise ConfigError(f"ucf101: clip preset {preset.name} takes "
+                              f"{preset.frames}-frame clips; dataset.frames is "
+                              f"{spec.frames}", field="dataset.frames")
         root = expand_path(o.root, "ucf101 root")
         if not root.is_dir():
             env = re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", o.root)
             via = f" (from {o.root!r}; set {', '.join(env)})" if env else ""
             raise DataError(f"ucf101: root folder {root} not found{via}. It must hold "
                             f"{o.videos_subdir}/ and {o.splits_subdir}/")
-        self.root = root
-        self.videos_dir = root / o.videos_subdir
-        self.splits_dir = root / o.splits_subdir
-        if not self.videos_dir.is_dir():
-            raise DataError(f"ucf101: videos folder {self.videos_dir} not found")
-        self.classes = read_class_index(self.splits_dir / "classInd.txt")
-        self._files: list[tuple[str, str, int, int]] | None = None
-        self._clips: list[Clip] | None = None
+        if not (root / o.videos_subdir).is_dir():
+            raise DataError(f"ucf101: videos folder {root / o.videos_subdir} not found")
+        k = o.split_file
+        lists = {"train": [f"trainlist0{k}.txt"], "test": [f"testlist0{k}.txt"],
+                 "trainval": [f"trainlist0{k}.txt", f"testlist0{k}.txt"]}[spec.split]
+        for name in ["classInd.txt", *lists]:
+            if not (root / o.splits_subdir / name).is_file():
+                raise DataError(f"ucf101: split file {root / o.splits_subdir / name} not found")
+        return root
 
     # -- the file list ---------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict
 if TYPE_CHECKING:
     from vdmbench.data.base import VideoDataset
     from vdmbench.generation import GenerationRequest
+    from vdmbench.suite import Suite
     from vdmbench.video import Video
 
 
@@ -80,6 +81,38 @@ class Metric(ABC):
         preprocessing, extractor sha256 and sample counts."""
         return {"id": self.name, "version": self.version,
                 "options": self.options.model_dump(mode="json")}
+
+    # -- checks before a run (vdmbench.checks; no weights, no data) -------------------------------
+    @classmethod
+    def frames_needed(cls, options: BaseModel) -> int | None:
+        """Frames per generated video the metric measures (default: its ``num_frames`` option,
+        if it has one); None = any."""
+        n = getattr(options, "num_frames", None)
+        return int(n) if n is not None else None
+
+    @classmethod
+    def min_videos(cls, options: BaseModel) -> int:
+        """The fewest generated videos the metric can be computed on."""
+        return 1
+
+    @classmethod
+    def check(cls, options: BaseModel, suite: Suite, n_videos: int) -> None:
+        """Raise a :class:`~vdmbench.errors.ConfigError` if the suite cannot give this metric
+        what it needs (frames per video, number of videos); subclasses add their own checks
+        (e.g. checkpoint files present)."""
+        from vdmbench.errors import ConfigError
+
+        found = []
+        need = cls.frames_needed(options)
+        if need is not None and suite.dataset.frames < need:
+            found.append(f"metric '{cls.name}' measures {need} frames per video, but "
+                         f"dataset.frames is {suite.dataset.frames}")
+        least = cls.min_videos(options)
+        if n_videos < least:
+            found.append(f"metric '{cls.name}' needs at least {least} generated videos "
+                         f"(with these options), but the run generates {n_videos}")
+        if found:
+            raise ConfigError("; ".join(found))
 
     def prepare(self) -> None:  # noqa: B027 (optional hook)
         """Build reference statistics (e.g. from ``context.dataset``); default: nothing."""

@@ -108,9 +108,42 @@ class _ExtractorMetric(Metric):
     numerically_irrelevant_options: ClassVar[frozenset[str]] = frozenset({"batch_size",
                                                                            "weights"})
 
+    #: (what, environment variable) of the checkpoint file the ``weights`` option names;
+    #: None = the metric has no checkpoint file (see :meth:`weights_source`)
+    weights_file: ClassVar[tuple[str, str] | None] = None
+
     def __init__(self, options: BaseModel, context: MetricContext) -> None:
         super().__init__(options, context)
         self._extractor: VideoFeatureExtractor | None = None
+
+    @classmethod
+    def weights_source(cls, options: BaseModel) -> tuple[str, str] | None:
+        """(what, environment variable) of the checkpoint these options load, or None."""
+        return cls.weights_file
+
+    @classmethod
+    def check(cls, options: BaseModel, suite: Any, n_videos: int) -> None:
+        """The base checks and: the checkpoint file exists (``weights`` or its variable);
+        every failing check is named in one :class:`ConfigError`."""
+        from vdmbench.errors import ConfigError, VdmbenchError
+
+        found: list[str] = []
+        try:
+            super().check(options, suite, n_videos)
+        except VdmbenchError as e:
+            found.append(str(e))
+        source = cls.weights_source(options)
+        if source is not None:
+            from vdmbench.metrics.real_extractors import resolve_weights
+
+            what, env = source
+            try:
+                resolve_weights(getattr(options, "weights", None), what, env,
+                                f"metric '{cls.name}'")
+            except VdmbenchError as e:
+                found.append(str(e))
+        if found:
+            raise ConfigError("; ".join(found))
 
     @abstractmethod
     def build_extractor(self) -> VideoFeatureExtractor:
@@ -166,6 +199,10 @@ class FeatureFrechetMetric(_ExtractorMetric):
     higher_is_better: ClassVar[bool] = False
     #: use the unbiased (n − 1) covariance instead of the references' biased (n) one
     unbiased_covariance: ClassVar[bool] = False
+
+    @classmethod
+    def min_videos(cls, options: BaseModel) -> int:
+        return 2  # a covariance
 
     def __init__(self, options: BaseModel, context: MetricContext) -> None:
         super().__init__(options, context)
@@ -296,6 +333,10 @@ class FeatureInceptionScoreMetric(_ExtractorMetric):
     Options: ClassVar[type[BaseModel]] = FeatureISOptions
     #: seed of the shuffle before splitting (StyleGAN-V: 42); None keeps the input order
     shuffle_seed: ClassVar[int | None] = None
+
+    @classmethod
+    def min_videos(cls, options: BaseModel) -> int:
+        return max(int(getattr(options, "splits", 10)), 2)
 
     def __init__(self, options: BaseModel, context: MetricContext) -> None:
         super().__init__(options, context)
@@ -467,6 +508,7 @@ class FVDStyleGANV(_PresetFVD):
     name: ClassVar[str] = "fvd_styleganv_2048_16f"
     version: ClassVar[str] = "2"
     Options: ClassVar[type[BaseModel]] = StyleGANVFVDOptions
+    weights_file = ("I3D TorchScript detector (i3d_torchscript.pt)", "VDMBENCH_I3D_TORCHSCRIPT")
 
     def build_extractor(self) -> VideoFeatureExtractor:
         from vdmbench.metrics.real_extractors import I3DTorchScriptExtractor
@@ -482,6 +524,12 @@ class FVDStyleGANV(_PresetFVD):
 
 
 class _CdFVDBase(_PresetFVD):
+    @classmethod
+    def weights_source(cls, options: BaseModel) -> tuple[str, str] | None:
+        if options.format == "state_dict":  # type: ignore[attr-defined]
+            return ("I3D state dict (i3d_pretrained_400.pt)", "VDMBENCH_I3D_STATE_DICT")
+        return ("I3D TorchScript detector (i3d_torchscript.pt)", "VDMBENCH_I3D_TORCHSCRIPT")
+
     def build_extractor(self) -> VideoFeatureExtractor:
         from vdmbench.metrics.real_extractors import (
             I3DStateDictExtractor,
@@ -596,6 +644,8 @@ class FVDCDFVD256(_FVDCDFVDFolder):
 
 
 class _C3DIS(FeatureInceptionScoreMetric):
+    weights_file = ("C3D TorchScript classifier (c3d_ucf101.pt)", "VDMBENCH_C3D_TORCHSCRIPT")
+
     def build_extractor(self) -> VideoFeatureExtractor:
         from vdmbench.metrics.real_extractors import C3DTorchScriptExtractor
 
@@ -638,6 +688,10 @@ class ISTGAN2UCF101(_C3DIS):
     name: ClassVar[str] = "is_tgan2_ucf101"
     version: ClassVar[str] = "1"
     Options: ClassVar[type[BaseModel]] = ISTgan2Options
+
+    @classmethod
+    def min_videos(cls, options: BaseModel) -> int:
+        return int(options.draws) * int(options.samples_per_draw)  # type: ignore[attr-defined]
 
     def score(self, probs: np.ndarray) -> tuple[float, float, dict[str, Any]]:
         draws = int(self.options.draws)  # type: ignore[attr-defined]

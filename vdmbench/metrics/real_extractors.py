@@ -52,8 +52,9 @@ def resolve_weights(path: str | os.PathLike[str] | None, what: str, env: str, me
 def load_torchscript(path: Path, device: str) -> torch.jit.ScriptModule:
     """``torch.jit.load`` (no pickle) in eval mode; an unreadable file is a DataError."""
     try:
-        with warnings.catch_warnings():  # torch>=2.10 flags TorchScript as deprecated
-            warnings.simplefilter("ignore", DeprecationWarning)
+        with warnings.catch_warnings():  # recent torch flags TorchScript as deprecated
+            for category in (DeprecationWarning, FutureWarning):
+                warnings.filterwarnings("ignore", message=r".*torch\.jit\.load", category=category)
             module = torch.jit.load(str(path), map_location=device)
     except (RuntimeError, ValueError) as e:
         raise DataError(f"{path}: not a TorchScript archive ({str(e).splitlines()[0]})") from e

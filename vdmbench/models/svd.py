@@ -46,7 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from vdmbench.errors import ConfigError, InvalidRequestError, WeightsNotFoundError
 from vdmbench.generation import GenerationRequest, ModelCard
 from vdmbench.models.svd_denoiser import SVDDenoiser
-from vdmbench.paths import expand_path, require_dir, sha256_tree
+from vdmbench.paths import expand_path, require_dir, sha256_tree, weight_variants
 from vdmbench.video import Video, from_bcthw, from_unit_float, resize_frames, to_unit_float
 
 __all__ = ["SVDAdapter", "SFVAdapter", "SVDOptions", "SFVOptions", "ComponentSource",
@@ -261,6 +261,24 @@ def _weight_file(folder: Path, stem: str, variant: str | None) -> tuple[Path | N
     return None, None
 
 
+def _missing_weights_message(model: str, name: str, kind: _ComponentKind, folder: Path,
+                             variant: str | None) -> str:
+    """Why a component folder's weight file was not found, naming the variant files that are
+    there and the suite key (``options.variant``) that selects them."""
+    stem = kind.weights_stem or ""
+    v = f".{variant}" if variant else ""
+    msg = (f"model '{model}': component '{name}' ({kind.cls_name}): "
+           f"{folder / (stem + v + '.safetensors')} not found (its config is there)")
+    present = weight_variants(folder, stem)
+    if present:
+        files = ", ".join(present.values())
+        choices = " or ".join(f"'variant: {k}'" for k in present)
+        return (f"{msg}; the folder has {files}: set {choices} in the options of model "
+                f"'{model}' in the suite (models[].options.variant)")
+    return (f"{msg}. Put the safetensors weights written by save_pretrained there (.bin files "
+            f"are not loaded)")
+
+
 def resolve_components(model: str, weights: str | None, options: _CommonOptions,
                        names: Sequence[str] = tuple(COMPONENTS)) -> dict[str, ComponentSource]:
     """Find the folder of each component in ``names`` along the root chain; raises
@@ -283,12 +301,8 @@ def resolve_components(model: str, weights: str | None, options: _CommonOptions,
             if kind.weights_stem is not None:
                 wf, variant = _weight_file(folder, kind.weights_stem, options.variant)
                 if wf is None:
-                    v = f".{options.variant}" if options.variant else ""
-                    raise WeightsNotFoundError(
-                        f"model '{model}': component '{name}' ({kind.cls_name}): "
-                        f"{folder / (kind.weights_stem + v + '.safetensors')} not found (its "
-                        f"config is there). Put the safetensors weights written by "
-                        f"save_pretrained there (.bin files are not loaded)")
+                    raise WeightsNotFoundError(_missing_weights_message(
+                        model, name, kind, folder, options.variant))
             out[name] = ComponentSource(name, folder, root.label, variant,
                                         root.classes.get(name))
             break
@@ -313,7 +327,8 @@ def _load_component(src: ComponentSource, dtype: torch.dtype, model: str) -> Any
         cls = _import_class(src.class_target, src.name)
     else:
         lib = importlib.import_module(kind.library)
-        cls = getattr(lib, kind.cls_name)
+        cls = _image_processor_class() if src.name == "feature_extractor" \
+            else getattr(lib, kind.cls_name)
         declared = _read_json(src.folder / kind.marker, f"model '{model}'").get("_class_name")
         if kind.library == "diffusers" and declared not in (None, kind.cls_name):
             raise ConfigError(f"model '{model}': {src.folder / kind.marker} declares class "
@@ -329,6 +344,32 @@ def _load_component(src: ComponentSource, dtype: torch.dtype, model: str) -> Any
     except (OSError, ValueError) as e:
         raise WeightsNotFoundError(f"model '{model}': component '{src.name}' cannot be loaded "
                                    f"from {src.folder}: {e}") from None
+
+
+def _image_processor_class() -> type:
+    """``CLIPImageProcessor``, or — without torchvision — the PIL class transformers would fall
+    back to anyway (``CLIPImageProcessorPil``), taken directly so that its fallback notice is not
+    printed. The same preprocessing either way the package is set up."""
+    import importlib.util
+
+    import transformers
+
+    if importlib.util.find_spec("torchvision") is None:
+        pil = getattr(transformers, "CLIPImageProcessorPil", None)
+        if pil is not None:
+            return pil
+    return transformers.CLIPImageProcessor
+
+
+def load_component(model: str, weights: str, component: str, options: Any = None,
+                   dtype: torch.dtype = torch.float32) -> Any:
+    """One component (``unet``, ``vae``, …) of an SVD-family model folder, resolved along the
+    same chain as the adapters resolve it (variants and ``base`` from ``options``, an
+    ``SFVOptions`` mapping), loaded offline in ``dtype`` (eval mode)."""
+    if not isinstance(options, _CommonOptions):
+        options = SFVOptions.model_validate(options or {})
+    src = resolve_components(model, weights, options, names=(component,))[component]
+    return _load_component(src, dtype, model).eval()
 
 
 def _weights_hash(sources: dict[str, ComponentSource]) -> str:
@@ -380,6 +421,17 @@ class SVDAdapter:
         return cls.default_steps if steps is None else int(steps)
 
     @classmethod
+    def check(cls, spec: Any, options: _CommonOptions, suite: Any) -> None:
+        """Before a run (no weights loaded): ``steps``, ``num_frames`` against the dataset's
+        frames, and every component's folder and weight file (JSON read only)."""
+        cls._check_steps(spec.steps)
+        frames = suite.dataset.frames
+        if options.num_frames is not None and options.num_frames < frames:
+            raise ConfigError(f"model '{spec.name}': num_frames {options.num_frames} is fewer "
+                              f"than dataset.frames {frames}")
+        resolve_components(spec.name, spec.weights, options)
+
+    @classmethod
     def load(cls, name: str, weights: str | None, options: Any, device: str,
              steps: int | None = None, dtype: str = "float32") -> SVDAdapter:
         """Resolve and load the components (offline), build the pipeline on ``device``.
@@ -399,7 +451,7 @@ class SVDAdapter:
         torch_dtype = _DTYPES[dtype]
         parts = {k: _load_component(s, torch_dtype, name) for k, s in sources.items()}
         pipe = StableVideoDiffusionPipeline(**parts)
-        pipe.to(device)
+        pipe.to(device, silence_dtype_warnings=True)  # float16 on a CPU is supported here
         pipe.set_progress_bar_config(disable=True)
         return cls(name, pipe, sources, options, device, n_steps, dtype)
 
@@ -423,12 +475,10 @@ class SVDAdapter:
             raise ConfigError(f"model '{cls.adapter_name}': dtype {dtype!r} is not one of "
                               f"{', '.join(_DTYPES)}")
         name = cls.adapter_name
-        src = resolve_components(name, weights, options, names=("unet",))["unet"]
-        unet = _load_component(src, _DTYPES[dtype], name).to(device).eval()
+        unet = load_component(name, weights, "unet", options, _DTYPES[dtype]).to(device)
 
         def load_other(component: str) -> torch.nn.Module:
-            other = resolve_components(name, weights, options, names=(component,))[component]
-            return _load_component(other, torch.float32, name).eval()
+            return load_component(name, weights, component, options)
 
         root = str(expand_path(weights, f"{name} weights").resolve()) if weights else None
         return SVDDenoiser(unet, device, frames=frames or 14, size=16, weights=root, name=name,
@@ -676,7 +726,7 @@ def random_svd_pipeline(size: Literal["real", "tiny"] = "tiny", num_frames: int 
         StableVideoDiffusionPipeline,
         UNetSpatioTemporalConditionModel,
     )
-    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
     torch.manual_seed(seed)
     if size == "real":
@@ -705,7 +755,7 @@ def random_svd_pipeline(size: Literal["real", "tiny"] = "tiny", num_frames: int 
     else:
         raise ValueError(f"size must be 'real' or 'tiny', got {size!r}")
     image_encoder = CLIPVisionModelWithProjection(clip)
-    feature_extractor = CLIPImageProcessor(crop_size=224, size={"shortest_edge": 224})
+    feature_extractor = _image_processor_class()(crop_size=224, size={"shortest_edge": 224})
     scheduler = EulerDiscreteScheduler(**SVD_SCHEDULER_CONFIG)
     return StableVideoDiffusionPipeline(vae=vae, image_encoder=image_encoder.eval(),
                                         unet=unet.eval(), scheduler=scheduler,

@@ -52,7 +52,7 @@ from vdmbench.models.student_dir import (
     read_json,
     walk_chain,
 )
-from vdmbench.paths import expand_path
+from vdmbench.paths import expand_path, variant_note
 from vdmbench.video import to_unit_float
 
 ADAPTER_NAME = "synth-i2v"
@@ -320,7 +320,8 @@ def _load_module(cls: type[ModelMixin], directory: Path, component: str) -> nn.M
             f"under {directory / component}")
     for p in (cfg_path, w_path):
         if not p.is_file():
-            raise WeightsNotFoundError(f"{component}: file not found at {p}. {hint}")
+            raise WeightsNotFoundError(f"{component}: file not found at {p}"
+                                       f"{variant_note(p)}. {hint}")
     config = read_json(cfg_path, component)
     try:
         module = cls.from_config(config)

@@ -46,7 +46,7 @@ from vdmbench.models.student_dir import (
     walk_chain,
 )
 from vdmbench.models.videocrafter2_unet import VideoCrafter2UNet
-from vdmbench.paths import expand_path, sha256_tree
+from vdmbench.paths import expand_path, sha256_tree, variant_note
 from vdmbench.video import Video, from_unit_float
 
 if TYPE_CHECKING:
@@ -253,7 +253,8 @@ def resolve_model_dir(weights: str | Path | None) -> ResolvedModel:
 
 def _require(path: Path) -> Path:
     if not path.is_file():
-        raise WeightsNotFoundError(f"synth-t2v: {path} not found ({_LAYOUT})")
+        raise WeightsNotFoundError(f"synth-t2v: {path} not found{variant_note(path)} "
+                                   f"({_LAYOUT})")
     return path
 
 
