@@ -1,8 +1,8 @@
 """Throughput of the FVD feature path: I3D forward (videos/s) and the Fréchet distance.
 
 Uses a randomly initialized :class:`~vdmbench.metrics.i3d.InceptionI3d` (the speed does not depend
-on the weights, so no checkpoint is needed), the ``fvd_cdfvd`` preprocessing (squash to 224×224,
-[−1, 1]) and :func:`vdmbench.speed.measure` (warm-up, CUDA events on GPU, median/p90).
+on the weights, so no checkpoint is needed), the ``fvd_cdfvd_array`` preprocessing (squash to
+224×224, [−1, 1]) and :func:`vdmbench.speed.measure` (warm-up, CUDA events on GPU, median/p90).
 
     python benchmarks/feature_throughput.py --device cuda                 # GPU, protocol sizes
     python benchmarks/feature_throughput.py --device cpu --small          # smoke run on CPU

@@ -145,7 +145,7 @@ def compress_cmd(model: str, weights: str | None, model_option: tuple[str, ...],
                              target_speedup=target_speedup, param_budget=param_budget))
             depth_plan = plan_for(spec, teacher)
         out_dir = compressor.fit(teacher, recipe, out, plan=depth_plan, resume=not no_resume,
-                                 vae_finetune_steps=vae_steps)
+                                 vae_finetune_steps=vae_steps, release_teacher=True)
     except VdmbenchError as e:
         _fail(e)
     except ValidationError as e:

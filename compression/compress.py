@@ -127,16 +127,19 @@ def compress(recipe: Recipe, out: str | os.PathLike[str], *, weights: str | None
              plan: DepthPlan | None = None, device: str = "cpu", resume: bool = True,
              progress: bool = True, stop_after: int | None = None,
              teacher: DenoiserSpec | None = None, model_options: dict[str, Any] | None = None,
-             vae_finetune_steps: int | None = None) -> Path:
+             vae_finetune_steps: int | None = None, release_teacher: bool | None = None) -> Path:
     """Run plan → prune → distil and write the student directory; returns its path.
 
     The teacher is ``teacher`` or the one the adapter registered as ``recipe.model`` hands out
-    (:func:`vdmbench.acceleration.teacher_of`, with ``weights`` and ``model_options``)."""
+    (:func:`vdmbench.acceleration.teacher_of`, with ``weights`` and ``model_options``).
+    ``release_teacher`` (default: when this call loaded the teacher): drop the teacher UNet
+    before the VAE decoder stage, which needs only the teacher's data and VAE (memory)."""
     from compression.distill import train
 
     if recipe.train.num_threads is not None:
         torch.set_num_threads(recipe.train.num_threads)
     out_dir = Path(out)
+    owns_teacher = teacher is None if release_teacher is None else release_teacher
     if teacher is None:
         teacher = teacher_of(recipe.model, weights, device, frames=recipe.data.frames,
                              options=model_options)
@@ -155,10 +158,13 @@ def compress(recipe: Recipe, out: str | os.PathLike[str], *, weights: str | None
                 progress=progress, stop_after=stop_after)
     if res.steps < recipe.train.max_steps:
         return out_dir
-    extra: dict[str, Any] = {"teacher_unet_params": count_params(teacher.unet),
+    teacher_params = count_params(teacher.unet)
+    extra: dict[str, Any] = {"teacher_unet_params": teacher_params,
                              "train_steps": res.steps, "final_losses": res.final_row}
     vae = None
     if recipe.vae.enabled:
+        if owns_teacher:  # the decoder stage needs the teacher's data and VAE, not its UNet
+            teacher.release_denoiser()
         vae, vae_info = compress_vae(recipe, teacher, out_dir, device, vae_finetune_steps)
         extra.update(vae_info)
         extra["classes"] = {"vae": f"{type(vae).__module__}:{type(vae).__qualname__}"}

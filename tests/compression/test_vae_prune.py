@@ -313,3 +313,36 @@ def test_shipped_student_matches_teacher_and_generates():
     (video,) = m.generate([GenerationRequest(id="r", seed=0, frames=8, height=16, width=16,
                                              fps=8.0, image=image, extra={"motion_class": 1})])
     assert video.frames.shape == (8, 16, 16, 3)
+
+
+def test_compress_cli_bare_fp16_unet_folder_with_vae_from_base(tmp_path):
+    """`vdmbench compress --model sfv --weights BARE_UNET_DIR`: the UNet from a bare folder
+    holding only an fp16 variant file, the VAE from the `base` folder (its fp16 variant too),
+    the decoder fine-tuning capped by `--vae-steps`."""
+    from click.testing import CliRunner
+
+    from compression.cli import compress_cmd
+    from compression.student import read_compression_json
+    from vdmbench.models.svd_denoiser import random_svd_unet
+
+    bare = tmp_path / "sfv-unet"
+    random_svd_unet(seed=0).save_pretrained(str(bare), variant="fp16")
+    assert not (bare / "diffusion_pytorch_model.safetensors").exists()
+    base = tmp_path / "base"
+    tiny_vae(levels=2).save_pretrained(str(base / "vae"), variant="fp16")
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("model: sfv\ntrain: {max_steps: 1, batch_size: 1, ema_decay: null}\n"
+                      "data: {frames: 2}\nloss: {lambda_mca: 0.0}\n"
+                      "vae: {enabled: true, finetune_steps: 50, adversarial: 0.0}\n")
+    args = ["--model", "sfv", "--weights", str(bare), "--recipe", str(recipe),
+            "--model-option", "variant=fp16", "--model-option", f"base={base}",
+            "--vae-steps", "1", "--out", str(tmp_path / "student")]
+    res = CliRunner().invoke(compress_cmd, args)
+    assert res.exit_code == 0, res.output
+    meta = read_compression_json(tmp_path / "student")
+    assert meta["vae_finetune_steps"] == 1 and meta["vae"] is True
+    assert meta["base_weights"] == str(bare.resolve())
+    # without the base folder the missing VAE is found before any training is written
+    res = CliRunner().invoke(compress_cmd, args[:8] + ["--out", str(tmp_path / "s2")])
+    assert res.exit_code == 2 and "'vae'" in res.output and "not found" in res.output
+    assert not (tmp_path / "s2").exists()

@@ -72,6 +72,13 @@ class DenoiserSpec(ABC):
         self._sha256: str | None = None
         self._loader = loader
 
+    def release_denoiser(self) -> None:
+        """Drop this spec's reference to the UNet (to free its memory once training is done);
+        ``batch`` and ``component`` keep working, everything that runs the UNet does not."""
+        self.sha256  # noqa: B018 (computed while the UNet is still there)
+        self.modules.pop("unet", None)
+        self.unet = None  # type: ignore[assignment]
+
     def component(self, name: str) -> nn.Module:
         """Another component of the model (e.g. ``"vae"`` for decoder pruning): from
         ``modules``, else loaded on demand from the model's folders; raises
