@@ -1,7 +1,8 @@
 """Stable Video Diffusion (image-to-video) and SF-V (its one-step version) as model adapters.
 
 Both adapters assemble diffusers' ``StableVideoDiffusionPipeline`` from local, diffusers-format
-component folders (``save_pretrained`` layout) and never download anything:
+component folders (``save_pretrained`` layout; where each comes from:
+:mod:`vdmbench.models.svd_components`) and never download anything:
 
 ========================  =====================================  =================================
 component                 class                                   files looked for
@@ -32,69 +33,39 @@ returns the model's denoised estimate. SF-V's exact inference noise level is *un
 from __future__ import annotations
 
 import copy
-import hashlib
-import importlib
-import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from vdmbench.errors import ConfigError, InvalidRequestError, WeightsNotFoundError
 from vdmbench.generation import GenerationRequest, ModelCard
+from vdmbench.models.svd_components import (
+    COMPONENTS,
+    DTYPES,
+    ComponentOptions,
+    ComponentSource,
+    count_params,
+    load_component,
+    load_source,
+    resolve_components,
+    weights_hash,
+)
 from vdmbench.models.svd_denoiser import SVDDenoiser
-from vdmbench.paths import expand_path, require_dir, sha256_tree, weight_variants
+from vdmbench.models.svd_random import SVD_SCHEDULER_CONFIG, random_svd_pipeline
+from vdmbench.paths import expand_path
 from vdmbench.video import Video, from_bcthw, from_unit_float, resize_frames, to_unit_float
 
 __all__ = ["SVDAdapter", "SFVAdapter", "SVDOptions", "SFVOptions", "ComponentSource",
-           "resolve_components", "random_svd_pipeline", "COMPONENTS",
+           "resolve_components", "load_component", "random_svd_pipeline", "COMPONENTS",
            "SVD_SCHEDULER_CONFIG"]
-
-_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-_MAX_CHAIN = 8
-
-
-@dataclass(frozen=True)
-class _ComponentKind:
-    cls_name: str
-    library: Literal["diffusers", "transformers"]
-    marker: str
-    weights_stem: str | None
-
-
-#: the pipeline's components: class, the file that marks the folder, the weight file's stem
-COMPONENTS: dict[str, _ComponentKind] = {
-    "unet": _ComponentKind("UNetSpatioTemporalConditionModel", "diffusers", "config.json",
-                           "diffusion_pytorch_model"),
-    "vae": _ComponentKind("AutoencoderKLTemporalDecoder", "diffusers", "config.json",
-                          "diffusion_pytorch_model"),
-    "image_encoder": _ComponentKind("CLIPVisionModelWithProjection", "transformers",
-                                    "config.json", "model"),
-    "feature_extractor": _ComponentKind("CLIPImageProcessor", "transformers",
-                                        "preprocessor_config.json", None),
-    "scheduler": _ComponentKind("EulerDiscreteScheduler", "diffusers", "scheduler_config.json",
-                                None),
-}
 
 
 # ------------------------------------------------------------------------------------ options
 
 
-class _CommonOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    base: str | None = Field(
-        None, description="last-resort folder (or hf:org/name) for components that neither the "
-                          "weights folder nor its compression.json base_weights chain has; "
-                          "${ENV} allowed")
-    variant: str | None = Field(
-        None, description="weight file variant, e.g. 'fp16' → *.fp16.safetensors (falls back to "
-                          "the plain file where a folder has no such variant)")
-    hf_cache_dir: str | None = Field(None, description="Hugging Face cache for hf: weights "
-                                                       "(default: the hub's default cache)")
+class _CommonOptions(ComponentOptions):
     num_frames: int | None = Field(None, gt=0, description="frames generated (default: the "
                                    "request's); the first request.frames are returned")
     height: int | None = Field(None, gt=0, description="generation height in pixels, a "
@@ -141,256 +112,6 @@ class SFVOptions(_CommonOptions):
 
     sigma: float = Field(700.0, gt=0.0, description="noise level of the initial latent "
                          "(EDM σ; SVD's σ_max is 700). SF-V's own value is unconfirmed")
-
-
-# ------------------------------------------------------------------------- weight resolution
-
-
-@dataclass(frozen=True)
-class ComponentSource:
-    """Where one component is loaded from: ``folder``, which chain root gave it (``origin``:
-    ``"weights"`` or ``"base"``/``"base:<n>"``), the weight file variant used (or None)."""
-
-    name: str
-    folder: Path
-    origin: str
-    variant: str | None = None
-    class_target: str | None = None
-
-
-@dataclass
-class _Root:
-    path: Path
-    label: str
-    bare_unet: bool = False
-    classes: dict[str, str] = field(default_factory=dict)
-
-
-def _resolve_root(value: str, what: str, hf_cache_dir: str | None) -> Path:
-    """A local folder, or ``hf:org/name[@rev]`` looked up in the offline Hugging Face cache."""
-    if value.startswith("hf:"):
-        spec = value[3:]
-        repo, _, revision = spec.partition("@")
-        try:
-            from huggingface_hub import snapshot_download
-
-            cache = str(expand_path(hf_cache_dir, "hf_cache_dir")) if hf_cache_dir else None
-            folder = snapshot_download(repo, revision=revision or None, cache_dir=cache,
-                                       local_files_only=True)
-        except Exception as e:  # LocalEntryNotFoundError, invalid repo id, …
-            where = hf_cache_dir or "the default Hugging Face cache (HF_HUB_CACHE)"
-            raise WeightsNotFoundError(
-                f"{what}: '{repo}' is not in {where} ({type(e).__name__}: {e}). Download it "
-                f"beforehand (e.g. `huggingface-cli download {repo}`) or give a local "
-                f"folder") from None
-        return Path(folder)
-    return require_dir(value, what, "Give a diffusers-format model folder (model_index.json "
-                                    "with unet/, vae/, image_encoder/, feature_extractor/, "
-                                    "scheduler/ sub-folders), or a student folder with "
-                                    "compression.json")
-
-
-def _read_json(path: Path, what: str) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise WeightsNotFoundError(f"{what}: cannot read {path}: {e}") from None
-    if not isinstance(data, dict):
-        raise WeightsNotFoundError(f"{what}: {path} must hold a JSON object")
-    return data
-
-
-def _is_bare_model_folder(path: Path) -> bool:
-    cfg = path / "config.json"
-    if (path / "model_index.json").is_file() or not cfg.is_file():
-        return False
-    try:
-        return json.loads(cfg.read_text()).get("_class_name") == COMPONENTS["unet"].cls_name
-    except (OSError, json.JSONDecodeError):
-        return False
-
-
-def _root_chain(weights: str, base: str | None, hf_cache_dir: str | None,
-                model: str) -> list[_Root]:
-    """Roots in search order: the weights folder, the chain of ``compression.json``
-    ``base_weights`` it starts (relative paths are relative to the folder holding that file),
-    then the ``base`` option and its own chain."""
-    roots: list[_Root] = []
-    pending: list[tuple[str, str, Path | None]] = [(weights, "weights", None)]
-    if base is not None:
-        pending.append((base, "base", None))
-    depth = 0
-    while pending:
-        value, label, relative_to = pending.pop(0)
-        what = f"model '{model}': {label} folder"
-        if relative_to is not None and not value.startswith("hf:"):
-            p = expand_path(value, what)
-            value = str(p if p.is_absolute() else relative_to / p)
-        path = _resolve_root(value, what, hf_cache_dir).resolve()
-        if any(r.path == path for r in roots):
-            continue
-        if len(roots) >= _MAX_CHAIN:
-            raise ConfigError(f"model '{model}': more than {_MAX_CHAIN} chained base folders "
-                              f"(compression.json base_weights)")
-        root = _Root(path, label, bare_unet=_is_bare_model_folder(path))
-        cj = path / "compression.json"
-        if cj.is_file():
-            meta = _read_json(cj, f"model '{model}'")
-            classes = meta.get("classes", {})
-            if not isinstance(classes, dict):
-                raise ConfigError(f"{cj}: 'classes' must map component names to 'module:attr'")
-            root.classes = {str(k): str(v) for k, v in classes.items()}
-            bw = meta.get("base_weights")
-            if bw is not None:
-                depth += 1
-                pending.insert(0, (str(bw), f"base_weights#{depth}", path))
-        roots.append(root)
-    return roots
-
-
-def _weight_file(folder: Path, stem: str, variant: str | None) -> tuple[Path | None, str | None]:
-    """The safetensors file (or sharded index) of a component: (path, variant used)."""
-    names: list[tuple[str, str | None]] = []
-    if variant:
-        names += [(f"{stem}.{variant}.safetensors", variant),
-                  (f"{stem}.safetensors.index.{variant}.json", variant)]
-    names += [(f"{stem}.safetensors", None), (f"{stem}.safetensors.index.json", None)]
-    for name, v in names:
-        if (folder / name).is_file():
-            return folder / name, v
-    return None, None
-
-
-def _missing_weights_message(model: str, name: str, kind: _ComponentKind, folder: Path,
-                             variant: str | None) -> str:
-    """Why a component folder's weight file was not found, naming the variant files that are
-    there and the suite key (``options.variant``) that selects them."""
-    stem = kind.weights_stem or ""
-    v = f".{variant}" if variant else ""
-    msg = (f"model '{model}': component '{name}' ({kind.cls_name}): "
-           f"{folder / (stem + v + '.safetensors')} not found (its config is there)")
-    present = weight_variants(folder, stem)
-    if present:
-        files = ", ".join(present.values())
-        choices = " or ".join(f"'variant: {k}'" for k in present)
-        return (f"{msg}; the folder has {files}: set {choices} in the options of model "
-                f"'{model}' in the suite (models[].options.variant)")
-    return (f"{msg}. Put the safetensors weights written by save_pretrained there (.bin files "
-            f"are not loaded)")
-
-
-def resolve_components(model: str, weights: str | None, options: _CommonOptions,
-                       names: Sequence[str] = tuple(COMPONENTS)) -> dict[str, ComponentSource]:
-    """Find the folder of each component in ``names`` along the root chain; raises
-    :class:`WeightsNotFoundError` naming the component and every place it was looked for."""
-    if weights is None:
-        raise ConfigError(f"model '{model}': 'weights' is required (a diffusers-format SVD "
-                          f"folder, e.g. ${{SVD_XT_DIR}})")
-    roots = _root_chain(weights, options.base, options.hf_cache_dir, model)
-    out: dict[str, ComponentSource] = {}
-    for name in names:
-        kind = COMPONENTS[name]
-        looked: list[str] = []
-        for root in roots:
-            folder = root.path if (name == "unet" and root.bare_unet) else root.path / name
-            marker = folder / kind.marker
-            if not marker.is_file():
-                looked.append(str(marker))
-                continue
-            variant = None
-            if kind.weights_stem is not None:
-                wf, variant = _weight_file(folder, kind.weights_stem, options.variant)
-                if wf is None:
-                    raise WeightsNotFoundError(_missing_weights_message(
-                        model, name, kind, folder, options.variant))
-            out[name] = ComponentSource(name, folder, root.label, variant,
-                                        root.classes.get(name))
-            break
-        else:
-            raise WeightsNotFoundError(
-                f"model '{model}': component '{name}' ({kind.cls_name}) not found; looked for "
-                f"{', '.join(looked)}. Put a diffusers-format '{name}/' folder (as "
-                f"save_pretrained writes it) there, or name a base model folder holding it "
-                f"(the 'base' option or compression.json 'base_weights')")
-    return out
-
-
-def _import_class(target: str, component: str) -> type:
-    from vdmbench.models.student_dir import import_class
-
-    return import_class(target, component)
-
-
-def _load_component(src: ComponentSource, dtype: torch.dtype, model: str) -> Any:
-    kind = COMPONENTS[src.name]
-    if src.class_target is not None:
-        cls = _import_class(src.class_target, src.name)
-    else:
-        lib = importlib.import_module(kind.library)
-        cls = _image_processor_class() if src.name == "feature_extractor" \
-            else getattr(lib, kind.cls_name)
-        declared = _read_json(src.folder / kind.marker, f"model '{model}'").get("_class_name")
-        if kind.library == "diffusers" and declared not in (None, kind.cls_name):
-            raise ConfigError(f"model '{model}': {src.folder / kind.marker} declares class "
-                              f"{declared!r}, expected {kind.cls_name!r} (a custom class must be "
-                              f"named in compression.json 'classes')")
-    try:
-        if kind.weights_stem is None:  # scheduler, feature extractor: configuration only
-            return cls.from_pretrained(str(src.folder), local_files_only=True)
-        kwargs: dict[str, Any] = {"local_files_only": True, "use_safetensors": True,
-                                  "variant": src.variant}
-        kwargs["dtype" if kind.library == "transformers" else "torch_dtype"] = dtype
-        return cls.from_pretrained(str(src.folder), **kwargs)
-    except (OSError, ValueError) as e:
-        raise WeightsNotFoundError(f"model '{model}': component '{src.name}' cannot be loaded "
-                                   f"from {src.folder}: {e}") from None
-
-
-def _image_processor_class() -> type:
-    """``CLIPImageProcessor``, or — without torchvision — the PIL class transformers would fall
-    back to anyway (``CLIPImageProcessorPil``), taken directly so that its fallback notice is not
-    printed. The same preprocessing either way the package is set up."""
-    import importlib.util
-
-    import transformers
-
-    if importlib.util.find_spec("torchvision") is None:
-        pil = getattr(transformers, "CLIPImageProcessorPil", None)
-        if pil is not None:
-            return pil
-    return transformers.CLIPImageProcessor
-
-
-def load_component(model: str, weights: str, component: str, options: Any = None,
-                   dtype: torch.dtype = torch.float32) -> Any:
-    """One component (``unet``, ``vae``, …) of an SVD-family model folder, resolved along the
-    same chain as the adapters resolve it (variants and ``base`` from ``options``, an
-    ``SFVOptions`` mapping), loaded offline in ``dtype`` (eval mode)."""
-    if not isinstance(options, _CommonOptions):
-        options = SFVOptions.model_validate(options or {})
-    src = resolve_components(model, weights, options, names=(component,))[component]
-    return _load_component(src, dtype, model).eval()
-
-
-def _weights_hash(sources: dict[str, ComponentSource]) -> str:
-    h = hashlib.sha256()
-    for name in sorted(sources):
-        s = sources[name]
-        stem = COMPONENTS[name].weights_stem
-        if stem is not None:
-            wf, _ = _weight_file(s.folder, stem, s.variant)
-            patterns: tuple[str, ...] = ("*.json",) + ((wf.name,) if wf else ())
-            if wf is not None and wf.name.endswith(".json"):  # sharded: the shards too
-                shards = _read_json(wf, f"component '{name}'").get("weight_map", {})
-                patterns += tuple(sorted(set(shards.values())))
-        else:
-            patterns = ("*.json",)
-        h.update(f"{name}={sha256_tree(s.folder, patterns)}\n".encode())
-    return h.hexdigest()
-
-
-def _count(module: torch.nn.Module | None) -> int:
-    return 0 if module is None else int(sum(p.numel() for p in module.parameters()))
 
 
 # ------------------------------------------------------------------------------ the adapter
@@ -442,14 +163,14 @@ class SVDAdapter:
         if not isinstance(options, cls.Options):
             options = cls.Options.model_validate(options or {})
         n_steps = cls._check_steps(steps)
-        if dtype not in _DTYPES:
+        if dtype not in DTYPES:
             raise ConfigError(f"model '{name}': dtype {dtype!r} is not one of "
-                              f"{', '.join(_DTYPES)}")
+                              f"{', '.join(DTYPES)}")
         from diffusers import StableVideoDiffusionPipeline
 
         sources = resolve_components(name, weights, options)
-        torch_dtype = _DTYPES[dtype]
-        parts = {k: _load_component(s, torch_dtype, name) for k, s in sources.items()}
+        torch_dtype = DTYPES[dtype]
+        parts = {k: load_source(s, torch_dtype, name) for k, s in sources.items()}
         pipe = StableVideoDiffusionPipeline(**parts)
         pipe.to(device, silence_dtype_warnings=True)  # float16 on a CPU is supported here
         pipe.set_progress_bar_config(disable=True)
@@ -471,11 +192,11 @@ class SVDAdapter:
                 f"nothing is downloaded")
         if not isinstance(options, cls.Options):
             options = cls.Options.model_validate(options or {})
-        if dtype not in _DTYPES:
+        if dtype not in DTYPES:
             raise ConfigError(f"model '{cls.adapter_name}': dtype {dtype!r} is not one of "
-                              f"{', '.join(_DTYPES)}")
+                              f"{', '.join(DTYPES)}")
         name = cls.adapter_name
-        unet = load_component(name, weights, "unet", options, _DTYPES[dtype]).to(device)
+        unet = load_component(name, weights, "unet", options, DTYPES[dtype]).to(device)
 
         def load_other(component: str) -> torch.nn.Module:
             return load_component(name, weights, component, options)
@@ -577,9 +298,9 @@ class SVDAdapter:
         """Parameter counts per component, weights hash over the component folders used."""
         if self._card is None:
             p = self.pipe
-            decoder = _count(getattr(p.vae, "decoder", None))
-            params = {"unet": _count(p.unet), "vae_encoder": _count(p.vae) - decoder,
-                      "vae_decoder": decoder, "image_encoder": _count(p.image_encoder)}
+            decoder = count_params(getattr(p.vae, "decoder", None))
+            params = {"unet": count_params(p.unet), "vae_encoder": count_params(p.vae) - decoder,
+                      "vae_decoder": decoder, "image_encoder": count_params(p.image_encoder)}
             scale = p.vae_scale_factor
             lo, hi = self._guidance()
             sampler: dict[str, Any] = {
@@ -597,7 +318,7 @@ class SVDAdapter:
                 frames=int(self.options.num_frames or p.unet.config.num_frames),
                 height=int(self.options.height or p.unet.config.sample_size * scale),
                 width=int(self.options.width or p.unet.config.sample_size * scale),
-                weights_sha256=_weights_hash(self.sources), cfg=self.cfg, sampler=sampler)
+                weights_sha256=weights_hash(self.sources), cfg=self.cfg, sampler=sampler)
         return self._card
 
     def components(self, request: GenerationRequest) -> dict[str, Callable[[], object]]:
@@ -696,67 +417,3 @@ class SFVAdapter(SVDAdapter):
 
     def _schedule_kwargs(self) -> dict[str, Any]:
         return {"sigmas": [float(self.options.sigma), 0.0]}  # type: ignore[attr-defined]
-
-
-# ---------------------------------------------------------------- random-weight architectures
-
-#: SVD's scheduler configuration (EDM σ ∈ [0.002, 700], Karras spacing, v-prediction)
-SVD_SCHEDULER_CONFIG: dict[str, Any] = {
-    "beta_start": 0.00085, "beta_end": 0.012, "beta_schedule": "scaled_linear",
-    "interpolation_type": "linear", "num_train_timesteps": 1000,
-    "prediction_type": "v_prediction", "sigma_max": 700.0, "sigma_min": 0.002,
-    "steps_offset": 1, "timestep_spacing": "leading", "timestep_type": "continuous",
-    "use_karras_sigmas": True,
-}
-
-
-def random_svd_pipeline(size: Literal["real", "tiny"] = "tiny", num_frames: int = 14,
-                        seed: int = 0, unet_layers_per_block: int | tuple[int, ...] = 2) -> Any:
-    """A ``StableVideoDiffusionPipeline`` with random weights (float32, CPU).
-
-    ``real``: SVD's architecture (UNet channels (320, 640, 1280, 1280), heads (5, 10, 20, 20),
-    cross-attention 1024, time-id embedding 256; VAE (128, 256, 512, 512), 2 layers per block;
-    CLIP ViT-H/14 image encoder, projection 1024) — for speed, which does not depend on weights.
-    ``tiny``: the same block types with 32/64 channels, a 2-level VAE (scale factor 2) and a
-    2-layer CLIP (image size 224, patch 32), about 2M parameters in all — for tests.
-    """
-    from diffusers import (
-        AutoencoderKLTemporalDecoder,
-        EulerDiscreteScheduler,
-        StableVideoDiffusionPipeline,
-        UNetSpatioTemporalConditionModel,
-    )
-    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
-
-    torch.manual_seed(seed)
-    if size == "real":
-        unet = UNetSpatioTemporalConditionModel(sample_size=96, num_frames=num_frames,
-                                                layers_per_block=unet_layers_per_block)
-        vae = AutoencoderKLTemporalDecoder(block_out_channels=(128, 256, 512, 512),
-                                           down_block_types=("DownEncoderBlock2D",) * 4,
-                                           layers_per_block=2, sample_size=768)
-        clip = CLIPVisionConfig(hidden_size=1280, intermediate_size=5120, num_attention_heads=16,
-                                num_hidden_layers=32, patch_size=14, image_size=224,
-                                projection_dim=1024, hidden_act="gelu", layer_norm_eps=1e-5)
-    elif size == "tiny":
-        unet = UNetSpatioTemporalConditionModel(
-            sample_size=8, num_frames=num_frames,
-            down_block_types=("CrossAttnDownBlockSpatioTemporal", "DownBlockSpatioTemporal"),
-            up_block_types=("UpBlockSpatioTemporal", "CrossAttnUpBlockSpatioTemporal"),
-            block_out_channels=(32, 64), addition_time_embed_dim=8,
-            projection_class_embeddings_input_dim=24, layers_per_block=unet_layers_per_block,
-            cross_attention_dim=32, num_attention_heads=(2, 4))
-        vae = AutoencoderKLTemporalDecoder(block_out_channels=(32, 32),
-                                           down_block_types=("DownEncoderBlock2D",) * 2,
-                                           layers_per_block=1, sample_size=16)
-        clip = CLIPVisionConfig(hidden_size=32, intermediate_size=37, num_attention_heads=4,
-                                num_hidden_layers=2, patch_size=32, image_size=224,
-                                projection_dim=32)
-    else:
-        raise ValueError(f"size must be 'real' or 'tiny', got {size!r}")
-    image_encoder = CLIPVisionModelWithProjection(clip)
-    feature_extractor = _image_processor_class()(crop_size=224, size={"shortest_edge": 224})
-    scheduler = EulerDiscreteScheduler(**SVD_SCHEDULER_CONFIG)
-    return StableVideoDiffusionPipeline(vae=vae, image_encoder=image_encoder.eval(),
-                                        unet=unet.eval(), scheduler=scheduler,
-                                        feature_extractor=feature_extractor)
