@@ -85,6 +85,8 @@ METRICS.add("mean_abs_diff_to_teacher", "vdmbench.testing:MeanAbsDiffToTeacher",
 # --- transforms (training-free, vdmbench.acceleration.Transform) ---------------------------
 TRANSFORMS.add("triton", "compression.kernels.transform:TritonKernels",
                "fused temporal attention, GroupNorm+SiLU, exact 1-token cross-attention")
+TRANSFORMS.add("deepcache", "baselines.deepcache:DeepCache",
+               "DeepCache: reuse the UNet's deep features between full steps (interval, branch)")
 TRANSFORMS.add("test-scale-output", "vdmbench.testing:ScaleOutputTransform",
                "multiplies the denoiser's output by a factor (a test transform)")
 
