@@ -87,6 +87,8 @@ TRANSFORMS.add("triton", "compression.kernels.transform:TritonKernels",
                "fused temporal attention, GroupNorm+SiLU, exact 1-token cross-attention")
 TRANSFORMS.add("deepcache", "baselines.deepcache:DeepCache",
                "DeepCache: reuse the UNet's deep features between full steps (interval, branch)")
+TRANSFORMS.add("pab", "baselines.pab:PyramidAttentionBroadcast",
+               "Pyramid Attention Broadcast (diffusers hooks): reuse attention outputs over steps")
 TRANSFORMS.add("test-scale-output", "vdmbench.testing:ScaleOutputTransform",
                "multiplies the denoiser's output by a factor (a test transform)")
 

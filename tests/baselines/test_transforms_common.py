@@ -17,6 +17,11 @@ from vdmbench.suite import TransformSpec
 METHODS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("deepcache", {"interval": 1}, {"interval": 2}),
     ("deepcache", {"interval": 1, "branch": 1}, {"interval": 3, "branch": 1}),
+    ("pab", {"sigma_range": [1.0, 1.0]}, {"spatial_every": 2, "sigma_range": [0.0, 100.0]}),
+    ("pab", {"spatial_every": 1, "temporal_every": 1, "cross_every": 1,
+             "sigma_range": [0.0, 100.0]},
+     {"spatial_every": None, "cross_every": 3, "temporal_every": 2,
+      "sigma_range": [0.0, 100.0]}),
 ]
 ADAPTERS = ["synth-i2v", "synth-t2v", "svd"]
 
