@@ -295,7 +295,8 @@ def load_records(root: Path) -> list[dict[str, Any]]:
 
 def write_leaderboards(root: Path, title: str = "") -> dict[str, Path]:
     """Build the table from every record under ``root`` and write leaderboard.{csv,md,tex}."""
-    table = build_table(load_records(root), title=title)
+    records = load_records(root)
+    table = build_table(records, title=title)
     out = {}
     for ext, fn in FORMATS.items():
         path = root / f"leaderboard.{ext}"
@@ -303,4 +304,7 @@ def write_leaderboards(root: Path, title: str = "") -> dict[str, Path]:
         out[ext] = path
     if write_plot(table, root / "leaderboard.png"):
         out["png"] = root / "leaderboard.png"
+    from vdmbench.tradeoff import write_tradeoff  # Pareto plot + matched-speed table
+
+    out.update(write_tradeoff(root, records, title=title))
     return out
