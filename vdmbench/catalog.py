@@ -89,6 +89,8 @@ TRANSFORMS.add("deepcache", "baselines.deepcache:DeepCache",
                "DeepCache: reuse the UNet's deep features between full steps (interval, branch)")
 TRANSFORMS.add("pab", "baselines.pab:PyramidAttentionBroadcast",
                "Pyramid Attention Broadcast (diffusers hooks): reuse attention outputs over steps")
+TRANSFORMS.add("tgate", "baselines.tgate:TGate",
+               "T-GATE: cross-attention reused after a gate step, self-attention every k steps")
 TRANSFORMS.add("test-scale-output", "vdmbench.testing:ScaleOutputTransform",
                "multiplies the denoiser's output by a factor (a test transform)")
 

@@ -22,6 +22,10 @@ METHODS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
              "sigma_range": [0.0, 100.0]},
      {"spatial_every": None, "cross_every": 3, "temporal_every": 2,
       "sigma_range": [0.0, 100.0]}),
+    ("tgate", {"gate_step": 100, "self_every_before": 1, "self_every_after": 1},
+     {"gate_step": 1, "self_every_after": 2}),
+    ("tgate", {"gate_step": 3, "self_every_before": 1, "self_every_after": 2},
+     {"gate_step": 2, "self_every_before": 2, "self_every_after": 2}),
 ]
 ADAPTERS = ["synth-i2v", "synth-t2v", "svd"]
 
