@@ -91,6 +91,8 @@ TRANSFORMS.add("pab", "baselines.pab:PyramidAttentionBroadcast",
                "Pyramid Attention Broadcast (diffusers hooks): reuse attention outputs over steps")
 TRANSFORMS.add("tgate", "baselines.tgate:TGate",
                "T-GATE: cross-attention reused after a gate step, self-attention every k steps")
+TRANSFORMS.add("int8", "baselines.int8:Int8",
+               "int8 quantization of the UNet's Linear layers (torchao; weight-only or dynamic)")
 TRANSFORMS.add("test-scale-output", "vdmbench.testing:ScaleOutputTransform",
                "multiplies the denoiser's output by a factor (a test transform)")
 

@@ -26,6 +26,8 @@ METHODS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
      {"gate_step": 1, "self_every_after": 2}),
     ("tgate", {"gate_step": 3, "self_every_before": 1, "self_every_after": 2},
      {"gate_step": 2, "self_every_before": 2, "self_every_after": 2}),
+    ("int8", {"min_features": 100000}, {"mode": "weight_only"}),
+    ("int8", {"mode": "dynamic", "min_features": 100000}, {"mode": "dynamic"}),
 ]
 ADAPTERS = ["synth-i2v", "synth-t2v", "svd"]
 
