@@ -21,6 +21,9 @@ def _small(tmp_path: Path, suite: str, models: list[dict[str, Any]] | None = Non
            **changes: Any) -> Path:
     data = yaml.safe_load((ROOT / "suites" / suite).read_text())
     data["speed"] = {"warmup": 0, "iterations": 1, "min_seconds": 0.0, "components": []}
+    for m in data["metrics"]:  # the small runs have 2 videos: IS over 2 splits
+        if m["name"] == "is_synth":
+            m["options"] = {**(m.get("options") or {}), "splits": 2}
     if models is not None:
         data["models"] = models
     data.update(changes)
@@ -45,14 +48,9 @@ def test_synth_i2v_baselines_small_run(tmp_path: Path) -> None:
     assert recs["teacher-8step"]["metrics"]["psnr"]["details"]["n_identical"] == 2
     for name in ("deepcache-i2", "pab-2", "tgate-g4"):
         assert recs[name]["metrics"]["psnr"]["details"]["n_identical"] == 0, name
-    board = (out / "synth_i2v_baselines" / "leaderboard.md").read_text()
+    board = (run / "leaderboard.md").read_text()
     assert "## Matched speed" in board and "| synth-i2v-vdmini | vdmini-8step |" in board
-    assert (out / "synth_i2v_baselines" / "leaderboard_pareto.png").is_file()
-    res = CliRunner().invoke(main, ["run", str(suite), "--out", str(out), "--limit", "2",
-                                    "--quiet", "--no-resume"])
-    assert res.exit_code == 0, res.output
-    latest = sorted((out / "synth_i2v_baselines").iterdir())[-1]
-    assert all(r["generation"]["generated_now"] == 0 for r in load_records(latest))
+    assert (run / "leaderboard_pareto.png").is_file()
 
 
 @pytest.mark.parametrize(("name", "options", "field"), [
