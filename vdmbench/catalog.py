@@ -98,6 +98,14 @@ METRICS.add("mean_abs_diff_to_teacher", "vdmbench.testing:MeanAbsDiffToTeacher",
 # --- transforms (training-free, vdmbench.acceleration.Transform) ---------------------------
 TRANSFORMS.add("triton", "compression.kernels.transform:TritonKernels",
                "fused temporal attention, GroupNorm+SiLU, exact 1-token cross-attention")
+TRANSFORMS.add("deepcache", "baselines.deepcache:DeepCache",
+               "DeepCache: reuse the UNet's deep features between full steps (interval, branch)")
+TRANSFORMS.add("pab", "baselines.pab:PyramidAttentionBroadcast",
+               "Pyramid Attention Broadcast (diffusers hooks): reuse attention outputs over steps")
+TRANSFORMS.add("tgate", "baselines.tgate:TGate",
+               "T-GATE: cross-attention reused after a gate step, self-attention every k steps")
+TRANSFORMS.add("int8", "baselines.int8:Int8",
+               "int8 quantization of the UNet's Linear layers (torchao; weight-only or dynamic)")
 TRANSFORMS.add("test-scale-output", "vdmbench.testing:ScaleOutputTransform",
                "multiplies the denoiser's output by a factor (a test transform)")
 

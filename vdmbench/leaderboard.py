@@ -391,8 +391,10 @@ def load_records(root: Path, timing: int | None = None) -> list[dict[str, Any]]:
 def write_leaderboards(root: Path, title: str = "", timing: int | None = None
                        ) -> dict[str, Path]:
     """Build the table from the records under ``root`` (newest timing, or version ``timing``)
-    and write leaderboard.{csv,md,tex} (and the plot)."""
-    table = build_table(load_records(root, timing), title=title)
+    and write leaderboard.{csv,md,tex}, the plot, and the trade-off views
+    (:mod:`vdmbench.tradeoff`)."""
+    records = load_records(root, timing)
+    table = build_table(records, title=title)
     out = {}
     for ext, fn in FORMATS.items():
         path = root / f"leaderboard.{ext}"
@@ -400,4 +402,7 @@ def write_leaderboards(root: Path, title: str = "", timing: int | None = None
         out[ext] = path
     if write_plot(table, root / "leaderboard.png"):
         out["png"] = root / "leaderboard.png"
+    from vdmbench.tradeoff import write_tradeoff  # Pareto plot + matched-speed table
+
+    out.update(write_tradeoff(root, records, title=title))
     return out

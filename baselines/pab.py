@@ -1,0 +1,147 @@
+"""Pyramid Attention Broadcast (Zhao et al., 2024) through diffusers: ``pab``.
+
+Attention outputs change little between neighbouring steps in the middle of sampling; PAB
+reuses ("broadcasts") each attention layer's last output for ``*_every - 1`` calls out of
+``*_every`` while the noise level lies inside ``sigma_range``: cross attention most often,
+then temporal, then spatial attention. The hooks are diffusers' own
+(``apply_pyramid_attention_broadcast`` + ``PyramidAttentionBroadcastConfig``), attached to the
+UNet's diffusers ``Attention`` modules by name with explicit identifiers for our two UNet
+families (diffusers' default spatial pattern also matches ``temporal_transformer_blocks``):
+
+- spatial self-attention: ``(?<!temporal_)transformer_blocks.N.attn1``;
+- temporal self-attention: ``temporal_transformer_blocks.N.attn1`` / ``.attn2`` where it is not
+  cross-attention (VideoCrafter2's temporal blocks have two self-attentions);
+- cross-attention: ``transformer_blocks.N.attn2`` where the module is cross-attention.
+
+The skip range is given as noise levels σ and converted to the UNet's own timestep units with
+the adapter's ``DenoiserSpec.timestep(σ)`` (SVD-style UNets take ¼·ln σ, so diffusers' default
+(100, 800) would never trigger); the timestep callback returns the timestep input of the UNet
+call in progress. diffusers' hooks count attention *calls* (a Heun step makes two, a CFG batch
+one); their state is reset whenever a new video or batch starts (:class:`~baselines.steps.
+StepTracker`). An empty ``sigma_range`` (``lo == hi``) or every ``*_every`` at 1 is the identity.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from torch import nn
+
+from baselines.deepcache import one_step_adapter
+from baselines.steps import StepTracker, sampler_steps
+from vdmbench.acceleration import Applicability, Transform, denoiser_of
+from vdmbench.errors import UnsupportedError
+
+SPATIAL = (r"(?<!temporal_)transformer_blocks\.\d+\.attn1$",)
+TEMPORAL = (r"temporal_transformer_blocks\.\d+\.attn[12]$",)
+CROSS = (r"transformer_blocks\.\d+\.attn2$",)
+HOOK = "pyramid_attention_broadcast"
+
+
+class PABOptions(BaseModel):
+    """``spatial_every`` / ``temporal_every`` / ``cross_every``: compute that attention once
+    every N calls inside the range (None: never skip it); ``sigma_range``: ``[lo, hi]``, the
+    noise levels (σ, exclusive) where attention may be reused (``lo == hi``: nowhere)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    spatial_every: int | None = Field(2, ge=1, le=100)
+    temporal_every: int | None = Field(None, ge=1, le=100)
+    cross_every: int | None = Field(None, ge=1, le=100)
+    sigma_range: tuple[float, float] = (0.05, 10.0)
+
+    @model_validator(mode="after")
+    def _range(self) -> PABOptions:
+        lo, hi = self.sigma_range
+        if not 0 <= lo <= hi:
+            raise ValueError(f"sigma_range must be [lo, hi] with 0 ≤ lo ≤ hi, got [{lo}, {hi}]")
+        if self.spatial_every is None and self.temporal_every is None \
+                and self.cross_every is None:
+            raise ValueError("set at least one of spatial_every, temporal_every, cross_every")
+        return self
+
+
+def _attention_modules(unet: nn.Module) -> list[nn.Module]:
+    from diffusers.models.attention_processor import Attention
+
+    return [m for m in unet.modules() if isinstance(m, Attention)]
+
+
+class PyramidAttentionBroadcast(Transform):
+    """``pab``: diffusers' Pyramid Attention Broadcast hooks on the UNet's attention layers."""
+
+    name: ClassVar[str] = "pab"
+    Options: ClassVar[type[BaseModel]] = PABOptions
+
+    @classmethod
+    def applies_to_adapter(cls, factory: Any) -> Applicability:
+        if one_step_adapter(factory):
+            return Applicability(False, "its adapter samples in one step: there is no later "
+                                        "step to broadcast attention to")
+        return super().applies_to_adapter(factory)
+
+    def applies_to(self, generator: Any) -> Applicability:
+        spec = denoiser_of(generator)
+        if spec is None:
+            return Applicability(False, "its adapter hands out no denoiser")
+        if not _attention_modules(spec.unet):
+            return Applicability(False, f"its UNet ({type(spec.unet).__name__}) has no "
+                                        f"diffusers Attention modules to hook")
+        steps = sampler_steps(generator)
+        if steps is not None and steps <= 1:
+            return Applicability(False, "it samples in one step: there is no later step to "
+                                        "broadcast attention to")
+        return Applicability(True)
+
+    def _attach(self, generator: Any) -> tuple[Any, dict[str, Any]]:
+        from diffusers import PyramidAttentionBroadcastConfig, apply_pyramid_attention_broadcast
+        from diffusers.hooks import HookRegistry
+
+        spec = denoiser_of(generator)
+        if spec is None:
+            raise UnsupportedError("pab: no denoiser")
+        o = self.options
+        lo, hi = (float(v) for v in spec.timestep(
+            torch.tensor(o.sigma_range, dtype=torch.float64)))  # type: ignore[attr-defined]
+        attn = _attention_modules(spec.unet)
+        had_registry = {id(m): hasattr(m, "_diffusers_hook") for m in attn}
+        had_forward = {id(m): m.__dict__.get("forward") for m in attn}
+        tracker = StepTracker(spec.unet)
+        config = PyramidAttentionBroadcastConfig(
+            spatial_attention_block_skip_range=o.spatial_every,  # type: ignore[attr-defined]
+            temporal_attention_block_skip_range=o.temporal_every,  # type: ignore[attr-defined]
+            cross_attention_block_skip_range=o.cross_every,  # type: ignore[attr-defined]
+            spatial_attention_timestep_skip_range=(lo, hi),
+            temporal_attention_timestep_skip_range=(lo, hi),
+            cross_attention_timestep_skip_range=(lo, hi),
+            spatial_attention_block_identifiers=SPATIAL,
+            temporal_attention_block_identifiers=TEMPORAL,
+            cross_attention_block_identifiers=CROSS,
+            current_timestep_callback=lambda: tracker.timestep)
+        apply_pyramid_attention_broadcast(spec.unet, config)
+        hooked = [m for m in attn if isinstance(getattr(m, "_diffusers_hook", None), HookRegistry)
+                  and HOOK in m._diffusers_hook.hooks]  # noqa: SLF001
+
+        def reset() -> None:
+            for m in hooked:
+                m._diffusers_hook.reset_stateful_hooks(recurse=False)  # noqa: SLF001
+
+        tracker.on_reset(reset)
+
+        def undo() -> None:
+            tracker.remove()
+            for m in hooked:
+                m._diffusers_hook.remove_hook(HOOK, recurse=False)  # noqa: SLF001
+            for m in attn:
+                if not had_registry[id(m)] and hasattr(m, "_diffusers_hook") \
+                        and not m._diffusers_hook.hooks:  # noqa: SLF001
+                    del m._diffusers_hook  # noqa: SLF001
+                if had_forward[id(m)] is None:
+                    m.__dict__.pop("forward", None)
+                else:
+                    m.forward = had_forward[id(m)]  # type: ignore[method-assign]
+
+        names = {id(m): k for k, m in spec.unet.named_modules()}
+        return undo, {"timestep_range": [lo, hi], "hooked": len(hooked),
+                      "first": [names[id(m)] for m in hooked[:3]]}
