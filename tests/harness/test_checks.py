@@ -43,7 +43,7 @@ def test_every_problem_is_reported_before_anything_runs(
         "  - name: mean_abs_diff_to_teacher\n"
         "  - name: is_synth\n    options: {splits: 10}\n"
         f"  - name: fvd_styleganv_2048_16f\n    options: {{weights: {tmp_path}/no-i3d.pt}}\n"
-        "  - name: is_tgan_ucf101\n    options: {splits: 2}\n")
+        "  - name: is_styleganv_ucf101\n    options: {splits: 2}\n")
     path = write_suite(text)
     msg = _both(path, tmp_path / "out")[0]
     assert "4 problems" in msg, msg  # metrics[3] has two

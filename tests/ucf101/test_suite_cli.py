@@ -63,7 +63,7 @@ def test_validate_catches_what_the_run_would_reject(tmp_path: Path,
     msg = CliRunner().invoke(main, ["validate", str(suite)]).output
     assert "ucf101: clip preset i2v_dynamicrafter takes 16-frame clips" in msg, msg
     assert "metric 'fvd_styleganv_2048_16f' measures 16 frames" in msg
-    assert "metric 'is_tgan_ucf101' needs at least 10 generated videos" in msg
+    assert "metric 'is_styleganv_ucf101' needs at least 10 generated videos" in msg
     assert "diffusion_pytorch_model.fp16.safetensors" in msg and "'variant: fp16'" in msg
     out = tmp_path / "out"
     result = CliRunner().invoke(main, ["run", str(suite), "--out", str(out), "--quiet"])
