@@ -27,11 +27,9 @@ from typing import Any, ClassVar
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from torch import nn
 
-from baselines.deepcache import one_step_adapter
-from baselines.steps import StepTracker, sampler_steps
-from vdmbench.acceleration import Applicability, Transform, denoiser_of
+from baselines.steps import AcrossStepsAttentionTransform, StepTracker, attention_modules
+from vdmbench.acceleration import denoiser_of
 from vdmbench.errors import UnsupportedError
 
 SPATIAL = (r"(?<!temporal_)transformer_blocks\.\d+\.attn1$",)
@@ -62,37 +60,13 @@ class PABOptions(BaseModel):
         return self
 
 
-def _attention_modules(unet: nn.Module) -> list[nn.Module]:
-    from diffusers.models.attention_processor import Attention
-
-    return [m for m in unet.modules() if isinstance(m, Attention)]
-
-
-class PyramidAttentionBroadcast(Transform):
+class PyramidAttentionBroadcast(AcrossStepsAttentionTransform):
     """``pab``: diffusers' Pyramid Attention Broadcast hooks on the UNet's attention layers."""
 
     name: ClassVar[str] = "pab"
     Options: ClassVar[type[BaseModel]] = PABOptions
+    one_step_reason: ClassVar[str] = "later step to broadcast attention to"
 
-    @classmethod
-    def applies_to_adapter(cls, factory: Any) -> Applicability:
-        if one_step_adapter(factory):
-            return Applicability(False, "its adapter samples in one step: there is no later "
-                                        "step to broadcast attention to")
-        return super().applies_to_adapter(factory)
-
-    def applies_to(self, generator: Any) -> Applicability:
-        spec = denoiser_of(generator)
-        if spec is None:
-            return Applicability(False, "its adapter hands out no denoiser")
-        if not _attention_modules(spec.unet):
-            return Applicability(False, f"its UNet ({type(spec.unet).__name__}) has no "
-                                        f"diffusers Attention modules to hook")
-        steps = sampler_steps(generator)
-        if steps is not None and steps <= 1:
-            return Applicability(False, "it samples in one step: there is no later step to "
-                                        "broadcast attention to")
-        return Applicability(True)
 
     def _attach(self, generator: Any) -> tuple[Any, dict[str, Any]]:
         from diffusers import PyramidAttentionBroadcastConfig, apply_pyramid_attention_broadcast
@@ -104,7 +78,7 @@ class PyramidAttentionBroadcast(Transform):
         o = self.options
         lo, hi = (float(v) for v in spec.timestep(
             torch.tensor(o.sigma_range, dtype=torch.float64)))  # type: ignore[attr-defined]
-        attn = _attention_modules(spec.unet)
+        attn = attention_modules(spec.unet)
         had_registry = {id(m): hasattr(m, "_diffusers_hook") for m in attn}
         had_forward = {id(m): m.__dict__.get("forward") for m in attn}
         tracker = StepTracker(spec.unet)

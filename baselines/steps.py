@@ -17,10 +17,12 @@ their caches.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
+
+from vdmbench.acceleration import Applicability, Transform, denoiser_of
 
 
 def _timestep_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor:
@@ -84,3 +86,40 @@ def sampler_steps(generator: Any) -> int | None:
         return int(generator.describe().steps)
     except Exception:  # noqa: BLE001 (an adapter without a card entry for steps)
         return None
+
+
+def attention_modules(unet: nn.Module) -> list[nn.Module]:
+    """Every diffusers ``Attention`` module of ``unet``, in module order."""
+    from diffusers.models.attention_processor import Attention
+
+    return [m for m in unet.modules() if isinstance(m, Attention)]
+
+
+class AcrossStepsAttentionTransform(Transform):
+    """Base of transforms that reuse attention results from earlier sampler steps (``pab``,
+    ``tgate``): refused for one-step samplers and for UNets without diffusers ``Attention``."""
+
+    #: why a one-step model is refused (completes "there is no …")
+    one_step_reason: ClassVar[str] = "later step to reuse attention in"
+
+    @classmethod
+    def applies_to_adapter(cls, factory: Any) -> Applicability:
+        from baselines.deepcache import one_step_adapter
+
+        if one_step_adapter(factory):
+            return Applicability(False, f"its adapter samples in one step: there is no "
+                                        f"{cls.one_step_reason}")
+        return super().applies_to_adapter(factory)
+
+    def applies_to(self, generator: Any) -> Applicability:
+        spec = denoiser_of(generator)
+        if spec is None:
+            return Applicability(False, "its adapter hands out no denoiser")
+        if not attention_modules(spec.unet):
+            return Applicability(False, f"its UNet ({type(spec.unet).__name__}) has no "
+                                        f"diffusers Attention modules to hook")
+        steps = sampler_steps(generator)
+        if steps is not None and steps <= 1:
+            return Applicability(False, f"it samples in one step: there is no "
+                                        f"{self.one_step_reason}")
+        return Applicability(True)

@@ -22,10 +22,8 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from baselines.deepcache import one_step_adapter
-from baselines.pab import _attention_modules
-from baselines.steps import StepTracker, sampler_steps
-from vdmbench.acceleration import Applicability, Transform, denoiser_of
+from baselines.steps import AcrossStepsAttentionTransform, StepTracker, attention_modules
+from vdmbench.acceleration import denoiser_of
 from vdmbench.errors import UnsupportedError
 
 
@@ -57,31 +55,13 @@ class _GateProcessor:
         self.output = None
 
 
-class TGate(Transform):
+class TGate(AcrossStepsAttentionTransform):
     """``tgate``: cache cross-attention after the gate step, self-attention every k steps."""
 
     name: ClassVar[str] = "tgate"
     Options: ClassVar[type[BaseModel]] = TGateOptions
+    one_step_reason: ClassVar[str] = "step after a gate"
 
-    @classmethod
-    def applies_to_adapter(cls, factory: Any) -> Applicability:
-        if one_step_adapter(factory):
-            return Applicability(False, "its adapter samples in one step: there is no step "
-                                        "after a gate")
-        return super().applies_to_adapter(factory)
-
-    def applies_to(self, generator: Any) -> Applicability:
-        spec = denoiser_of(generator)
-        if spec is None:
-            return Applicability(False, "its adapter hands out no denoiser")
-        if not _attention_modules(spec.unet):
-            return Applicability(False, f"its UNet ({type(spec.unet).__name__}) has no "
-                                        f"diffusers Attention modules")
-        steps = sampler_steps(generator)
-        if steps is not None and steps <= 1:
-            return Applicability(False, "it samples in one step: there is no step after a "
-                                        "gate")
-        return Applicability(True)
 
     def _attach(self, generator: Any) -> tuple[Any, dict[str, Any]]:
         spec = denoiser_of(generator)
@@ -102,7 +82,7 @@ class TGate(Transform):
 
         swapped: list[tuple[nn.Module, Any]] = []
         n_cross = 0
-        for attn in _attention_modules(spec.unet):
+        for attn in attention_modules(spec.unet):
             is_cross = bool(getattr(attn, "is_cross_attention", False))
             n_cross += is_cross
             inner = attn.processor
