@@ -37,6 +37,9 @@ def test_synth_i2v_baselines_small_run(tmp_path: Path) -> None:
     data = yaml.safe_load(suite.read_text())
     for m in data["models"]:  # sampler batches of 2 (not padded to 8) for the 2-video run
         m["options"] = {**(m.get("options") or {}), "batch_size": 2}
+    # one call per component and round: a wide noise threshold keeps these few-call ratios out
+    # of the "noisy" class, which the trade-off views leave out (tested in test_tradeoff.py)
+    data["speed"].update(rounds=6, noise_threshold=0.95)
     suite.write_text(yaml.safe_dump(data, sort_keys=False))
     out = tmp_path / "out"
     res = CliRunner().invoke(main, ["run", str(suite), "--out", str(out), "--limit", "2",

@@ -65,3 +65,14 @@ def test_write_tradeoff_appends_the_table_and_draws_the_plot(tmp_path: Path) -> 
     assert text.startswith("# board") and "## Matched speed" in text
     untimed = [{**r, "speed": None} for r in RECORDS]
     assert write_tradeoff(tmp_path / "none", untimed) == {}
+
+
+def test_interleaved_speedups_are_used_and_noisy_ones_left_out() -> None:
+    recs = [dict(r) for r in RECORDS[:3]]
+    recs[1] = {**recs[1], "speed": {"per_video": {"median_s": 0.5}, "speedup": {"per_video": {
+        "median": 1.8, "noisy": False, "valid": True}}}}
+    recs[2] = {**recs[2], "speed": {"per_video": {"median_s": 0.52}, "speedup": {"per_video": {
+        "median": 1.9, "noisy": True, "valid": True}}}}
+    by = {p.model: p for p in points_of(recs)[0]}
+    assert by["vdmini"].speedup == 1.8  # the median of per-round ratios, not 1.0 / 0.5
+    assert "steps-4" not in by  # noisy: not in the Pareto or matched-speed views
