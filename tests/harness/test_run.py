@@ -110,11 +110,12 @@ def test_sigkill_during_generation_then_resume(tmp_path: Path) -> None:
     assert _quality(killed_run) == _quality(clean_run)
     assert _video_files(out) == _video_files(clean)
     assert killed_run.name == clean_run.name  # same run id: same suite, device, limit
-    lb = [ln.split("|")[1:5] for ln in (killed_run / "leaderboard.md").read_text().splitlines()
-          if ln.startswith("| ")]
-    lb_clean = [ln.split("|")[1:5] for ln in
-                (clean_run / "leaderboard.md").read_text().splitlines() if ln.startswith("| ")]
-    assert lb == lb_clean
+    def board(run: Path) -> list[list[str]]:  # the leaderboard rows (the matched-speed section
+        # below them depends on which timings came out noisy, a measurement)
+        text = (run / "leaderboard.md").read_text().split("## Matched speed")[0]
+        return [ln.split("|")[1:5] for ln in text.splitlines() if ln.startswith("| ")]
+
+    assert board(killed_run) == board(clean_run)
 
 
 def test_limit_and_no_resume(tmp_path: Path) -> None:
