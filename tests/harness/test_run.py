@@ -53,9 +53,9 @@ def test_run_writes_records_and_leaderboards(tmp_path: Path) -> None:
     assert (run_dir / "leaderboard.png").read_bytes()[:4] == b"\x89PNG"
     csv = (run_dir / "leaderboard.csv").read_text().splitlines()
     assert csv[0].startswith("model,params,steps,mean_abs_diff_to_teacher")
-    # the student (less work per step, fewer steps) is measured faster than the teacher
-    assert s["speed"]["per_video"]["median_s"] < records["teacher"]["speed"]["per_video"][
-        "median_s"]
+    # the student (less work per step, fewer steps) is measured faster than the teacher: the
+    # median of the per-round ratios of the interleaved timing (robust to a slow round)
+    assert s["speed"]["speedup"]["per_video"]["median"] > 1.0
 
 
 def test_rerun_is_bit_identical(tmp_path: Path) -> None:
