@@ -29,8 +29,6 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from baselines.steps import AcrossStepsAttentionTransform, StepTracker, attention_modules
-from vdmbench.acceleration import denoiser_of
-from vdmbench.errors import UnsupportedError
 
 SPATIAL = (r"(?<!temporal_)transformer_blocks\.\d+\.attn1$",)
 TEMPORAL = (r"temporal_transformer_blocks\.\d+\.attn[12]$",)
@@ -67,14 +65,11 @@ class PyramidAttentionBroadcast(AcrossStepsAttentionTransform):
     Options: ClassVar[type[BaseModel]] = PABOptions
     one_step_reason: ClassVar[str] = "later step to broadcast attention to"
 
-
     def _attach(self, generator: Any) -> tuple[Any, dict[str, Any]]:
         from diffusers import PyramidAttentionBroadcastConfig, apply_pyramid_attention_broadcast
         from diffusers.hooks import HookRegistry
 
-        spec = denoiser_of(generator)
-        if spec is None:
-            raise UnsupportedError("pab: no denoiser")
+        spec = self.denoiser(generator)
         o = self.options
         lo, hi = (float(v) for v in spec.timestep(
             torch.tensor(o.sigma_range, dtype=torch.float64)))  # type: ignore[attr-defined]

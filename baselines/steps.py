@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from vdmbench.acceleration import Applicability, Transform, denoiser_of
+from vdmbench.errors import UnsupportedError
 
 
 def _timestep_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor:
@@ -110,6 +111,13 @@ class AcrossStepsAttentionTransform(Transform):
             return Applicability(False, f"its adapter samples in one step: there is no "
                                         f"{cls.one_step_reason}")
         return super().applies_to_adapter(factory)
+
+    def denoiser(self, generator: Any) -> Any:
+        """``generator.denoiser()``; an adapter without one is an :class:`UnsupportedError`."""
+        spec = denoiser_of(generator)
+        if spec is None:
+            raise UnsupportedError(f"{self.name}: the adapter hands out no denoiser")
+        return spec
 
     def applies_to(self, generator: Any) -> Applicability:
         spec = denoiser_of(generator)

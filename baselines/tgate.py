@@ -23,8 +23,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from baselines.steps import AcrossStepsAttentionTransform, StepTracker, attention_modules
-from vdmbench.acceleration import denoiser_of
-from vdmbench.errors import UnsupportedError
 
 
 class TGateOptions(BaseModel):
@@ -62,11 +60,8 @@ class TGate(AcrossStepsAttentionTransform):
     Options: ClassVar[type[BaseModel]] = TGateOptions
     one_step_reason: ClassVar[str] = "step after a gate"
 
-
     def _attach(self, generator: Any) -> tuple[Any, dict[str, Any]]:
-        spec = denoiser_of(generator)
-        if spec is None:
-            raise UnsupportedError("tgate: no denoiser")
+        spec = self.denoiser(generator)
         o = self.options
         gate = int(o.gate_step)  # type: ignore[attr-defined]
         before = int(o.self_every_before)  # type: ignore[attr-defined]
