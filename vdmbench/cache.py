@@ -2,8 +2,10 @@
 
 The key of a video is the sha256 of everything that determines it: the model's weights hash,
 adapter, steps, dtype, kernels and sampler options, and the request (with its conditioning image's
-hash and its seed). Files are ``.npy`` uint8 ``(T, H, W, 3)`` plus fps in a side ``.json``, written
-atomically, so a killed run leaves either a whole video or none.
+hash and its seed). Files are ``.npy`` uint8 ``(T, H, W, 3)`` plus fps in a side ``.json``, each
+written through its own temporary file and a rename, so a killed run leaves either a whole video
+or none, and concurrent writers (the ranks of a distributed run, runs sharing the cache) never
+see a partial entry.
 """
 
 from __future__ import annotations
@@ -60,9 +62,14 @@ class VideoCache:
             os.replace(tmp, path)
         finally:
             Path(tmp).unlink(missing_ok=True)
-        meta_tmp = path.with_suffix(".json.tmp")
-        meta_tmp.write_text(json.dumps({"fps": video.fps, "shape": list(video.frames.shape)}))
-        os.replace(meta_tmp, path.with_suffix(".json"))
+        fd, meta_tmp = tempfile.mkstemp(dir=path.parent, prefix=".v.", suffix=".json")
+        give_default_mode(fd)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(json.dumps({"fps": video.fps, "shape": list(video.frames.shape)}))
+            os.replace(meta_tmp, path.with_suffix(".json"))
+        finally:
+            Path(meta_tmp).unlink(missing_ok=True)
 
     def get(self, key: str) -> Video:
         path = self.path(key)

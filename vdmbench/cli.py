@@ -50,7 +50,13 @@ class VdmbenchGroup(click.Group):
         try:
             return super().invoke(ctx)
         except VdmbenchError as e:
-            click.echo(f"error: {e}", err=True)
+            from vdmbench.distributed import world_from_env
+
+            try:
+                where = world_from_env().label()
+            except VdmbenchError:
+                where = ""
+            click.echo(f"error{f' ({where})' if where else ''}: {e}", err=True)
             ctx.exit(2)
 
 
@@ -65,8 +71,10 @@ def _progress_options(fn: Any) -> Any:
     fn = click.option("--progress-interval", type=click.FloatRange(min=0), default=30.0,
                       show_default=True,
                       help="where stderr is not a terminal: seconds between progress lines")(fn)
-    fn = click.option("--log", "log_file", type=click.Path(path_type=Path, dir_okay=False),
-                      default=None, help="also write progress events to FILE (JSON lines)")(fn)
+    fn = click.option("--log", "--log-file", "log_file",
+                      type=click.Path(path_type=Path, dir_okay=False), default=None,
+                      help="also write progress events to FILE (JSON lines); under torchrun "
+                           "write --log-file (torchrun takes --log for its own --log-dir)")(fn)
     return click.option("--quiet", is_flag=True,
                         help="no progress on stderr (bars on a terminal, lines otherwise)")(fn)
 
@@ -101,6 +109,8 @@ def run(suite: Path, out_dir: Path, limit: int | None, device: str, resume: bool
                                          resume=resume, quiet=quiet, cache_dir=cache_dir,
                                          log_file=log_file,
                                          progress_interval_s=progress_interval))
+    if result is None:  # a rank other than 0 of a torchrun run: rank 0 reports
+        return
     click.echo(result.leaderboards["md"].read_text(encoding="utf-8"))
     click.echo(f"records and leaderboards in {result.run_dir}")
 

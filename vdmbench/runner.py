@@ -1,8 +1,11 @@
 """The runner: generate (cached) → metrics, for every model; then one timing phase for all models
 (interleaved rounds, vdmbench/timing.py); then one record per model → leaderboard.
 
-Work is a list of independent items (model × request for generation, batches for features), so
-it can later be sharded across processes. A run is resumable: videos already in the content-keyed
+Work is a list of independent items (model × batch of requests). Under torchrun every rank first
+generates its share of the videos and warms the feature cache for its share of the batches
+(:meth:`SuiteRun._sharded_phase`, vdmbench/distributed.py); rank 0 then measures every model from
+the caches in the single-process order, times, and writes records, so the records do not depend
+on the world size (docs/scale-out.md). A run is resumable: videos already in the content-keyed
 cache are not generated again, a model's metrics computed before an interruption are kept in
 ``partial/`` until its record is written, and models whose record already exists are neither
 loaded nor run again. :meth:`SuiteRun.retime` (``vdmbench speed``) times the models of a finished
@@ -29,10 +32,12 @@ from vdmbench.acceleration import TransformedGenerator, make_transforms, transfo
 from vdmbench.cache import VideoCache, model_key, video_key
 from vdmbench.catalog import DATASETS, METRICS, MODELS
 from vdmbench.data.base import VideoDataset
+from vdmbench.distributed import World, assign_work, init_world, world_from_env
 from vdmbench.errors import VdmbenchError
 from vdmbench.generation import GenerationRequest, ModelCard, VideoGenerator
 from vdmbench.leaderboard import write_leaderboards
 from vdmbench.metrics.base import Metric, MetricContext
+from vdmbench.metrics.feature_cache import FeatureCache
 from vdmbench.progress import Reporter
 from vdmbench.records import (
     RECORD_VERSION,
@@ -109,8 +114,13 @@ def run_id_for(resolved: ResolvedSuite, options: RunOptions) -> str:
 class SuiteRun:
     """One execution of a resolved suite (see :func:`run_suite`)."""
 
-    def __init__(self, resolved: ResolvedSuite, options: RunOptions) -> None:
+    def __init__(self, resolved: ResolvedSuite, options: RunOptions,
+                 world: World | None = None) -> None:
         self.resolved, self.options, self.suite = resolved, options, resolved.suite
+        self.world = world or World()
+        #: where this process computes (``cuda`` becomes ``cuda:LOCAL_RANK`` under torchrun);
+        #: ``options.device`` (as the user gave it) names the run and enters the cache keys
+        self.device = self.world.device(options.device)
         base = options.out_dir / (self.suite.output or self.suite.name)
         run_id = run_id_for(resolved, options)
         if not options.resume and (base / run_id).exists():
@@ -120,9 +130,14 @@ class SuiteRun:
         self.run_dir = base / run_id
         self.cache = VideoCache((options.cache_dir or options.out_dir / ".cache") / "videos")
         self.metric_cache_dir = (options.cache_dir or options.out_dir / ".cache") / "metrics"
-        self.progress = Reporter(quiet=options.quiet, log_path=options.log_file,
+        self.feature_cache = FeatureCache(
+            (options.cache_dir or options.out_dir / ".cache") / "features", self.device)
+        main = self.world.is_main
+        self.progress = Reporter(quiet=options.quiet or not main,
+                                 log_path=options.log_file if main else None,
                                  interval_s=options.progress_interval_s)
         self._model_keys: dict[str, str] = {}
+        self._loaded: dict[str, VideoGenerator] = {}
         self._stack = contextlib.ExitStack()
 
     # -- setup ---------------------------------------------------------------------------------
@@ -132,10 +147,13 @@ class SuiteRun:
 
     def _load_model(self, spec: ModelSpec) -> VideoGenerator:
         """Load the model entry and apply its transforms in order (they stay applied until
-        :meth:`close`); the generator's card lists them."""
+        :meth:`close`); the generator's card lists them. A model rank 0 loaded for its share of a
+        distributed run is reused."""
+        if spec.name in self._loaded:
+            return self._loaded.pop(spec.name)
         factory = MODELS.get(spec.adapter)
         gen = factory.load(spec.name, spec.weights, self.resolved.model_options[spec.name],
-                           self.options.device, steps=spec.steps, dtype=spec.dtype)
+                           self.device, steps=spec.steps, dtype=spec.dtype)
         if not spec.transforms:
             return gen
         transforms = make_transforms(
@@ -187,8 +205,9 @@ class SuiteRun:
                  dataset: VideoDataset) -> dict[str, Any]:
         if not self.suite.metrics:
             return {}
-        ctx = MetricContext(device=self.options.device, cache_dir=self.metric_cache_dir,
-                            dataset=dataset, progress=not self.options.quiet)
+        ctx = MetricContext(device=self.device, cache_dir=self.metric_cache_dir,
+                            dataset=dataset, progress=not self.options.quiet,
+                            feature_cache=self.feature_cache)
         metrics: list[Metric] = []
         for m in self.suite.metrics:
             cls = METRICS.get(m.name)
@@ -241,13 +260,14 @@ class SuiteRun:
             result = time_interleaved(
                 targets, reference=self.suite.reference, rounds=speed.rounds,
                 warmup=speed.warmup, iterations=speed.iterations, min_seconds=speed.min_seconds,
-                device=self.options.device, threads=speed.threads,
+                device=self.device, threads=speed.threads,
                 noise_threshold=speed.noise_threshold, on_round=lambda *_: stage.advance())
         session = {**result["session"], "git_commit": git_commit(), "command": command}
         out = {}
         for spec, _, card in models:
             mine = result["models"][spec.name]
-            out[spec.name] = {"device": self.options.device, "batch_size": 1,
+            out[spec.name] = {"device": self.device, "rank": self.world.rank,
+                              "world_size": self.world.size, "batch_size": 1,
                               "steps": card.steps, "components": mine["components"],
                               "per_video": mine["per_video"],
                               "components_missing": missing[spec.name],
@@ -330,9 +350,10 @@ class SuiteRun:
         }
 
     def _measure_model(self, spec: ModelSpec, requests: list[GenerationRequest],
-                       dataset: VideoDataset) -> _Measured:
+                       dataset: VideoDataset, generated_before: int = 0) -> _Measured:
         """Load, generate what the cache lacks, compute the metrics (or reuse those an
-        interrupted invocation left in ``partial/``)."""
+        interrupted invocation left in ``partial/``). ``generated_before``: videos of this
+        model the ranks generated in this invocation's sharded phase."""
         gen = self._load_model(spec)
         card = gen.describe()
         mkey = self._key_material(spec, card)
@@ -343,23 +364,89 @@ class SuiteRun:
                 self._generate(spec, gen, mkey, requests)  # only what the cache lost
             self.progress.message(f"{spec.name}: metrics kept from the interrupted run")
             return _Measured(spec, gen, card, mkey, partial["metrics"],
-                             int(partial["generated_now"]))
-        n_new = self._generate(spec, gen, mkey, requests)
+                             int(partial["generated_now"]) + generated_before)
+        n_new = self._generate(spec, gen, mkey, requests) + generated_before
         metrics = self._metrics(spec, mkey, requests, dataset)
         atomic_write_text(self._partial_path(spec), json.dumps(
             {"cache_key": mkey, "teacher_key": self._model_keys.get(self.suite.teacher),
              "metrics": metrics, "generated_now": n_new}, indent=2, default=str) + "\n")
         return _Measured(spec, gen, card, mkey, metrics, n_new)
 
-    def execute(self) -> RunResult:
+    def _sharded_phase(self, requests: list[GenerationRequest],
+                       dataset: VideoDataset) -> dict[str, int]:
+        """This rank's share of a distributed run: the reference statistics of some metrics
+        (spread over the ranks, rank 0 last); then, for every model that needs work, the batches
+        :func:`~vdmbench.distributed.assign_work` gives this rank — generate what the video
+        cache lacks, then call every shardable metric's ``update`` on a throw-away instance,
+        which leaves the feature-extractor outputs in the feature cache. Returns the videos
+        generated, by model. Nothing but cache entries is written."""
+        records_dir = self.run_dir / "records"
+        batches = list(_batches(requests, self.suite.batch_size))
+        models = []
+        for spec in self._model_order():
+            if (records_dir / record_filename(spec.name)).exists():
+                if not (spec.name == self.suite.teacher and self._needs_teacher()):
+                    continue  # measured; its videos are needed only if it is the teacher
+                models.append((spec, False))
+            else:
+                models.append((spec, True))
+        keys = [[hashlib.sha256(json.dumps(
+            [spec.model_dump(mode="json"), [r.content_hash() for r in batch]],
+            sort_keys=True).encode()).hexdigest() for batch in batches] for spec, _ in models]
+        ranks = assign_work(keys, self.world.size)
+        ctx = MetricContext(device=self.device, cache_dir=self.metric_cache_dir, dataset=dataset,
+                            feature_cache=self.feature_cache)
+        # reference statistics (content-keyed, shared cache): metric i on rank N−1−i (mod N),
+        # concurrently with the other ranks' generation, so rank 0 later only reads them
+        with_reference = [m for m in self.suite.metrics if METRICS.get(m.name).needs_reference_data]
+        for i, m in enumerate(with_reference):
+            if (self.world.size - 1 - i) % self.world.size == self.world.rank:
+                METRICS.get(m.name)(self.resolved.metric_options[m.name], ctx).prepare()
+        generated: dict[str, int] = {}
+        for (spec, measure), owner in zip(models, ranks):
+            mine = [b for b, r in zip(batches, owner) if r == self.world.rank]
+            if not mine:
+                continue
+            gen = self._load_model(spec)
+            mkey = self._key_material(spec, gen.describe())
+            generated[spec.name] = self._generate(spec, gen, mkey, [r for b in mine for r in b])
+            if measure:
+                for m in self.suite.metrics:
+                    cls = METRICS.get(m.name)
+                    if not cls.shardable or cls.needs_teacher:
+                        continue  # computed by rank 0 alone
+                    metric = cls(self.resolved.metric_options[m.name], ctx)
+                    for batch in mine:
+                        metric.update([self.cache.get(video_key(mkey, r)) for r in batch],
+                                      list(batch), None)
+            if self.world.is_main:
+                self._loaded[spec.name] = gen  # rank 0 measures it next
+            else:
+                del gen
+        return generated
+
+    def execute(self) -> RunResult | None:
         """Generation and metrics for every model without a record, then one timing phase for
-        them all, then their records and the leaderboards."""
-        _check_device(self.options.device)
+        them all, then their records and the leaderboards. In a distributed run every rank does
+        its share first (:meth:`_sharded_phase`); ranks other than 0 then return None."""
+        _check_device(self.device)
         dataset = self._dataset()
         requests = self._requests(dataset)
-        self._write_run_meta(dataset, len(requests))
+        if self.world.is_main:
+            self._write_run_meta(dataset, len(requests))
+        shared: dict[str, int] = {}
+        if self.world.distributed:
+            with self.progress:
+                mine = self._sharded_phase(requests, dataset)
+            for counts in self.world.gather(mine):  # every rank's share is done
+                for name, n in counts.items():
+                    shared[name] = shared.get(name, 0) + n
+            self.world.close()
+            if not self.world.is_main:
+                self.close()
+                return None
         records_dir = self.run_dir / "records"
-        env = environment(self.options.device)
+        env = environment(self.device)
         commit = git_commit()
         written: list[Path] = []
         measured: list[_Measured] = []
@@ -378,7 +465,8 @@ class SuiteRun:
                         del gen
                     written.append(record_path)
                     continue
-                measured.append(self._measure_model(spec, requests, dataset))
+                measured.append(self._measure_model(spec, requests, dataset,
+                                                    shared.get(spec.name, 0)))
             speeds: dict[str, dict[str, Any]] = {}
             if measured and self.suite.speed.enabled:
                 models = [(m.spec, m.gen, m.card) for m in measured]
@@ -392,6 +480,7 @@ class SuiteRun:
                     models.append((spec, gen, gen.describe()))
                 speeds = self._time(models, requests[0], self.suite.speed, version=1,
                                     command="run")
+            self._loaded.clear()  # a teacher loaded for its share whose record exists
             for m in measured:
                 record_path = records_dir / record_filename(m.spec.name)
                 write_once_json(record_path, self._record(m, speeds.get(m.spec.name), dataset,
@@ -410,7 +499,7 @@ class SuiteRun:
         """Time the models of this (finished) run again, without generating anything: one
         interleaved session; for each model a new record (timing version N+1) that copies the
         latest one and replaces its ``speed``. Earlier records stay as they are."""
-        _check_device(self.options.device)
+        _check_device(self.device)
         if not (self.run_dir / "run.json").is_file():
             raise VdmbenchError(f"{self.run_dir}: no run of suite {self.suite.name} there (same "
                                 f"--out, --limit and --device as the run); run `vdmbench run` "
@@ -452,7 +541,7 @@ class SuiteRun:
                         f"model")
                 models.append((spec, gen, card))
             speeds = self._time(models, requests[0], speed, version=version, command="speed")
-            env = environment(self.options.device)
+            env = environment(self.device)
             written = []
             for spec, _, _ in models:
                 record = copy.deepcopy(latest[spec.name][0])
@@ -474,21 +563,29 @@ class SuiteRun:
         self.progress.message(f"report: {report}")
 
 
-def run_suite(path: str | Path, options: RunOptions) -> RunResult:
+def run_suite(path: str | Path, options: RunOptions) -> RunResult | None:
     """Validate and check the suite (:func:`vdmbench.checks.check_suite`: nothing is written
-    if it is malformed or names a missing file), then run it."""
+    if it is malformed or names a missing file), then run it — over the processes torchrun
+    started, if it did (vdmbench/distributed.py). Returns None on ranks other than 0."""
     if options.limit is not None and options.limit < 1:
         raise VdmbenchError(f"--limit must be >= 1, got {options.limit}")
     resolved = resolve_suite(path, limit=options.limit)
-    run = SuiteRun(resolved, options)
+    world = init_world(options.device)
+    run = SuiteRun(resolved, options, world)
     try:
         return run.execute()
     finally:
         run.close()
+        world.close()
 
 
 def retime_suite(path: str | Path, options: RunOptions, rounds: int | None = None) -> RunResult:
-    """Time the models of an existing run of the suite again (``vdmbench speed``)."""
+    """Time the models of an existing run of the suite again (``vdmbench speed``; one
+    process: timing is never shared with other work)."""
+    world = world_from_env()
+    if world.distributed:
+        raise VdmbenchError(f"vdmbench speed times on one process; run it without torchrun "
+                            f"(this is {world.label()})")
     resolved = resolve_suite(path, limit=options.limit)
     if options.limit is not None and options.limit < 1:
         raise VdmbenchError(f"--limit must be >= 1, got {options.limit}")

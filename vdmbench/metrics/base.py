@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict
 if TYPE_CHECKING:
     from vdmbench.data.base import VideoDataset
     from vdmbench.generation import GenerationRequest
+    from vdmbench.metrics.feature_cache import FeatureCache
     from vdmbench.suite import Suite
     from vdmbench.video import Video
 
@@ -48,12 +49,14 @@ class MetricValue:
 @dataclass
 class MetricContext:
     """What a metric may use: the device, a content-keyed cache folder, the suite's dataset
-    (for reference videos), the suite's frames/size, and whether to show progress."""
+    (for reference videos), whether to show progress, and where extractor outputs on generated
+    videos are cached (``feature_cache``; None: not cached)."""
 
     device: str
     cache_dir: Path
     dataset: VideoDataset | None = None
     progress: bool = False
+    feature_cache: FeatureCache | None = None
 
 
 class Metric(ABC):
@@ -62,6 +65,10 @@ class Metric(ABC):
     Subclasses set ``name``, ``version`` (bump it whenever numbers can change),
     ``higher_is_better``, ``needs_reference_data`` (real videos from the dataset),
     ``needs_teacher`` (the teacher model's videos for the same requests) and ``Options``.
+    ``shardable``: ``update`` on a throw-away instance leaves its costly work in a content-keyed
+    cache (extractor outputs, encoded files), so the ranks of a distributed run can each warm
+    the cache for their share and rank 0's ``update`` over all batches is cheap; metrics that
+    are not shardable are computed by rank 0 alone.
     """
 
     name: ClassVar[str]
@@ -69,6 +76,7 @@ class Metric(ABC):
     higher_is_better: ClassVar[bool]
     needs_reference_data: ClassVar[bool] = False
     needs_teacher: ClassVar[bool] = False
+    shardable: ClassVar[bool] = False
     Options: ClassVar[type[BaseModel]] = NoOptions
 
     def __init__(self, options: BaseModel, context: MetricContext) -> None:

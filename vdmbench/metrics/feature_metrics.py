@@ -103,6 +103,7 @@ class _ExtractorMetric(Metric):
     """Shared plumbing: a lazily built extractor and protocol/option bookkeeping."""
 
     Options: ClassVar[type[BaseModel]] = FeatureMetricOptions
+    shardable: ClassVar[bool] = True
     #: option names that do not change the numbers (left out of the protocol and cache key;
     #: the checkpoint enters through its sha256 instead of its path)
     numerically_irrelevant_options: ClassVar[frozenset[str]] = frozenset({"batch_size",
@@ -154,6 +155,19 @@ class _ExtractorMetric(Metric):
         if self._extractor is None:
             self._extractor = self.build_extractor()
         return self._extractor
+
+    def generated_features(self, batch: torch.Tensor) -> torch.Tensor:
+        """``extractor.features`` on a uint8 batch of generated clips ``(B, T, H, W, 3)``,
+        through the context's feature cache when there is one."""
+        cache = self.context.feature_cache
+        return (self.extractor.features(batch) if cache is None
+                else cache.call(self.extractor, "features", batch))
+
+    def generated_probs(self, batch: torch.Tensor) -> torch.Tensor:
+        """``extractor.probs`` on generated clips, through the feature cache (as above)."""
+        cache = self.context.feature_cache
+        return (self.extractor.probs(batch) if cache is None
+                else cache.call(self.extractor, "probs", batch))
 
     def relevant_options(self) -> dict[str, Any]:
         """Options that change the numbers, as JSON-able data."""
@@ -296,19 +310,21 @@ class FeatureFrechetMetric(_ExtractorMetric):
         return stats, {"videos": used, "skipped": skipped}
 
     def _stream(self, clips: Sequence[torch.Tensor], names: Sequence[str],
-                stats: FeatureStats) -> None:
+                stats: FeatureStats, generated: bool = False) -> None:
+        """Add the clips' features to ``stats`` (generated clips through the feature cache)."""
         if not clips:
             return
+        features = self.generated_features if generated else self.extractor.features
         with torch.no_grad():
             for batch in _batches_by_shape(clips, names, self.batch_size):
-                stats.update(self.extractor.features(batch))
+                stats.update(features(batch))
 
     # -- generated videos -----------------------------------------------------------------------
     def update(self, videos: Sequence[Video], requests: Sequence[GenerationRequest],
                teacher_videos: Sequence[Video] | None = None) -> None:
         names = self._check_request_names(videos, requests)
         clips = [self.generated_clip(v.frames, n) for v, n in zip(videos, names)]
-        self._stream(clips, names, self._gen)
+        self._stream(clips, names, self._gen, generated=True)
         self._n_videos += len(videos)
 
     def compute(self) -> MetricValue:
@@ -353,7 +369,7 @@ class FeatureInceptionScoreMetric(_ExtractorMetric):
             for s in range(0, len(clips), self.batch_size):
                 for batch in _batches_by_shape(clips[s:s + self.batch_size],
                                                names[s:s + self.batch_size], self.batch_size):
-                    p = self.extractor.probs(batch)
+                    p = self.generated_probs(batch)
                     self._probs.append(np.asarray(p.detach().cpu().double().numpy()))
 
     def score(self, probs: np.ndarray) -> tuple[float, float, dict[str, Any]]:

@@ -165,7 +165,7 @@ class SynthMotionAccuracy(_SynthProtocol, _ExtractorMetric):
             for s in range(0, len(idx), self.batch_size):
                 part = idx[s:s + self.batch_size]
                 batch = stack_videos([videos[i] for i in part], [names[i] for i in part])
-                pred = self.extractor.probs(batch).argmax(dim=1).tolist()
+                pred = self.generated_probs(batch).argmax(dim=1).tolist()
                 for i, p in zip(part, pred, strict=True):
                     self._confusion[asked[i], p] += 1
 

@@ -99,6 +99,8 @@ class _VBenchFamily(Metric):
 
     version: ClassVar[str] = FAMILY_VERSION
     higher_is_better: ClassVar[bool] = True
+    #: update's costly part (encoding mp4 files) lands in the content-keyed mp4 store
+    shardable: ClassVar[bool] = True
     Options: ClassVar[type[BaseModel]] = VBenchOptions
 
     def __init__(self, options: BaseModel, context: MetricContext) -> None:
