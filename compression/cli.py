@@ -7,6 +7,7 @@ a teacher is accepted, others are refused with exit status 2.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +111,8 @@ def analyze_cmd(model: str, weights: str | None, model_option: tuple[str, ...], 
 @click.option("--recipe", "recipe_file", default=None, type=click.Path(),
               help="recipe YAML (default: compression/recipes/<model>.yaml)")
 @click.option("--max-steps", default=None, type=int, help="override train.max_steps")
+@click.option("--grad-accum", default=None, type=click.IntRange(min=1),
+              help="override train.grad_accum (global batch = batch_size × processes × this)")
 @click.option("--vae-steps", default=None, type=int,
               help="override vae.finetune_steps (VAE decoder fine-tuning)")
 @click.option("--no-resume", is_flag=True, help="ignore existing checkpoints in --out")
@@ -117,7 +120,8 @@ def analyze_cmd(model: str, weights: str | None, model_option: tuple[str, ...], 
 def compress_cmd(model: str, weights: str | None, model_option: tuple[str, ...], method: str,
                  plan: str | None, analysis: str | None, target_speedup: float | None,
                  param_budget: float | None, recipe_file: str | None, max_steps: int | None,
-                 vae_steps: int | None, no_resume: bool, out: str) -> None:
+                 grad_accum: int | None, vae_steps: int | None, no_resume: bool,
+                 out: str) -> None:
     """Plan → prune → ICMD distil; writes a student directory loadable by `vdmbench run`."""
     from compression.compress import plan_for
     from compression.recipe import PlanSpec, with_overrides
@@ -135,7 +139,7 @@ def compress_cmd(model: str, weights: str | None, model_option: tuple[str, ...],
                   else compressor.default_recipe(model))
         if recipe.model != model:
             raise VdmbenchError(f"recipe is for model '{recipe.model}', not '{model}'")
-        recipe = with_overrides(recipe, max_steps=max_steps)
+        recipe = with_overrides(recipe, max_steps=max_steps, grad_accum=grad_accum)
         teacher = teacher_of(model, weights, frames=recipe.data.frames,
                              options=_model_options(model_option))
         depth_plan = None
@@ -150,4 +154,5 @@ def compress_cmd(model: str, weights: str | None, model_option: tuple[str, ...],
         _fail(e)
     except ValidationError as e:
         _fail(VdmbenchError(f"--plan/--analysis options: {e.errors()[0]['msg']}"))
-    click.echo(f"student written to {out_dir}")
+    if int(os.environ.get("RANK", "0")) == 0:
+        click.echo(f"student written to {out_dir}")

@@ -6,7 +6,10 @@ Student directory::
     <out>/compression.json      base model, its weights hash, plan, recipe hash, kernel backend,
                                 base_weights (teacher dir, or null = the base model's shipped
                                 synthetic teacher: synth-i2v, synth-t2v),
-                                classes (component → class, e.g. the UNet's)
+                                classes (component → class, e.g. the UNet's), num_processes,
+                                global_batch (clips per optimizer step: per-process batch ×
+                                processes × grad_accum) and train_segments (those of every
+                                resumed part of the training)
     <out>/plan.json, recipe.yaml (as used), train/loss_log.csv, train/loss.png, train/ckpt/
     <out>/vae/                  (sfv with ``vae.enabled``) the pruned, fine-tuned VAE in the
                                 format of :mod:`vdmbench.models.pruned_vae`; train/vae_loss_log.csv
@@ -29,6 +32,7 @@ from compression.units import count_params, list_units, unit_params
 from vdmbench.acceleration import teacher_of
 from vdmbench.diffusion.denoiser import DenoiserSpec
 from vdmbench.errors import ConfigError, UnsupportedError
+from vdmbench.records import atomic_write_text
 
 
 def plan_for(spec: PlanSpec | str, teacher: DenoiserSpec, analysis: str | None = None
@@ -149,18 +153,23 @@ def compress(recipe: Recipe, out: str | os.PathLike[str], *, weights: str | None
     if recipe.vae.enabled:  # fail before training, not after it
         teacher_vae(teacher)
     out_dir.mkdir(parents=True, exist_ok=True)
-    plan.save(out_dir / "plan.json")
-    (out_dir / "recipe.yaml").write_text(yaml.safe_dump(recipe.model_dump(mode="json"),
-                                                        sort_keys=False))
+    main = int(os.environ.get("RANK", "0")) == 0  # accelerate launch / torchrun: one writer
+    if main:
+        plan.save(out_dir / "plan.json")
+        atomic_write_text(out_dir / "recipe.yaml",
+                          yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False))
     teacher_sha = teacher.sha256  # before training (the teacher is frozen; hashed once)
     student = apply(teacher.unet, plan)
     res = train(teacher, student, recipe, out_dir / "train", resume=resume,
                 progress=progress, stop_after=stop_after)
-    if res.steps < recipe.train.max_steps:
-        return out_dir
+    if res.steps < recipe.train.max_steps or not res.is_main:
+        return out_dir  # unfinished, or a process other than the main one (it writes)
     teacher_params = count_params(teacher.unet)
     extra: dict[str, Any] = {"teacher_unet_params": teacher_params,
-                             "train_steps": res.steps, "final_losses": res.final_row}
+                             "train_steps": res.steps, "final_losses": res.final_row,
+                             "num_processes": res.num_processes,
+                             "global_batch": res.segments[-1]["global_batch"],
+                             "train_segments": res.segments}
     vae = None
     if recipe.vae.enabled:
         if owns_teacher:  # the decoder stage needs the teacher's data and VAE, not its UNet

@@ -2,8 +2,11 @@
 
 One optimizer step (with ``grad_accum`` micro-batches):
 
-1. a batch from ``family.batch(bs, seed=f(seed, step, micro, rank))`` (data and noise are pure
-   functions of the step, so a resumed run sees exactly the batches it would have seen);
+1. a batch from ``family.batch(bs, seed=f(seed, step, j))`` with ``j = micro · N + rank`` the
+   micro-batch's index in the global batch of ``bs · N · grad_accum`` clips (N processes): data
+   and noise are pure functions of the step and of ``j``, so a resumed run sees exactly the
+   batches it would have seen, and N processes with ``grad_accum`` a see the same global batch as
+   one process with ``grad_accum`` N·a;
 2. σ ~ log-normal(P_mean, P_std), ``x_t = x0 + σ·n``; teacher ``D_t`` and student ``D_s`` with
    feature taps;
 3. ``L_task = denoise·λ(σ)‖D_s − x0‖² + output·λ(σ)‖D_s − D_t‖²`` (EDM weight λ(σ));
@@ -16,6 +19,12 @@ heads: safetensors; optimizers: ``torch.save`` of tensors only, read back with
 ``weights_only=True``); ``train(..., resume=True)`` continues from the newest one and truncates
 ``loss_log.csv`` to it, so an interrupted run ends with the same weights and log as an
 uninterrupted one (on CPU).
+
+Under ``accelerate launch --num_processes N`` (or torchrun) the student is wrapped in DDP, whose
+all-reduce averages the gradients over the processes; the discriminator heads (used in several
+forwards per micro-batch, which DDP does not allow) are averaged by an explicit all-reduce; the
+logged losses are means over every process's micro-batches. Checkpoints hold no per-process
+state, so a run resumes under any process count (``train_state.json`` lists the segments).
 """
 
 from __future__ import annotations
@@ -26,7 +35,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -197,10 +206,41 @@ class TrainResult:
     log_path: Path
     plot_path: Path | None
     final_row: dict[str, float]
+    #: processes of this call, whether this is the main one, and the batch of every segment
+    #: of the training so far (main process only; see :func:`_segments`)
+    num_processes: int = 1
+    is_main: bool = True
+    segments: list[dict[str, int]] = field(default_factory=list)
 
 
-def _step_seed(seed: int, step: int, micro: int, rank: int) -> int:
-    return ((seed * 1_000_003 + step) * 101 + micro) * 17 + rank
+def _step_seed(seed: int, step: int, index: int) -> int:
+    """Seed of micro-batch ``index`` (its place in the step's global batch) of ``step``."""
+    return ((seed * 1_000_003 + step) * 101 + index) * 17
+
+
+def _mean_grads(module: nn.Module, world: int) -> None:
+    """Average ``module``'s gradients over the ``world`` processes (sum all-reduce, then ÷)."""
+    import torch.distributed as dist
+
+    for p in module.parameters():
+        if p.grad is not None:
+            dist.all_reduce(p.grad)
+            p.grad /= world
+
+
+def _segments(state_path: Path, start: int, world: int, tr: Any) -> list[dict[str, int]]:
+    """The training's segments so far (those of ``train_state.json`` that end at or before
+    ``start``) plus this call's: steps, processes, per-process batch, gradient accumulation,
+    global batch (clips per optimizer step)."""
+    old: list[dict[str, int]] = []
+    if start and state_path.is_file():
+        old = [s for s in json.loads(state_path.read_text()).get("segments", [])
+               if s.get("to_step", 0) <= start]
+        if old:
+            old[-1]["to_step"] = min(old[-1]["to_step"], start)
+    return [*old, {"from_step": start, "to_step": start, "num_processes": world,
+                   "per_process_batch": tr.batch_size, "grad_accum": tr.grad_accum,
+                   "global_batch": tr.batch_size * world * tr.grad_accum}]
 
 
 def _checkpoints(ckpt_dir: Path) -> list[Path]:
@@ -345,8 +385,12 @@ def train(family: DenoiserSpec, student: nn.Module, recipe: Recipe,
     if resume and _checkpoints(ckpt_dir):
         start = _load_ckpt(_checkpoints(ckpt_dir)[-1], student, heads, opt_s, opt_d, ema)
     rows: list[dict[str, Any]] = _read_log(log_path, start) if start else []
-    student_p, heads_p, opt_s_p, opt_d_p = acc.prepare(student, heads, opt_s, opt_d)
-    rank = acc.process_index
+    # the heads stay unwrapped (DDP allows one forward per backward); _mean_grads averages them
+    student_p, opt_s_p, opt_d_p = acc.prepare(student, opt_s, opt_d)
+    heads_p = heads.to(acc.device)
+    rank, world = acc.process_index, acc.num_processes
+    segments = _segments(out / "train_state.json", start, world, tr) if acc.is_main_process \
+        else []
     use_mca = ls.lambda_mca > 0
 
     def lr_at(step: int) -> float:
@@ -368,7 +412,7 @@ def train(family: DenoiserSpec, student: nn.Module, recipe: Recipe,
         opt_s_p.zero_grad(set_to_none=True)
         opt_d_p.zero_grad(set_to_none=True)
         for micro in range(tr.grad_accum):
-            s = _step_seed(tr.seed, step, micro, rank)
+            s = _step_seed(tr.seed, step, micro * world + rank)
             g = torch.Generator().manual_seed(s)
             batch = family.batch(tr.batch_size, s, split=recipe.data.split)
             x0 = batch["x0"]
@@ -423,6 +467,11 @@ def train(family: DenoiserSpec, student: nn.Module, recipe: Recipe,
             for k, v in (("loss", loss), ("task", task), ("denoise", den), ("output", outl),
                          ("icd", icd), ("mca_g", mca_g)):
                 parts[k] += float(v.detach()) / tr.grad_accum
+        if world > 1:
+            _mean_grads(heads_p, world)
+            reduced = acc.reduce(torch.tensor([parts[k] for k in parts], dtype=torch.float64,
+                                              device=acc.device), reduction="mean")
+            parts = dict(zip(parts, (float(v) for v in reduced.cpu())))
         if tr.grad_clip is not None:
             acc.clip_grad_norm_(student_p.parameters(), tr.grad_clip)
         opt_s_p.step()
@@ -438,7 +487,7 @@ def train(family: DenoiserSpec, student: nn.Module, recipe: Recipe,
             on_step(step + 1, parts)
         done = step + 1
         if acc.is_main_process and (done % tr.checkpoint_every == 0 or done == tr.max_steps):
-            _save_ckpt(ckpt_dir, done, acc.unwrap_model(student_p), acc.unwrap_model(heads_p),
+            _save_ckpt(ckpt_dir, done, acc.unwrap_model(student_p), heads_p,
                        opt_s_p.optimizer if hasattr(opt_s_p, "optimizer") else opt_s_p,
                        opt_d_p.optimizer if hasattr(opt_d_p, "optimizer") else opt_d_p, ema,
                        tr.keep_checkpoints)
@@ -461,9 +510,14 @@ def train(family: DenoiserSpec, student: nn.Module, recipe: Recipe,
     if tr.gradient_checkpointing:
         model.disable_gradient_checkpointing()  # type: ignore[operator]
     last = {k: float(v) for k, v in rows[-1].items() if v != ""} if rows else {}
-    atomic_write_text(out / "train_state.json", json.dumps(
-        {"step": final_step, "max_steps": tr.max_steps, "finished": final_step == tr.max_steps,
-         "optimizer": opt_name, "teacher_dtype": tr.teacher_dtype}, indent=2) + "\n")
+    if segments:
+        segments[-1]["to_step"] = final_step
+    if acc.is_main_process:
+        atomic_write_text(out / "train_state.json", json.dumps(
+            {"step": final_step, "max_steps": tr.max_steps,
+             "finished": final_step == tr.max_steps, "optimizer": opt_name,
+             "teacher_dtype": tr.teacher_dtype, "segments": segments}, indent=2) + "\n")
     if final_step > tr.max_steps:
         raise ConfigError(f"checkpoint step {final_step} is beyond max_steps {tr.max_steps}")
-    return TrainResult(final_step, log_path, plot_path, last)
+    return TrainResult(final_step, log_path, plot_path, last, world, acc.is_main_process,
+                       segments)
