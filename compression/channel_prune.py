@@ -14,8 +14,9 @@
    concatenations); instead every pruned norm keeps its channels per group and has fewer
    groups (a per-channel norm stays per-channel: its output on the kept channels is
    unchanged). ``ratio`` 0 is the teacher, bit for bit.
-2. **Distil**: :func:`compression.distill.train`, with the VDMini student's budget (the model's
-   shipped VDMini recipe: steps, batch, learning rate, EMA, seed, data) and its losses where they
+2. **Distil**: :func:`compression.distill.train`, with the VDMini student's budget (the recipe
+   its shipped student was trained with: steps, batch, learning rate, EMA, seed, data) and its
+   losses where they
    apply: the denoising and output terms and MCA (it reads the teacher's encoder on the student's
    *output*). ICD compares block outputs of equal shape, which a channel-pruned student does not
    have, so ``loss.lambda_icd`` must be 0.
@@ -45,7 +46,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
 
-from compression.recipe import DataSpec, LossSpec, TrainSpec
+from compression.recipe import DataSpec, LossSpec, Recipe, TrainSpec, load_recipe
 from compression.recipe import default_recipe as vdmini_recipe
 from vdmbench.acceleration import Compressor
 from vdmbench.diffusion.denoiser import DenoiserSpec, state_hash
@@ -63,6 +64,8 @@ from vdmbench.records import atomic_write_text
 from vdmbench.suite import load_yaml_with_lines, validate_model
 
 STUDENT_FORMAT = "vdmbench-student-1"
+#: the shipped students (their recipe.yaml is the budget they were trained with)
+STUDENTS_DIR = Path(__file__).resolve().parent / "students"
 #: Torch-Pruning's shape-inference recursion limit while tracing (its default, 500, is too small
 #: for the SVD UNet's up-block skip concatenations; see docs/baselines.md)
 TRACE_RECURSION_DEPTH = 10_000
@@ -94,10 +97,19 @@ class ChannelRecipe(BaseModel):
         return hashlib.sha256(blob).hexdigest()
 
 
+def vdmini_budget(model: str) -> Recipe:
+    """The recipe the shipped VDMini student of ``model`` was trained with
+    (``compression/students/<model>-vdmini/recipe.yaml``), else the model's shipped recipe
+    (``compression/recipes/<model>.yaml``). (For synth-i2v they differ: the student was trained
+    for 600 steps, the recipe file says 300.)"""
+    used = STUDENTS_DIR / f"{model}-vdmini" / "recipe.yaml"
+    return load_recipe(used) if used.is_file() else vdmini_recipe(model)
+
+
 def channel_recipe(model: str, ratio: float = 0.5) -> ChannelRecipe:
-    """The VDMini budget of ``model`` (its shipped recipe's ``train``, ``data`` and losses, ICD
-    off) at ``ratio``."""
-    base = vdmini_recipe(model)
+    """The VDMini student's budget for ``model`` (:func:`vdmini_budget`: its ``train``,
+    ``data`` and losses, ICD off) at ``ratio``."""
+    base = vdmini_budget(model)
     loss = base.loss.model_copy(update={"lambda_icd": 0.0, "icd_taps": None})
     return ChannelRecipe(model=model, ratio=ratio, loss=loss, train=base.train, data=base.data,
                          description=f"channel pruning (ratio {ratio}) + the VDMini "
@@ -172,7 +184,7 @@ def prune_unet(unet: nn.Module, ratio: float, inputs: dict[str, Any]) -> nn.Modu
             # AlphaBlender's scalar mix_factor is an "unwrapped" (1,) parameter: nothing to prune
             warnings.filterwarnings("ignore", message=".*[Uu]nwrapped parameters.*")
             pruner = tp.pruner.BasePruner(
-                _Traced(student), {k: v for k, v in inputs.items()},
+                _Traced(student), dict(inputs),
                 importance=tp.importance.GroupMagnitudeImportance(p=2), pruning_ratio=ratio,
                 ignored_layers=[student.conv_out], num_heads=num_heads,
                 out_channel_groups=halves, global_pruning=False)

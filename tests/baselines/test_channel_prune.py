@@ -173,13 +173,18 @@ def test_recipe_file_errors_name_file_line_field(tmp_path: Path) -> None:
         prune_unet(nn.Linear(2, 2), 1.0, {})
 
 
-def test_default_recipe_is_the_vdmini_budget() -> None:
-    from compression.recipe import default_recipe
+def test_default_recipe_is_the_vdmini_students_budget() -> None:
+    from compression.recipe import RECIPE_DIR, load_recipe
 
+    students = Path(__file__).resolve().parents[2] / "compression" / "students"
     for model in ("synth-i2v", "synth-t2v"):
-        r, v = channel_recipe(model), default_recipe(model)
+        r, v = channel_recipe(model), load_recipe(students / f"{model}-vdmini" / "recipe.yaml")
         assert isinstance(r, ChannelRecipe) and r.train == v.train and r.data == v.data
         assert r.loss == v.loss.model_copy(update={"lambda_icd": 0.0})
+    assert channel_recipe("synth-i2v").train.max_steps == 600
+    assert channel_recipe("synth-i2v").train.batch_size == 4
+    # no shipped student: the model's recipe file
+    assert channel_recipe("random-svd").train == load_recipe(RECIPE_DIR / "random-svd.yaml").train
 
 
 def test_cli_two_steps_writes_a_loadable_student(tmp_path: Path) -> None:
