@@ -95,6 +95,32 @@ def analyze_cmd(model: str, weights: str | None, model_option: tuple[str, ...], 
     click.echo(f"wrote {', '.join(str(p) for p in paths.values())}")
 
 
+def _recipe_options(recipe: Any, pairs: tuple[str, ...]) -> Any:
+    """``recipe`` with ``KEY=VALUE`` overrides (dotted keys, YAML values), validated by its
+    own schema; an unknown key or a bad value is a :class:`ConfigError` naming the field."""
+    if not pairs:
+        return recipe
+    data = recipe.model_dump(mode="json")
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--recipe-option {pair!r}: expected KEY=VALUE")
+        node = data
+        *parents, leaf = key.split(".")
+        for part in parents:
+            if not isinstance(node.get(part), dict):
+                raise ConfigError(f"--recipe-option {pair!r}: the recipe has no section "
+                                  f"'{part}'", field=key)
+            node = node[part]
+        node[leaf] = yaml.safe_load(value)
+    try:
+        return type(recipe).model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        field = ".".join(str(x) for x in err["loc"]) or key
+        raise ConfigError(f"--recipe-option: {err['msg']}", field=field) from None
+
+
 @click.command("compress")
 @click.option("--model", required=True, help="registered model whose teacher is compressed "
                                               "(vdmbench ls models)")
@@ -113,6 +139,9 @@ def analyze_cmd(model: str, weights: str | None, model_option: tuple[str, ...], 
 @click.option("--max-steps", default=None, type=int, help="override train.max_steps")
 @click.option("--grad-accum", default=None, type=click.IntRange(min=1),
               help="override train.grad_accum (global batch = batch_size × processes × this)")
+@click.option("--recipe-option", "recipe_option", multiple=True, metavar="KEY=VALUE",
+              help="override a recipe field (dotted key, value parsed as YAML), e.g. "
+                   "ratio=0.4 for --method channel or train.lr=1e-4; repeatable")
 @click.option("--vae-steps", default=None, type=int,
               help="override vae.finetune_steps (VAE decoder fine-tuning)")
 @click.option("--no-resume", is_flag=True, help="ignore existing checkpoints in --out")
@@ -120,7 +149,8 @@ def analyze_cmd(model: str, weights: str | None, model_option: tuple[str, ...], 
 def compress_cmd(model: str, weights: str | None, model_option: tuple[str, ...], method: str,
                  plan: str | None, analysis: str | None, target_speedup: float | None,
                  param_budget: float | None, recipe_file: str | None, max_steps: int | None,
-                 grad_accum: int | None, vae_steps: int | None, no_resume: bool,
+                 grad_accum: int | None, recipe_option: tuple[str, ...],
+                 vae_steps: int | None, no_resume: bool,
                  out: str) -> None:
     """Plan → prune → ICMD distil; writes a student directory loadable by `vdmbench run`."""
     from compression.compress import plan_for
@@ -139,7 +169,8 @@ def compress_cmd(model: str, weights: str | None, model_option: tuple[str, ...],
                   else compressor.default_recipe(model))
         if recipe.model != model:
             raise VdmbenchError(f"recipe is for model '{recipe.model}', not '{model}'")
-        recipe = with_overrides(recipe, max_steps=max_steps, grad_accum=grad_accum)
+        recipe = with_overrides(_recipe_options(recipe, recipe_option), max_steps=max_steps,
+                                grad_accum=grad_accum)
         teacher = teacher_of(model, weights, frames=recipe.data.frames,
                              options=_model_options(model_option))
         depth_plan = None

@@ -112,6 +112,9 @@ TRANSFORMS.add("test-scale-output", "vdmbench.testing:ScaleOutputTransform",
 # --- compressors (trained, vdmbench.acceleration.Compressor) ---------------------------------
 COMPRESSORS.add("vdmini", "compression.compressor:VDMiniCompressor",
                 "VDMini: depth-aware block pruning + ICMD distillation (vdmbench compress)")
+COMPRESSORS.add("channel", "compression.channel_prune:ChannelPruneCompressor",
+                "structured channel pruning (Torch-Pruning, uniform ratio) + distillation with "
+                "the VDMini budget")
 
 
 def registries() -> dict[str, Registry[Any]]:

@@ -1,5 +1,6 @@
 """Generators every baseline test runs on: the shipped synthetic I2V (SVD UNet) and T2V
-(VideoCrafter2 UNet) models and a tiny random SVD pipeline (CPU, one thread)."""
+(VideoCrafter2 UNet) models, a tiny random SVD pipeline and T2V-Turbo-v2's adapter around a tiny
+random VideoCrafter2 UNet (CPU, one thread)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,54 @@ def tiny_svd_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def turbo_requests(n: int = 1) -> list[GenerationRequest]:
+    prompts = ["a red square moves left", "a blue disc moves up"]
+    return [GenerationRequest(id=f"p{i}", seed=i, frames=4, height=64, width=64, fps=16.0,
+                              prompt=prompts[i % 2]) for i in range(n)]
+
+
+def tiny_turbo_generator() -> Any:
+    """``t2v-turbo-v2``'s adapter around a tiny random VideoCrafter2 UNet with guidance and
+    motion-guidance embeddings (the real architecture), a 1×1-conv "VAE" and a seeded
+    word-table "text encoder"; 4 frames at 64×64 (latents 8×8). 3 steps, as every generator
+    here (the options' identity settings, e.g. T-GATE's gate step 3, assume it); the adapter's
+    ``load`` offers 4, 8 and 16."""
+    from vdmbench.models.t2v_turbo import T2VTurboAdapter, T2VTurboPipeline, TurboSampler
+    from vdmbench.models.videocrafter2_unet import VideoCrafter2UNet
+
+    torch.manual_seed(0)
+    unet = VideoCrafter2UNet.from_config({
+        "block_out_channels": [32, 64], "layers_per_block": 1,
+        "down_block_types": ["CrossAttnDownBlockVC2", "DownBlockVC2"],
+        "up_block_types": ["UpBlockVC2", "CrossAttnUpBlockVC2"], "attention_head_dim": 16,
+        "cross_attention_dim": 24, "transformer_in_heads": 2, "norm_num_groups": 8,
+        "time_cond_proj_dim": 256, "motion_cond_proj_dim": 256}).eval()
+    torch.nn.init.normal_(unet.conv_out.weight, std=0.05)
+    vae = torch.nn.Conv2d(4, 3, 1)
+
+    class _Decoder(torch.nn.Module):
+        dtype = torch.float32
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = vae
+
+        def decode(self, z: torch.Tensor) -> Any:
+            out = torch.tanh(torch.nn.functional.interpolate(self.conv(z), scale_factor=8.0))
+            return type("Out", (), {"sample": out})()
+
+    table = torch.randn(50, 24, generator=torch.Generator().manual_seed(5))
+
+    def text(prompts: list[str]) -> torch.Tensor:
+        return torch.stack([table[[sum(map(ord, w)) % 50 for w in (p.split() + ["."] * 5)[:5]]]
+                            for p in prompts])
+
+    pipe = T2VTurboPipeline(unet, _Decoder().eval(), text, TurboSampler(steps=3), "cpu",
+                            torch.float32, motion_guidance=True)
+    options = T2VTurboAdapter.Options(frames=4, height=64, width=64)
+    return T2VTurboAdapter("t2v-turbo-v2", pipe, options, "float32", files=[])
+
+
 @pytest.fixture(scope="session")
 def generators(tiny_svd_dir: Path) -> dict[str, tuple[Any, list[GenerationRequest]]]:
     """``{adapter: (loaded generator, requests)}`` at 3 steps, one request each."""
@@ -53,4 +102,5 @@ def generators(tiny_svd_dir: Path) -> dict[str, tuple[Any, list[GenerationReques
         "synth-i2v": (SynthI2VAdapter.load("i2v", None, {}, "cpu", steps=3), synth_requests(1)),
         "synth-t2v": (SynthT2VAdapter.load("t2v", None, {}, "cpu", steps=3), synth_requests(1)),
         "svd": (SVDAdapter.load("svd", str(tiny_svd_dir), {}, "cpu", steps=3), svd_requests(1)),
+        "t2v-turbo-v2": (tiny_turbo_generator(), turbo_requests(1)),
     }

@@ -29,7 +29,7 @@ METHODS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("int8", {"min_features": 100000}, {"mode": "weight_only"}),
     ("int8", {"mode": "dynamic", "min_features": 100000}, {"mode": "dynamic"}),
 ]
-ADAPTERS = ["synth-i2v", "synth-t2v", "svd"]
+ADAPTERS = ["synth-i2v", "synth-t2v", "svd", "t2v-turbo-v2"]
 
 
 def _frames(videos: list[Any]) -> list[torch.Tensor]:

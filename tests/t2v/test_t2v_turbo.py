@@ -128,3 +128,46 @@ def test_open_clip_missing_says_what_to_install(tmp_path: Path) -> None:
     (tmp_path / "unet_mg.pt").write_bytes(b"x")
     with pytest.raises(VdmbenchError, match=r"pip install vdmbench\[t2v\]"):
         T2VTurboAdapter.load("t", str(tmp_path), {}, "cpu")
+
+
+def _adapter(motion: bool) -> T2VTurboAdapter:
+    opts = T2VTurboAdapter.Options(frames=3, height=16, width=16)
+    return T2VTurboAdapter("t2v-turbo-v2", _pipe(motion), opts, "float32", files=[])
+
+
+def test_denoiser_timestep_inverts_the_noise_levels() -> None:
+    spec = _adapter(False).denoiser()
+    t = spec.timestep(spec.sigmas.float())
+    assert torch.allclose(t, torch.arange(1000, dtype=torch.float32), atol=1e-3)
+    wide = spec.timestep(torch.tensor([1e-4, spec.sigma_min, 1.0, spec.sigma_max, 100.0]))
+    assert torch.all(wide[1:] > wide[:-1]) and wide[0] < 0 and wide[-1] > 999
+    assert spec.sigma_max == pytest.approx(14.61, abs=0.01)
+
+
+@pytest.mark.parametrize("motion", [False, True])
+def test_denoiser_is_the_samplers_step(motion: bool) -> None:
+    """D(x; σ_t) of the spec = the sampler's ``denoised`` at t (VP latent x_t = x/√(1+σ²)),
+    with the guidance embeddings of that t; ``sample`` = the pipeline's latents."""
+    adapter = _adapter(motion)
+    spec, p = adapter.denoiser(), adapter.pipe
+    assert spec.unet is p.unet and spec.default_steps == 4
+    batch = spec.batch(2, seed=0)
+    assert batch["x0"].shape == (2, 3, 4, 2, 2) and batch["context"].shape == (2, 5, 24)
+    g = torch.Generator().manual_seed(3)
+    x_t = torch.randn(2, 4, 3, 2, 2, generator=g)  # (B, C, F, h, w)
+    for t in (999, 249):
+        a = p._ac[t]
+        eps = p.unet_step(x_t, t, batch["context"]).float()
+        c_skip, c_out = p.sampler.boundary(t)
+        want = c_out * (x_t - (1 - a).sqrt() * eps) / a.sqrt() + c_skip * x_t
+        sigma = spec.sigmas[t].float().expand(2)
+        x_noisy = (x_t / a.sqrt()).permute(0, 2, 1, 3, 4)
+        with torch.no_grad():
+            got = spec.denoise(p.unet, x_noisy, sigma, batch).permute(0, 2, 1, 3, 4)
+        assert torch.allclose(got, want, atol=1e-4), (t, (got - want).abs().max())
+    lat = spec.sample(p.unet, batch, seed=4)
+    gens = [torch.Generator().manual_seed(4000 + i) for i in range(2)]
+    ref = p.sample_latents(batch["context"], gens, (4, 3, 2, 2))
+    assert torch.equal(lat, ref.permute(0, 2, 1, 3, 4))
+    assert spec.sample(p.unet, batch, seed=4, steps=8).shape == lat.shape
+    assert p.sampler.steps == 4

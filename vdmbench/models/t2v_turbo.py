@@ -32,7 +32,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
@@ -48,6 +48,9 @@ from vdmbench.models.lvdm_convert import convert_state_dict, default_config, rea
 from vdmbench.models.videocrafter2_unet import VideoCrafter2UNet
 from vdmbench.paths import expand_path, require_dir, require_file, sha256_file, sha256_tree
 from vdmbench.video import Video, from_unit_float
+
+if TYPE_CHECKING:
+    from vdmbench.models.t2v_turbo_denoiser import T2VTurboDenoiser
 
 ALLOWED_STEPS = (4, 8, 16)
 VAE_SCALE = 0.18215
@@ -330,6 +333,15 @@ class T2VTurboAdapter:
                                 motion_guidance=unet.motion_cond_proj is not None)
         files = [base_path, unet_path] + ([te_path] if te_path else [])
         return cls(name, pipe, opts, dtype, files)
+
+    def denoiser(self) -> T2VTurboDenoiser:
+        """The loaded pipeline's UNet with T2V-Turbo's conventions
+        (:class:`~vdmbench.models.t2v_turbo_denoiser.T2VTurboDenoiser`), for transforms."""
+        from vdmbench.models.t2v_turbo_denoiser import T2VTurboDenoiser
+
+        o = self.options
+        return T2VTurboDenoiser(self.pipe, str(self.pipe.device), frames=o.frames,
+                                height=o.height, width=o.width)
 
     def _check(self, r: GenerationRequest) -> None:
         o = self.options

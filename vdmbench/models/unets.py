@@ -90,6 +90,7 @@ UNET_CLASSES: dict[str, type[nn.Module]] = {
 #: classes :func:`load_unet` imports on demand (``_class_name`` → ``module:attr``)
 LAZY_UNET_CLASSES: dict[str, str] = {
     "VideoCrafter2UNet": "vdmbench.models.videocrafter2_unet:VideoCrafter2UNet",
+    "ChannelPrunedUNet": "vdmbench.models.pruned_unet:ChannelPrunedUNet",
 }
 
 

@@ -1,0 +1,240 @@
+"""Channel-pruned UNets and their save format (what a channel-pruned student's ``unet/`` holds).
+
+A channel-pruned UNet (made by :mod:`compression.channel_prune`) is an instance of its base class
+(diffusers' ``UNetSpatioTemporalConditionModel`` or
+:class:`~vdmbench.models.videocrafter2_unet.VideoCrafter2UNet`) whose convolutions, linear layers
+and norms are narrower than its config says. A config cannot express that, so the folder is::
+
+    unet/config.json    the base class's diffusers config, with _class_name "ChannelPrunedUNet"
+                        and a "vdmbench_pruned" section (see below)
+    unet/diffusion_pytorch_model.safetensors   the pruned state dict
+
+``vdmbench_pruned``: ``format`` ("vdmbench-pruned-unet-1"), ``base_class`` (a ``config.json``
+``_class_name`` :func:`vdmbench.models.unets.unet_class` knows), ``modules`` ({name: {"type",
+widths}} for every Conv/Linear/GroupNorm/LayerNorm whose width changed), ``attributes`` ({name:
+{attr: int}} for diffusers blocks that store their widths, e.g. ``Downsample2D.channels``),
+``ratio`` and parameter counts. :func:`load_pruned_unet` builds the base architecture from the
+config, swaps in freshly built modules of the recorded widths, sets the attributes and loads the
+weights strictly (every missing, unexpected or mis-shaped key is named). Nothing is unpickled and
+no code is stored; loading needs nothing from ``compression/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from vdmbench.errors import ConfigError, WeightsNotFoundError
+from vdmbench.models.unets import read_component_config, unet_class
+from vdmbench.records import atomic_write_text
+
+PRUNED_FORMAT = "vdmbench-pruned-unet-1"
+CONFIG_KEY = "vdmbench_pruned"
+CLASS_NAME = "ChannelPrunedUNet"
+WEIGHTS_NAME = "diffusion_pytorch_model.safetensors"
+
+#: diffusers blocks that store their widths as attributes: attribute → (child module, its width)
+WIDTH_ATTRS: dict[str, dict[str, tuple[str, str]]] = {
+    "Upsample2D": {"channels": ("conv", "in_channels"), "out_channels": ("conv", "out_channels")},
+    "Downsample2D": {"channels": ("conv", "in_channels"),
+                     "out_channels": ("conv", "out_channels")},
+    "ResnetBlock2D": {"in_channels": ("conv1", "in_channels"),
+                      "out_channels": ("conv2", "out_channels")},
+    "TemporalResnetBlock": {"in_channels": ("conv1", "in_channels"),
+                            "out_channels": ("conv2", "out_channels")},
+}
+
+
+def module_widths(m: nn.Module) -> dict[str, Any] | None:
+    """The constructor widths of a prunable leaf module (None for other modules)."""
+    if isinstance(m, nn.modules.conv._ConvNd):  # noqa: SLF001
+        return {"in_channels": m.in_channels, "out_channels": m.out_channels}
+    if isinstance(m, nn.GroupNorm):
+        return {"num_groups": m.num_groups, "num_channels": m.num_channels}
+    if isinstance(m, nn.LayerNorm):
+        return {"normalized_shape": list(m.normalized_shape)}
+    if isinstance(m, nn.Linear):
+        return {"in_features": m.in_features, "out_features": m.out_features}
+    return None
+
+
+def _rebuilt(m: nn.Module, w: Mapping[str, Any], name: str) -> nn.Module:
+    """A freshly initialised module like ``m`` with the widths ``w``."""
+    if isinstance(m, nn.modules.conv._ConvNd) and not m.transposed:  # noqa: SLF001
+        return type(m)(int(w["in_channels"]), int(w["out_channels"]), m.kernel_size,
+                       stride=m.stride, padding=m.padding, dilation=m.dilation, groups=m.groups,
+                       bias=m.bias is not None, padding_mode=m.padding_mode)
+    if isinstance(m, nn.GroupNorm):
+        return nn.GroupNorm(int(w["num_groups"]), int(w["num_channels"]), eps=m.eps,
+                            affine=m.affine)
+    if isinstance(m, nn.LayerNorm):
+        return nn.LayerNorm([int(v) for v in w["normalized_shape"]], eps=m.eps,
+                            elementwise_affine=m.elementwise_affine,
+                            bias=m.bias is not None)
+    if isinstance(m, nn.Linear):
+        return nn.Linear(int(w["in_features"]), int(w["out_features"]), bias=m.bias is not None)
+    raise ConfigError(f"pruned UNet: cannot rebuild module '{name}' of type "
+                      f"{type(m).__name__}", field=f"{CONFIG_KEY}.modules.{name}")
+
+
+def _set_submodule(root: nn.Module, name: str, module: nn.Module) -> None:
+    parent_name, _, child = name.rpartition(".")
+    parent = root.get_submodule(parent_name) if parent_name else root
+    parent._modules[child] = module  # noqa: SLF001 (ModuleList and attributes alike)
+
+
+def sync_width_attrs(unet: nn.Module) -> None:
+    """Make the width attributes of diffusers blocks agree with their (pruned) layers."""
+    for m in unet.modules():
+        for attr, (child, width) in WIDTH_ATTRS.get(type(m).__name__, {}).items():
+            sub = getattr(m, child, None)
+            if sub is not None and hasattr(m, attr):
+                setattr(m, attr, int(getattr(sub, width)))
+
+
+def all_widths(unet: nn.Module) -> dict[str, dict[str, Any]]:
+    """``{module name: widths}`` of every prunable leaf module (before pruning, to compare)."""
+    return {n: w for n, m in unet.named_modules() if (w := module_widths(m)) is not None}
+
+
+def unet_params(unet: nn.Module) -> int:
+    return int(sum(p.numel() for p in unet.parameters()))
+
+
+def pruned_spec(unet: nn.Module, original: Mapping[str, Mapping[str, Any]], *, ratio: float,
+                params_before: int) -> dict[str, Any]:
+    """The ``vdmbench_pruned`` section of a pruned ``unet`` whose widths before pruning were
+    ``original`` (:func:`all_widths`)."""
+    modules: dict[str, dict[str, Any]] = {}
+    for name, m in unet.named_modules():
+        w = module_widths(m)
+        if w is not None and name in original and w != dict(original[name]):
+            modules[name] = {"type": type(m).__name__, **w}
+    attributes: dict[str, dict[str, int]] = {}
+    for name, m in unet.named_modules():
+        spec = WIDTH_ATTRS.get(type(m).__name__, {})
+        changed = {a: int(getattr(m, a)) for a, (child, _) in spec.items()
+                   if hasattr(m, a) and f"{name}.{child}" in modules}
+        if changed:
+            attributes[name] = changed
+    return {"format": PRUNED_FORMAT, "base_class": type(unet).__name__, "ratio": ratio,
+            "modules": modules, "attributes": attributes, "params_before": params_before,
+            "params_after": unet_params(unet)}
+
+
+def save_pruned_unet(unet: nn.Module, spec: Mapping[str, Any], path: str | os.PathLike[str]
+                     ) -> Path:
+    """Write ``path/config.json`` (the base config + ``vdmbench_pruned`` = ``spec``) and the
+    safetensors state dict; returns ``path``."""
+    out = Path(path)
+    out.mkdir(parents=True, exist_ok=True)
+    base_cfg = dict(unet.config)  # type: ignore[attr-defined]
+    cfg = {"_class_name": CLASS_NAME,
+           "_diffusers_version": base_cfg.get("_diffusers_version", ""),
+           **{k: v for k, v in base_cfg.items() if not k.startswith("_")},
+           CONFIG_KEY: dict(spec)}
+    state = {k: v.detach().contiguous().cpu() for k, v in unet.state_dict().items()}
+    tmp = out / f".{WEIGHTS_NAME}.tmp"
+    save_file(state, str(tmp), metadata={"format": "pt"})
+    os.replace(tmp, out / WEIGHTS_NAME)
+    atomic_write_text(out / "config.json", json.dumps(cfg, indent=2) + "\n")
+    return out
+
+
+def _spec_error(cfg_file: Path, msg: str, key: str) -> ConfigError:
+    return ConfigError(msg, file=str(cfg_file), field=f"{CONFIG_KEY}.{key}" if key else CONFIG_KEY)
+
+
+def apply_widths(unet: nn.Module, spec: Mapping[str, Any], cfg_file: Path) -> None:
+    """Swap in modules of the recorded widths and set the recorded attributes (in place)."""
+    for name, w in spec.get("modules", {}).items():
+        try:
+            old = unet.get_submodule(name)
+        except AttributeError:
+            raise _spec_error(cfg_file, f"module '{name}' does not exist in the architecture",
+                              f"modules.{name}") from None
+        if type(old).__name__ != w.get("type"):
+            raise _spec_error(cfg_file, f"module '{name}' is a {type(old).__name__}, the file "
+                              f"says {w.get('type')}", f"modules.{name}")
+        _set_submodule(unet, name, _rebuilt(old, w, name))
+    for name, attrs in spec.get("attributes", {}).items():
+        m = unet.get_submodule(name)
+        for a, v in attrs.items():
+            if not hasattr(m, a):
+                raise _spec_error(cfg_file, f"'{name}' has no attribute '{a}'",
+                                  f"attributes.{name}")
+            setattr(m, a, int(v))
+
+
+def load_pruned_unet(path: str | os.PathLike[str], torch_dtype: torch.dtype | None = None
+                     ) -> nn.Module:
+    """Rebuild a channel-pruned UNet from ``path`` (its ``unet/`` folder or a folder holding
+    one) and load its weights strictly; an instance of the base class, in eval mode."""
+    p, cfg = read_component_config(path, "unet", "pruned UNet",
+                                   "the unet/ folder of a channel-pruned student")
+    cfg_file = p / "config.json"
+    if not isinstance(cfg, dict) or not isinstance(cfg.get(CONFIG_KEY), dict):
+        raise _spec_error(cfg_file, f"no '{CONFIG_KEY}' section: not a channel-pruned UNet", "")
+    spec = cfg[CONFIG_KEY]
+    if spec.get("format") != PRUNED_FORMAT:
+        raise _spec_error(cfg_file, f"unsupported format {spec.get('format')!r} (this version "
+                          f"reads {PRUNED_FORMAT!r})", "format")
+    cls = unet_class(str(spec.get("base_class")))
+    if cls is None or cls.__name__ == CLASS_NAME:
+        raise _spec_error(cfg_file, f"unknown base class {spec.get('base_class')!r}",
+                          "base_class")
+    wfile = p / WEIGHTS_NAME
+    if not wfile.is_file():
+        raise WeightsNotFoundError(f"pruned UNet: {wfile} not found (its config is there)")
+    base_cfg = {k: v for k, v in cfg.items() if k != CONFIG_KEY and not k.startswith("_")}
+    try:
+        unet = cls.from_config(base_cfg)  # type: ignore[attr-defined]
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"cannot build the base UNet: {e}", file=str(cfg_file)) from None
+    apply_widths(unet, spec, cfg_file)
+    state = load_file(str(wfile))
+    own = unet.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    shapes = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+    if missing or unexpected or shapes:
+        parts = []
+        if missing:
+            parts.append(f"missing {missing[:8]}")
+        if unexpected:
+            parts.append(f"unexpected {unexpected[:8]}")
+        if shapes:
+            parts.append("shape mismatch " + ", ".join(
+                f"{k}: file {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
+                for k in shapes[:8]))
+        raise ConfigError(f"weights do not match the pruned architecture: {'; '.join(parts)}",
+                          file=str(wfile))
+    unet.load_state_dict(state, strict=True)
+    unet.pruned_spec = spec
+    if torch_dtype is not None:
+        unet.to(torch_dtype)
+    return unet.eval()
+
+
+class ChannelPrunedUNet:
+    """What ``config.json``'s ``_class_name`` "ChannelPrunedUNet" and ``compression.json``'s
+    ``classes.unet`` name: :meth:`from_pretrained` is :func:`load_pruned_unet` (it returns an
+    instance of the recorded base class)."""
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike[str],
+                        *args: Any, **kwargs: Any) -> nn.Module:
+        """Accepts ``torch_dtype``; a weight ``variant`` is refused (there is one file)."""
+        if kwargs.get("variant"):
+            raise WeightsNotFoundError(f"pruned UNet at {pretrained_model_name_or_path}: weight "
+                                       f"variants are not supported (variant="
+                                       f"{kwargs['variant']!r}); it has only {WEIGHTS_NAME}")
+        return load_pruned_unet(pretrained_model_name_or_path,
+                                torch_dtype=kwargs.get("torch_dtype"))
