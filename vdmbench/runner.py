@@ -85,7 +85,7 @@ class _Measured:
     """A model generated and evaluated in this invocation, waiting for its timing and record."""
 
     spec: ModelSpec
-    gen: VideoGenerator
+    gen: VideoGenerator | None  # None once nothing will time it (``speed.enabled: false``)
     card: ModelCard
     mkey: str
     metrics: dict[str, Any]
@@ -465,11 +465,13 @@ class SuiteRun:
                         del gen
                     written.append(record_path)
                     continue
-                measured.append(self._measure_model(spec, requests, dataset,
-                                                    shared.get(spec.name, 0)))
+                m = self._measure_model(spec, requests, dataset, shared.get(spec.name, 0))
+                if not self.suite.speed.enabled:
+                    m.gen = None  # no timing phase: free its weights before the next model loads
+                measured.append(m)
             speeds: dict[str, dict[str, Any]] = {}
             if measured and self.suite.speed.enabled:
-                models = [(m.spec, m.gen, m.card) for m in measured]
+                models = [(m.spec, m.gen, m.card) for m in measured if m.gen is not None]
                 ref = self.suite.reference
                 if ref not in {m.spec.name for m in measured}:
                     # its record exists; it is timed again only as the reference of this session

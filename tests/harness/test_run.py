@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import weakref
 from pathlib import Path
+from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from vdmbench.cli import main
@@ -135,3 +139,31 @@ def test_bad_limit_and_device_exit_2(tmp_path: Path) -> None:
         result = CliRunner().invoke(main, ["run", str(HERE / "suite_ok.yaml"), "--out",
                                            str(tmp_path / "o"), "--quiet", *args])
         assert result.exit_code == 2, result.output
+
+
+def test_models_are_released_when_nothing_times_them(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """With ``speed.enabled: false`` a model is freed before the next one loads (one model's
+    memory at a time); with timing on, every model stays loaded for the interleaved rounds."""
+    from vdmbench.testing import TestGenerator
+
+    loaded: list[weakref.ref[TestGenerator]] = []
+    alive_at_load: list[int] = []
+    load = TestGenerator.load.__func__  # type: ignore[attr-defined]
+
+    def tracking_load(cls: type[TestGenerator], *args: Any, **kwargs: Any) -> TestGenerator:
+        gc.collect()
+        alive_at_load.append(sum(r() is not None for r in loaded))
+        gen = load(cls, *args, **kwargs)
+        loaded.append(weakref.ref(gen))
+        return gen
+
+    monkeypatch.setattr(TestGenerator, "load", classmethod(tracking_load))
+    text = (HERE / "suite_ok.yaml").read_text()
+    for enabled, expected in ((False, [0, 0]), (True, [0, 1])):
+        suite = tmp_path / f"speed-{enabled}.yaml"
+        suite.write_text(text.replace("speed:\n", f"speed:\n  enabled: {str(enabled).lower()}\n"))
+        loaded.clear()
+        alive_at_load.clear()
+        _run(suite, tmp_path / f"out-{enabled}")
+        assert alive_at_load == expected, (enabled, alive_at_load)

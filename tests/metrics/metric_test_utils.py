@@ -1,12 +1,16 @@
-"""Helpers for the metric tests: a tiny deterministic extractor and a synthetic dataset."""
+"""Helpers for the metric tests: a tiny deterministic extractor, a synthetic dataset, and
+TorchScript detectors with the call signatures of StyleGAN-V's I3D and C3D files."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import ClassVar
 
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from vdmbench.data.base import VideoDataset
 from vdmbench.generation import GenerationRequest
@@ -83,3 +87,54 @@ class ListDataset(VideoDataset):
 def requests_for(videos: list[Video], prefix: str = "g") -> list[GenerationRequest]:
     return [GenerationRequest(id=f"{prefix}{i}", seed=i, frames=v.num_frames, height=v.size[0],
                               width=v.size[1], fps=v.fps) for i, v in enumerate(videos)]
+
+
+class FakeI3D(nn.Module):
+    """Same forward signature as StyleGAN-V's i3d_torchscript.pt. Features 0..4 report what it
+    saw (mean, width, rescale, resize, return_features); 5..10 per-channel mean and motion
+    statistics times ``scale`` (a buffer, so two scales are two checkpoints); the rest zeros."""
+
+    def __init__(self, scale: float = 1.0) -> None:
+        super().__init__()
+        self.register_buffer("scale", torch.tensor(scale))
+
+    def forward(self, x: torch.Tensor, rescale: bool = False, resize: bool = False,
+                return_features: bool = False) -> torch.Tensor:
+        seen_mean = x.float().mean(dim=(1, 2, 3, 4))
+        width = torch.full_like(seen_mean, float(x.shape[-1]))
+        if rescale:
+            x = x.float() / 255.0 * 2.0 - 1.0
+        if resize:
+            b, c, t, h, w = x.shape
+            x = F.interpolate(x, size=(t, 224, 224), mode="trilinear", align_corners=False)
+        stats = torch.cat([x.mean(dim=(2, 3, 4)), (x[:, :, 1:] - x[:, :, :-1]).abs().mean(
+            dim=(2, 3, 4))], dim=1)
+        flags = torch.stack([seen_mean, width, torch.full_like(seen_mean, float(rescale)),
+                             torch.full_like(seen_mean, float(resize)),
+                             torch.full_like(seen_mean, float(return_features))], dim=1)
+        zeros = torch.zeros(x.shape[0], 389, dtype=stats.dtype)
+        return torch.cat([flags, stats * self.scale, zeros], dim=1)
+
+
+class FakeC3D(nn.Module):
+    """Takes uint8 (B, 3, T, H, W) like the C3D port; returns 101 softmax probabilities."""
+
+    def __init__(self, probs: bool = True) -> None:
+        super().__init__()
+        self.fc = nn.Linear(3, 101)
+        self.probs = probs
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dtype != torch.uint8:
+            raise RuntimeError("expected a uint8 video")
+        logits = self.fc(x.float().mean(dim=(2, 3, 4)) / 25.0)
+        if self.probs:
+            return torch.softmax(logits, dim=1)
+        return logits
+
+
+def script_to(module: nn.Module, path: Path) -> Path:
+    """Script ``module`` (seeded: the same file every time) and save it to ``path``."""
+    torch.manual_seed(0)
+    torch.jit.script(module).save(str(path))
+    return path
