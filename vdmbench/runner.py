@@ -137,7 +137,6 @@ class SuiteRun:
                                  log_path=options.log_file if main else None,
                                  interval_s=options.progress_interval_s)
         self._model_keys: dict[str, str] = {}
-        self._loaded: dict[str, VideoGenerator] = {}
         self._stack = contextlib.ExitStack()
 
     # -- setup ---------------------------------------------------------------------------------
@@ -147,10 +146,7 @@ class SuiteRun:
 
     def _load_model(self, spec: ModelSpec) -> VideoGenerator:
         """Load the model entry and apply its transforms in order (they stay applied until
-        :meth:`close`); the generator's card lists them. A model rank 0 loaded for its share of a
-        distributed run is reused."""
-        if spec.name in self._loaded:
-            return self._loaded.pop(spec.name)
+        :meth:`close`); the generator's card lists them."""
         factory = MODELS.get(spec.adapter)
         gen = factory.load(spec.name, spec.weights, self.resolved.model_options[spec.name],
                            self.device, steps=spec.steps, dtype=spec.dtype)
@@ -419,10 +415,7 @@ class SuiteRun:
                     for batch in mine:
                         metric.update([self.cache.get(video_key(mkey, r)) for r in batch],
                                       list(batch), None)
-            if self.world.is_main:
-                self._loaded[spec.name] = gen  # rank 0 measures it next
-            else:
-                del gen
+            del gen  # rank 0 loads it again to measure and time it: one model in memory
         return generated
 
     def execute(self) -> RunResult | None:
@@ -482,7 +475,6 @@ class SuiteRun:
                     models.append((spec, gen, gen.describe()))
                 speeds = self._time(models, requests[0], self.suite.speed, version=1,
                                     command="run")
-            self._loaded.clear()  # a teacher loaded for its share whose record exists
             for m in measured:
                 record_path = records_dir / record_filename(m.spec.name)
                 write_once_json(record_path, self._record(m, speeds.get(m.spec.name), dataset,
