@@ -297,6 +297,7 @@ def _tree_sha256(folder: Path) -> dict[str, str]:
             for f in sorted(folder.rglob("*")) if f.is_file()}
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")
 def test_ucf101_i2v_suite_at_64px(real_svd_dir: Path, real_student_dir: Path, tmp_path: Path,
                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """``vdmbench run`` on the UCF101 I2V suite (see :func:`_suite_64px` for what differs from
