@@ -28,11 +28,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 
 from vdmbench.errors import ConfigError, WeightsNotFoundError
-from vdmbench.models.unets import read_component_config, unet_class
+from vdmbench.models.unets import load_state_exactly, read_component_config, unet_class
 from vdmbench.records import atomic_write_text
 
 PRUNED_FORMAT = "vdmbench-pruned-unet-1"
@@ -199,24 +199,7 @@ def load_pruned_unet(path: str | os.PathLike[str], torch_dtype: torch.dtype | No
     except (TypeError, ValueError) as e:
         raise ConfigError(f"cannot build the base UNet: {e}", file=str(cfg_file)) from None
     apply_widths(unet, spec, cfg_file)
-    state = load_file(str(wfile))
-    own = unet.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    shapes = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
-    if missing or unexpected or shapes:
-        parts = []
-        if missing:
-            parts.append(f"missing {missing[:8]}")
-        if unexpected:
-            parts.append(f"unexpected {unexpected[:8]}")
-        if shapes:
-            parts.append("shape mismatch " + ", ".join(
-                f"{k}: file {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
-                for k in shapes[:8]))
-        raise ConfigError(f"weights do not match the pruned architecture: {'; '.join(parts)}",
-                          file=str(wfile))
-    unet.load_state_dict(state, strict=True)
+    load_state_exactly(unet, wfile)
     unet.pruned_spec = spec
     if torch_dtype is not None:
         unet.to(torch_dtype)

@@ -27,11 +27,11 @@ from typing import Any
 
 import torch
 from diffusers import AutoencoderKLTemporalDecoder
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 
 from vdmbench.errors import ConfigError, WeightsNotFoundError
-from vdmbench.models.unets import read_component_config
+from vdmbench.models.unets import load_state_exactly, read_component_config
 from vdmbench.records import atomic_write_text
 
 PRUNED_FORMAT = "vdmbench-pruned-vae-1"
@@ -247,24 +247,7 @@ def load_pruned_vae(path: str | os.PathLike[str], torch_dtype: torch.dtype | Non
                 raise _spec_error(cfg_file, f"'{name}' has no attribute '{a}'",
                                   f"attributes.{name}")
             setattr(m, a, int(v))
-    state = load_file(str(wfile))
-    own = vae.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    shapes = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
-    if missing or unexpected or shapes:
-        parts = []
-        if missing:
-            parts.append(f"missing {missing[:8]}")
-        if unexpected:
-            parts.append(f"unexpected {unexpected[:8]}")
-        if shapes:
-            parts.append("shape mismatch " + ", ".join(
-                f"{k}: file {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
-                for k in shapes[:8]))
-        raise ConfigError(f"weights do not match the pruned architecture: {'; '.join(parts)}",
-                          file=str(wfile))
-    vae.load_state_dict(state, strict=True)
+    load_state_exactly(vae, wfile)
     vae.pruned_spec = spec
     nn.Module.to(vae, device=device, dtype=torch_dtype)
     return vae.eval()

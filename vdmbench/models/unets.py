@@ -154,3 +154,28 @@ def _realigned(model: nn.Module, alignment: int = 64) -> nn.Module:
             if t.device.type == "cpu" and t.numel() and t.data_ptr() % alignment:
                 t.data = t.data.clone()
     return model
+
+
+def load_state_exactly(module: nn.Module, wfile: Path) -> None:
+    """Load the safetensors file ``wfile`` into ``module``: every key present, none extra, every
+    shape equal, else a ConfigError naming the file and up to 8 offending keys of each kind."""
+    from safetensors.torch import load_file
+
+    state = load_file(str(wfile))
+    own = module.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    shapes = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+    if missing or unexpected or shapes:
+        parts = []
+        if missing:
+            parts.append(f"missing {missing[:8]}")
+        if unexpected:
+            parts.append(f"unexpected {unexpected[:8]}")
+        if shapes:
+            parts.append("shape mismatch " + ", ".join(
+                f"{k}: file {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
+                for k in shapes[:8]))
+        raise ConfigError(f"weights do not match the pruned architecture: {'; '.join(parts)}",
+                          file=str(wfile))
+    module.load_state_dict(state, strict=True)
