@@ -32,11 +32,11 @@ from safetensors.torch import save_file
 from torch import nn
 
 from vdmbench.errors import ConfigError, WeightsNotFoundError
+from vdmbench.models.pruned_modules import CONFIG_KEY, apply_widths, spec_error, sync_attrs
 from vdmbench.models.unets import load_state_exactly, read_component_config, unet_class
 from vdmbench.records import atomic_write_text
 
 PRUNED_FORMAT = "vdmbench-pruned-unet-1"
-CONFIG_KEY = "vdmbench_pruned"
 CLASS_NAME = "ChannelPrunedUNet"
 WEIGHTS_NAME = "diffusion_pytorch_model.safetensors"
 
@@ -65,38 +65,9 @@ def module_widths(m: nn.Module) -> dict[str, Any] | None:
     return None
 
 
-def _rebuilt(m: nn.Module, w: Mapping[str, Any], name: str) -> nn.Module:
-    """A freshly initialised module like ``m`` with the widths ``w``."""
-    if isinstance(m, nn.modules.conv._ConvNd) and not m.transposed:  # noqa: SLF001
-        return type(m)(int(w["in_channels"]), int(w["out_channels"]), m.kernel_size,
-                       stride=m.stride, padding=m.padding, dilation=m.dilation, groups=m.groups,
-                       bias=m.bias is not None, padding_mode=m.padding_mode)
-    if isinstance(m, nn.GroupNorm):
-        return nn.GroupNorm(int(w["num_groups"]), int(w["num_channels"]), eps=m.eps,
-                            affine=m.affine)
-    if isinstance(m, nn.LayerNorm):
-        return nn.LayerNorm([int(v) for v in w["normalized_shape"]], eps=m.eps,
-                            elementwise_affine=m.elementwise_affine,
-                            bias=m.bias is not None)
-    if isinstance(m, nn.Linear):
-        return nn.Linear(int(w["in_features"]), int(w["out_features"]), bias=m.bias is not None)
-    raise ConfigError(f"pruned UNet: cannot rebuild module '{name}' of type "
-                      f"{type(m).__name__}", field=f"{CONFIG_KEY}.modules.{name}")
-
-
-def _set_submodule(root: nn.Module, name: str, module: nn.Module) -> None:
-    parent_name, _, child = name.rpartition(".")
-    parent = root.get_submodule(parent_name) if parent_name else root
-    parent._modules[child] = module  # noqa: SLF001 (ModuleList and attributes alike)
-
-
 def sync_width_attrs(unet: nn.Module) -> None:
     """Make the width attributes of diffusers blocks agree with their (pruned) layers."""
-    for m in unet.modules():
-        for attr, (child, width) in WIDTH_ATTRS.get(type(m).__name__, {}).items():
-            sub = getattr(m, child, None)
-            if sub is not None and hasattr(m, attr):
-                setattr(m, attr, int(getattr(sub, width)))
+    sync_attrs(unet, WIDTH_ATTRS)
 
 
 def all_widths(unet: nn.Module) -> dict[str, dict[str, Any]]:
@@ -148,31 +119,6 @@ def save_pruned_unet(unet: nn.Module, spec: Mapping[str, Any], path: str | os.Pa
     return out
 
 
-def _spec_error(cfg_file: Path, msg: str, key: str) -> ConfigError:
-    return ConfigError(msg, file=str(cfg_file), field=f"{CONFIG_KEY}.{key}" if key else CONFIG_KEY)
-
-
-def apply_widths(unet: nn.Module, spec: Mapping[str, Any], cfg_file: Path) -> None:
-    """Swap in modules of the recorded widths and set the recorded attributes (in place)."""
-    for name, w in spec.get("modules", {}).items():
-        try:
-            old = unet.get_submodule(name)
-        except AttributeError:
-            raise _spec_error(cfg_file, f"module '{name}' does not exist in the architecture",
-                              f"modules.{name}") from None
-        if type(old).__name__ != w.get("type"):
-            raise _spec_error(cfg_file, f"module '{name}' is a {type(old).__name__}, the file "
-                              f"says {w.get('type')}", f"modules.{name}")
-        _set_submodule(unet, name, _rebuilt(old, w, name))
-    for name, attrs in spec.get("attributes", {}).items():
-        m = unet.get_submodule(name)
-        for a, v in attrs.items():
-            if not hasattr(m, a):
-                raise _spec_error(cfg_file, f"'{name}' has no attribute '{a}'",
-                                  f"attributes.{name}")
-            setattr(m, a, int(v))
-
-
 def load_pruned_unet(path: str | os.PathLike[str], torch_dtype: torch.dtype | None = None
                      ) -> nn.Module:
     """Rebuild a channel-pruned UNet from ``path`` (its ``unet/`` folder or a folder holding
@@ -181,14 +127,14 @@ def load_pruned_unet(path: str | os.PathLike[str], torch_dtype: torch.dtype | No
                                    "the unet/ folder of a channel-pruned student")
     cfg_file = p / "config.json"
     if not isinstance(cfg, dict) or not isinstance(cfg.get(CONFIG_KEY), dict):
-        raise _spec_error(cfg_file, f"no '{CONFIG_KEY}' section: not a channel-pruned UNet", "")
+        raise spec_error(cfg_file, f"no '{CONFIG_KEY}' section: not a channel-pruned UNet", "")
     spec = cfg[CONFIG_KEY]
     if spec.get("format") != PRUNED_FORMAT:
-        raise _spec_error(cfg_file, f"unsupported format {spec.get('format')!r} (this version "
+        raise spec_error(cfg_file, f"unsupported format {spec.get('format')!r} (this version "
                           f"reads {PRUNED_FORMAT!r})", "format")
     cls = unet_class(str(spec.get("base_class")))
     if cls is None or cls.__name__ == CLASS_NAME:
-        raise _spec_error(cfg_file, f"unknown base class {spec.get('base_class')!r}",
+        raise spec_error(cfg_file, f"unknown base class {spec.get('base_class')!r}",
                           "base_class")
     wfile = p / WEIGHTS_NAME
     if not wfile.is_file():
@@ -198,7 +144,7 @@ def load_pruned_unet(path: str | os.PathLike[str], torch_dtype: torch.dtype | No
         unet = cls.from_config(base_cfg)  # type: ignore[attr-defined]
     except (TypeError, ValueError) as e:
         raise ConfigError(f"cannot build the base UNet: {e}", file=str(cfg_file)) from None
-    apply_widths(unet, spec, cfg_file)
+    apply_widths(unet, spec, cfg_file, "UNet")
     load_state_exactly(unet, wfile)
     unet.pruned_spec = spec
     if torch_dtype is not None:

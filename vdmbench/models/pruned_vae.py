@@ -31,11 +31,11 @@ from safetensors.torch import save_file
 from torch import nn
 
 from vdmbench.errors import ConfigError, WeightsNotFoundError
+from vdmbench.models.pruned_modules import CONFIG_KEY, apply_widths, spec_error, sync_attrs
 from vdmbench.models.unets import load_state_exactly, read_component_config
 from vdmbench.records import atomic_write_text
 
 PRUNED_FORMAT = "vdmbench-pruned-vae-1"
-CONFIG_KEY = "vdmbench_pruned"
 WEIGHTS_NAME = "diffusion_pytorch_model.safetensors"
 
 
@@ -89,12 +89,6 @@ def decode(vae: nn.Module, latents: torch.Tensor, num_frames: int) -> torch.Tens
     return vae.decode(latents, num_frames=num_frames).sample
 
 
-def _set_submodule(root: nn.Module, name: str, module: nn.Module) -> None:
-    parent_name, _, child = name.rpartition(".")
-    parent = root.get_submodule(parent_name) if parent_name else root
-    parent._modules[child] = module  # noqa: SLF001 (ModuleList and attributes alike)
-
-
 def module_widths(m: nn.Module) -> dict[str, int] | None:
     """The constructor widths of a prunable leaf module (None for other modules)."""
     if isinstance(m, nn.modules.conv._ConvNd):  # noqa: SLF001
@@ -104,21 +98,6 @@ def module_widths(m: nn.Module) -> dict[str, int] | None:
     if isinstance(m, nn.Linear):
         return {"in_features": m.in_features, "out_features": m.out_features}
     return None
-
-
-def _rebuilt(m: nn.Module, widths: Mapping[str, int], name: str) -> nn.Module:
-    """A freshly initialised module like ``m`` with the given widths."""
-    if isinstance(m, nn.modules.conv._ConvNd) and not m.transposed:  # noqa: SLF001
-        return type(m)(int(widths["in_channels"]), int(widths["out_channels"]), m.kernel_size,
-                       stride=m.stride, padding=m.padding, dilation=m.dilation, groups=m.groups,
-                       bias=m.bias is not None, padding_mode=m.padding_mode)
-    if isinstance(m, nn.GroupNorm):
-        return nn.GroupNorm(m.num_groups, int(widths["num_channels"]), eps=m.eps, affine=m.affine)
-    if isinstance(m, nn.Linear):
-        return nn.Linear(int(widths["in_features"]), int(widths["out_features"]),
-                         bias=m.bias is not None)
-    raise ConfigError(f"pruned VAE: cannot rebuild module '{name}' of type {type(m).__name__}",
-                      field=f"{CONFIG_KEY}.modules.{name}")
 
 
 #: diffusers blocks that store their widths as attributes: attribute → (child module, its width)
@@ -133,14 +112,7 @@ WIDTH_ATTRS: dict[str, dict[str, tuple[str, str]]] = {
 
 def sync_width_attrs(decoder: nn.Module) -> None:
     """Make the width attributes of diffusers blocks agree with their (pruned) convolutions."""
-    for m in decoder.modules():
-        spec = WIDTH_ATTRS.get(type(m).__name__)
-        if not spec:
-            continue
-        for attr, (child, width) in spec.items():
-            sub = getattr(m, child, None)
-            if sub is not None and hasattr(m, attr):
-                setattr(m, attr, int(getattr(sub, width)))
+    sync_attrs(decoder, WIDTH_ATTRS)
 
 
 def apply_cuts(vae: nn.Module, drop_mid_block: bool, up_block_layers: Mapping[int, int]
@@ -189,10 +161,6 @@ def save_pruned_vae(vae: PrunedAutoencoderKLTemporalDecoder, path: str | os.Path
     return out
 
 
-def _spec_error(cfg_file: Path, msg: str, key: str) -> ConfigError:
-    return ConfigError(msg, file=str(cfg_file), field=f"{CONFIG_KEY}.{key}" if key else CONFIG_KEY)
-
-
 def load_pruned_vae(path: str | os.PathLike[str], torch_dtype: torch.dtype | None = None,
                     device: str | torch.device = "cpu") -> PrunedAutoencoderKLTemporalDecoder:
     """Rebuild a pruned VAE from ``path`` (its ``vae/`` folder or a folder containing one) and load
@@ -201,11 +169,11 @@ def load_pruned_vae(path: str | os.PathLike[str], torch_dtype: torch.dtype | Non
         path, "vae", "pruned VAE", "the vae/ folder written by save_pruned_vae / vdmbench compress")
     cfg_file = p / "config.json"
     if not isinstance(cfg, dict) or not isinstance(cfg.get(CONFIG_KEY), dict):
-        raise _spec_error(cfg_file, f"no '{CONFIG_KEY}' section: not a pruned VAE (load a plain "
+        raise spec_error(cfg_file, f"no '{CONFIG_KEY}' section: not a pruned VAE (load a plain "
                           f"one with AutoencoderKLTemporalDecoder.from_pretrained)", "")
     spec = cfg[CONFIG_KEY]
     if spec.get("format") != PRUNED_FORMAT:
-        raise _spec_error(cfg_file, f"unsupported format {spec.get('format')!r} (this version "
+        raise spec_error(cfg_file, f"unsupported format {spec.get('format')!r} (this version "
                           f"reads {PRUNED_FORMAT!r})", "format")
     wfile = p / WEIGHTS_NAME
     if not wfile.is_file():
@@ -219,34 +187,18 @@ def load_pruned_vae(path: str | os.PathLike[str], torch_dtype: torch.dtype | Non
     identity = spec.get("identity", [])
     unknown = [n for n in identity if n != "decoder.mid_block"]
     if unknown:
-        raise _spec_error(cfg_file, f"only decoder.mid_block can be an identity, got {unknown}",
+        raise spec_error(cfg_file, f"only decoder.mid_block can be an identity, got {unknown}",
                           "identity")
     try:
         ubl = {int(k): int(v) for k, v in spec.get("up_block_layers", {}).items()}
     except (TypeError, ValueError, AttributeError):
-        raise _spec_error(cfg_file, "must map up block indices to resnet counts",
+        raise spec_error(cfg_file, "must map up block indices to resnet counts",
                           "up_block_layers") from None
     try:
         apply_cuts(vae, "decoder.mid_block" in identity, ubl)
     except ConfigError as e:
         raise ConfigError(str(e), file=str(cfg_file), field=e.field) from None
-    for name, w in spec.get("modules", {}).items():
-        try:
-            old = vae.get_submodule(name)
-        except AttributeError:
-            raise _spec_error(cfg_file, f"module '{name}' does not exist in the architecture",
-                              f"modules.{name}") from None
-        if type(old).__name__ != w.get("type"):
-            raise _spec_error(cfg_file, f"module '{name}' is a {type(old).__name__}, the file says "
-                              f"{w.get('type')}", f"modules.{name}")
-        _set_submodule(vae, name, _rebuilt(old, w, name))
-    for name, attrs in spec.get("attributes", {}).items():
-        m = vae.get_submodule(name)
-        for a, v in attrs.items():
-            if not hasattr(m, a):
-                raise _spec_error(cfg_file, f"'{name}' has no attribute '{a}'",
-                                  f"attributes.{name}")
-            setattr(m, a, int(v))
+    apply_widths(vae, spec, cfg_file, "VAE")
     load_state_exactly(vae, wfile)
     vae.pruned_spec = spec
     nn.Module.to(vae, device=device, dtype=torch_dtype)
