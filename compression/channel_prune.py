@@ -61,7 +61,6 @@ from vdmbench.models.pruned_unet import (
     unet_params,
 )
 from vdmbench.records import atomic_write_text
-from vdmbench.suite import load_yaml_with_lines, validate_model
 
 STUDENT_FORMAT = "vdmbench-student-1"
 #: the shipped students (their recipe.yaml is the budget they were trained with)
@@ -118,11 +117,7 @@ def channel_recipe(model: str, ratio: float = 0.5) -> ChannelRecipe:
 
 def load_channel_recipe(path: str | os.PathLike[str]) -> ChannelRecipe:
     """A recipe YAML, validated (errors name the file, line and field)."""
-    p = Path(path)
-    data, lines = load_yaml_with_lines(p)
-    if not isinstance(data, dict):
-        raise ConfigError("a recipe must be a YAML mapping", file=str(p), line=1)
-    return validate_model(ChannelRecipe, data, file=str(p), lines=lines)
+    return load_recipe(path, ChannelRecipe)
 
 
 class _Traced(nn.Module):

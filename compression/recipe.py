@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -132,13 +132,17 @@ class Recipe(_Strict):
         return hashlib.sha256(blob).hexdigest()
 
 
-def load_recipe(path: str | os.PathLike[str]) -> Recipe:
-    """Read and validate a recipe YAML file (errors name file, line and field)."""
+R = TypeVar("R", bound=BaseModel)
+
+
+def load_recipe(path: str | os.PathLike[str], schema: type[R] = Recipe) -> R:  # type: ignore[assignment]
+    """Read a recipe YAML file and validate it against ``schema`` (the VDMini :class:`Recipe`, or
+    another compressor's recipe model); errors name file, line and field."""
     p = Path(path)
     data, lines = load_yaml_with_lines(p)
     if not isinstance(data, dict):
         raise ConfigError("a recipe must be a YAML mapping", file=str(p), line=1)
-    return validate_model(Recipe, data, file=str(p), lines=lines)
+    return validate_model(schema, data, file=str(p), lines=lines)
 
 
 def default_recipe(model: str) -> Recipe:

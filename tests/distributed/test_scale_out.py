@@ -114,8 +114,7 @@ def test_world_size_invariance(single: tuple[Path, dict[str, dict[str, Any]]], t
     _assert_same(rec1, rec)
     assert _videos(tmp_path / "out") == _videos(out1)  # same keys, bit-identical videos
     assert _generated(rec) == _generated(rec1) == 14
-    for r in rec.values():
-        assert r["speed"] is None or r["speed"].get("world_size") == nproc
+    assert all(r["speed"] is None for r in rec.values())  # timing is off in this suite
 
 
 def _children(pid: int) -> list[int]:
