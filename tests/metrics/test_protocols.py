@@ -58,7 +58,9 @@ def test_network_inputs() -> None:
     assert x.shape == (2, 3, 3, 10, 14) and x.dtype == torch.uint8
     assert torch.equal(x, batch.permute(0, 4, 1, 2, 3))
     y = cdfvd_i3d_input(batch)
-    assert y.shape == (2, 3, 3, 224, 224) and -1 <= float(y.min()) and float(y.max()) <= 1
+    # in [-1, 1] up to float32 rounding of the resize (seen: 1.0000002 on a random batch)
+    assert y.shape == (2, 3, 3, 224, 224)
+    assert -1 - 1e-6 <= float(y.min()) and float(y.max()) <= 1 + 1e-6
     frames = batch.permute(0, 1, 4, 2, 3).reshape(6, 3, 10, 14).float()
     ref = F.interpolate(frames, size=(224, 224), mode="bilinear", align_corners=False)
     ref = (ref / 127.5 - 1).reshape(2, 3, 3, 224, 224).permute(0, 2, 1, 3, 4)
