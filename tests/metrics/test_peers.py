@@ -100,18 +100,23 @@ def test_inception_score_matches_torch_fidelity(eps: float) -> None:
 # ------------------------------------------------------------------------------------------------
 
 
-def styleganv_isv_reference(probs: np.ndarray, num_splits: int = 10) -> tuple[float, float]:
-    """universome/stylegan-v @ 1f630af59d8f34a4a70417abc412c1c7c3b0d97c, metric_main.py
-    (isv2048_ucf: num_gen=2048, num_splits=10) and the split loop of src/metrics/
-    inception_score.py: the probabilities in generation order, consecutive splits
-    [i·N//s, (i+1)·N//s), KL with a plain log (no epsilon), exp of the mean KL; numpy mean and
-    (population) std over the splits."""
-    n = probs.shape[0]
+def styleganv_isv_reference(gen_probs: np.ndarray, num_gen: int = 2048,
+                            num_splits: int = 10) -> tuple[float, float]:
+    """universome/stylegan-v @ 1f630af59d8f34a4a70417abc412c1c7c3b0d97c, transcribed from
+    src/metrics/video_inception_score.py (compute_isv; metric_main.py's isv2048_ucf passes
+    num_gen=2048, num_splits=10). The probabilities come from metric_utils.FeatureStats, whose
+    append stores them as float32 and get_all concatenates them: float32 rows. Then
+    ``np.random.RandomState(42).shuffle`` of the rows in place; split i is rows
+    [i·num_gen//num_splits, (i+1)·num_gen//num_splits); KL = part·(log part − log mean part),
+    summed over classes, averaged over rows, exponentiated; numpy mean and std of the scores —
+    all of it on float32 arrays."""
+    gen_probs = np.array(gen_probs, dtype=np.float32)  # FeatureStats.append; a copy
     scores = []
+    np.random.RandomState(42).shuffle(gen_probs)
     for i in range(num_splits):
-        part = probs[i * n // num_splits:(i + 1) * n // num_splits]
-        marginal = part.mean(axis=0, keepdims=True)
-        scores.append(np.exp((part * (np.log(part) - np.log(marginal))).sum(axis=1).mean()))
+        part = gen_probs[i * num_gen // num_splits:(i + 1) * num_gen // num_splits]
+        kl = part * (np.log(part) - np.log(np.mean(part, axis=0, keepdims=True)))
+        scores.append(np.exp(np.mean(np.sum(kl, axis=1))))
     return float(np.mean(scores)), float(np.std(scores))
 
 
@@ -135,24 +140,53 @@ def _peaked_probs(n: int, seed: int, temperature: float) -> np.ndarray:
     return torch.softmax(logits, dim=1).numpy()
 
 
-def test_is_presets_match_styleganv_and_tgan2_references(tmp_path: Path) -> None:
-    ctx = MetricContext(device="cpu", cache_dir=tmp_path)
-    probs = _peaked_probs(2048, seed=1, temperature=0.5)
-    sg = ISStyleGANVUCF101(ISStyleGANVOptions(), ctx)
-    mean, std, details = sg.score(probs)
-    ref = styleganv_isv_reference(probs)
-    assert (mean, std) == pytest.approx(ref, rel=1e-12)
-    assert details["shuffle_seed"] is None and details["splits"] == 10
+def _class_ordered_probs(n: int, classes: int, seed: int) -> np.ndarray:
+    """``(n, classes)`` float32 softmax rows in the order a class-by-class request list gives
+    them (UCF101's requests are sorted by class): row i peaks at class i·classes//n, so
+    consecutive splits hold few classes and a shuffle changes the score."""
+    g = torch.Generator().manual_seed(seed)
+    logits = torch.randn(n, classes, generator=g) * 1.5
+    logits[torch.arange(n), torch.arange(n) * classes // n] += 4.0
+    return torch.softmax(logits, dim=1).numpy()
 
+
+def test_is_styleganv_preset_matches_styleganv_code(tmp_path: Path) -> None:
+    """The preset against StyleGAN-V's compute_isv transcribed above, on 2048 rows where its
+    RandomState(42) shuffle moves both the mean and the std: equal bit for bit."""
+    ctx = MetricContext(device="cpu", cache_dir=tmp_path)
+    probs = _class_ordered_probs(2048, 101, seed=1)
+    ref = styleganv_isv_reference(probs)
+    sg = ISStyleGANVUCF101(ISStyleGANVOptions(), ctx)
+    # the metric keeps the extractor's rows as float64 (exact copies of float32 values)
+    mean, std, details = sg.score(probs.astype(np.float64))
+    assert (mean, std) == ref
+    assert details["shuffle_seed"] == 42 and details["splits"] == 10
+    assert details["dtype"] == "float32"
+    # what version 1 computed (no shuffle, float64) is another number on these rows
+    v1_mean, v1_std = styleganv_isv_v1(probs)
+    assert abs(v1_mean / ref[0] - 1) > 0.05 and abs(v1_std / ref[1] - 1) > 0.05
+    # float32 matters at the level the test checks: float64 steps give another value
+    f64 = inception_score(probs, splits=10, shuffle_seed=42, eps=0.0)
+    assert f64 != ref and f64 == pytest.approx(ref, rel=1e-5)
+
+
+def styleganv_isv_v1(probs: np.ndarray) -> tuple[float, float]:
+    """What ``is_styleganv_ucf101`` v1 computed: no shuffle, float64 steps."""
+    return inception_score(probs, splits=10, shuffle_seed=None, eps=0.0)
+
+
+def test_is_tgan2_preset_matches_tgan2_reference(tmp_path: Path) -> None:
+    ctx = MetricContext(device="cpu", cache_dir=tmp_path)
     draws = _peaked_probs(5 * 400, seed=2, temperature=0.5)
     tg = ISTGAN2UCF101(ISTgan2Options(draws=5, samples_per_draw=400), ctx)
     mean2, std2, details2 = tg.score(draws)
     assert (mean2, std2) == pytest.approx(tgan2_reference(draws, 5, 400), rel=1e-12)
     assert len(details2["draw_scores"]) == 5
     # the two protocols are different numbers on the same samples: one 2048 set scored whole
-    # (TGANv2, splits=1) vs cut into 10 splits (StyleGAN-V)
+    # (TGANv2, splits=1) vs cut into 10 shuffled splits (StyleGAN-V)
+    probs = _peaked_probs(2048, seed=1, temperature=0.5)
     whole = tgan2_reference(probs, 1, 2048)[0]
-    assert whole > mean * 1.005
+    assert whole > styleganv_isv_reference(probs)[0] * 1.005
 
 
 # ------------------------------------------------------------------------------------------------

@@ -347,7 +347,8 @@ class FeatureInceptionScoreMetric(_ExtractorMetric):
 
     higher_is_better: ClassVar[bool] = True
     Options: ClassVar[type[BaseModel]] = FeatureISOptions
-    #: seed of the shuffle before splitting (StyleGAN-V: 42); None keeps the input order
+    #: seed of the ``numpy.random.RandomState`` shuffle of the rows before splitting (None keeps
+    #: the input order); the StyleGAN-V preset :class:`ISStyleGANVUCF101` sets 42, its peer's
     shuffle_seed: ClassVar[int | None] = None
 
     @classmethod
@@ -680,20 +681,24 @@ class _C3DIS(FeatureInceptionScoreMetric):
 
 
 class ISStyleGANVUCF101(_C3DIS):
-    """``is_styleganv_ucf101``: StyleGAN-V's ``isv2048_ucf`` (10 consecutive splits, no shuffle,
-    no epsilon) with its C3D port."""
+    """``is_styleganv_ucf101``: StyleGAN-V's ``isv2048_ucf`` with its C3D port — float32
+    probabilities, rows shuffled with ``numpy.random.RandomState(42)``, 10 consecutive splits of
+    the shuffled rows, no epsilon in the logarithm, every step in float32."""
 
     name: ClassVar[str] = "is_styleganv_ucf101"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
     Options: ClassVar[type[BaseModel]] = ISStyleGANVOptions
+    shuffle_seed: ClassVar[int | None] = 42
 
     def score(self, probs: np.ndarray) -> tuple[float, float, dict[str, Any]]:
         splits = int(self.options.splits)  # type: ignore[attr-defined]
         if probs.shape[0] < max(splits, 2):
             raise MetricError(f"{self.name}: needs at least {max(splits, 2)} generated videos "
                               f"for {splits} splits, got {probs.shape[0]}")
-        mean, std = inception_score(probs, splits=splits, shuffle_seed=None, eps=0.0)
-        return mean, std, {"splits": splits, "shuffle_seed": None, "log_eps": 0.0}
+        mean, std = inception_score(probs, splits=splits, shuffle_seed=self.shuffle_seed,
+                                    eps=0.0, dtype="float32")
+        return mean, std, {"splits": splits, "shuffle_seed": self.shuffle_seed, "log_eps": 0.0,
+                           "dtype": "float32"}
 
 
 class ISTGAN2UCF101(_C3DIS):

@@ -30,8 +30,10 @@ FVD presets (400-d I3D logits, biased covariance ÷N, ``scipy.linalg.sqrtm``):
 
 UCF101 Inception Score presets (StyleGAN-V's TorchScript port of TGANv2's C3D, uint8 input):
 
-- ``is_styleganv_ucf101`` (v1) — StyleGAN-V ``isv2048_ucf``: 2048 videos in generation order (no
-  shuffle), 10 consecutive splits, no epsilon in the logarithm, mean ± std over splits.
+- ``is_styleganv_ucf101`` (v2) — StyleGAN-V ``isv2048_ucf``: 2048 float32 probability rows
+  shuffled with ``numpy.random.RandomState(42)``, then 10 consecutive splits, no epsilon in the
+  logarithm, every step in float32, mean ± std over splits. (v1 did not shuffle and computed in
+  float64.)
 - ``is_tgan2_ucf101`` (v1) — TGANv2 ``scripts/compute_inception_score.py``: 10 draws of 2048
   videos (20,480 generated, cut in request order), each scored with ``splits=1`` and ``1e-20``
   added to every probability; mean ± std over the draws.
@@ -159,20 +161,23 @@ PRESETS: dict[str, ProtocolPreset] = {p.id: p for p in [
         covariance=_BIASED, value_range="[0, inf), lower is better",
         source=f"{_CDFVD}: cdfvd/fvd.py (compute_fvd), cdfvd/third_party/i3d/utils.py"),
     ProtocolPreset(
-        id="is_styleganv_ucf101", version="1", kind="is",
+        id="is_styleganv_ucf101", version="2", kind="is",
         summary="UCF101 Inception Score, StyleGAN-V isv2048_ucf protocol, with its C3D "
                 "(TGANv2's UCF101-finetuned C3D) TorchScript port",
         num_frames=16, num_gen=2048,
-        generated_clips="first num_frames frames, in request order",
+        generated_clips="first num_frames frames; their probability rows shuffled as "
+                        "numpy.random.RandomState(42).shuffle shuffles rows",
         resize_mode="squash_bilinear", size=(112, 112), resized_by="detector",
         network_input="uint8 (B, 3, 16, H, W); the port resizes to 112x112, converts RGB to "
                       "BGR x128 and subtracts the C3D mean",
-        splits=10, shuffle_seed=None, log_eps=0.0,
-        value_range="[1, 101], higher is better; mean ± std (population) over 10 consecutive "
-                    "splits of the 2048 samples, no shuffle, log without epsilon (an exact "
-                    "zero probability is an error, where StyleGAN-V would give NaN)",
+        splits=10, shuffle_seed=42, log_eps=0.0,
+        value_range="[1, 101], higher is better; float32 probabilities, every step in "
+                    "float32; mean ± std (population) over 10 consecutive splits of the "
+                    "shuffled 2048 rows, log without epsilon (an exact zero probability is an "
+                    "error, where StyleGAN-V would give NaN)",
         source=f"{_STYLEGANV}: src/metrics/metric_main.py (isv2048_ucf), "
-               f"src/metrics/video_inception_score.py"),
+               f"src/metrics/video_inception_score.py (compute_isv), src/metrics/"
+               f"metric_utils.py (FeatureStats: float32)"),
     ProtocolPreset(
         id="is_tgan2_ucf101", version="1", kind="is",
         summary="UCF101 Inception Score, TGANv2 protocol: 10 draws of 2048 videos, each scored "
