@@ -307,13 +307,17 @@ def _write_avi(path: Path, frames: np.ndarray) -> None:
             c.mux(p)
 
 
-def _ucf_layout(root: Path, n_per_class: int, h: int, w: int) -> list[Path]:
+def _ucf_layout(root: Path, n_per_class: int, h: int, w: int,
+                lengths: tuple[int, ...] = (16,)) -> list[Path]:
+    """A UCF101-layout folder (two classes, split files); video k of class c has
+    ``lengths[(c·n_per_class + k) % len(lengths)]`` frames."""
     classes = ["Archery", "Biking"]
     files, train, test = [], [], []
     for ci, cls in enumerate(classes):
         for k in range(n_per_class):
             rel = f"{cls}/v_{cls}_g{k + 1:02d}_c01.avi"
-            _write_avi(root / "UCF-101" / rel, _textured_video(10 * ci + k, 16, h, w))
+            t = lengths[(ci * n_per_class + k) % len(lengths)]
+            _write_avi(root / "UCF-101" / rel, _textured_video(10 * ci + k, t, h, w))
             files.append(root / "UCF-101" / rel)
             (test if k % 2 else train).append((rel, ci + 1))
     lists = root / "ucfTrainTestlist"
@@ -379,11 +383,11 @@ def _cdfvd_fvd_peer(real: Path, fake: Path, real_files: list[Path], fake_files: 
 
 
 def _vdmbench_fvd(root: Path, fakes: list[Video], model: nn.Module, metric_cls: type,
-                  cache: Path) -> float:
+                  cache: Path, **options: object) -> float:
     ds = UCF101Dataset(DatasetSpec(name="ucf101", split="trainval", num_videos=2, frames=16,
                                    height=32, width=32, options={"root": str(root)}))
     ctx = MetricContext(device="cpu", cache_dir=cache, dataset=ds)
-    m = metric_cls(CdFVDFolderOptions(num_gen=len(fakes), batch_size=4), ctx)
+    m = metric_cls(CdFVDFolderOptions(num_gen=len(fakes), batch_size=4, **options), ctx)
     m._extractor = I3DStateDictExtractor(model, "0" * 64, preset=m.name)  # type: ignore[arg-type]
     m.update(fakes, requests_for(fakes))
     return m.compute().value
@@ -407,6 +411,109 @@ def test_cdfvd_folder_preset_matches_cdfvd_pipeline(tmp_path: Path, metric_cls: 
     ours = _vdmbench_fvd(tmp_path / "ucf", fakes, model, metric_cls, tmp_path / "cache")
     assert ours == pytest.approx(peer, rel=1e-6)
     assert ours > 0
+
+
+class VideoClipsStandIn:
+    """Stands in for torchvision's ``VideoClips`` under cd-fvd's ``VideoDataset`` (torchvision
+    0.29.1's decodes only through torchcodec, which the peer set does not install): the same
+    interface and clip list as torchvision 0.29.1's with ``frames_between_clips=1`` and no
+    frame rate — video i's pts are its frame indices, its clips every run of
+    ``clip_length_in_frames`` consecutive indices (none when it is shorter), ``get_clip(idx)``
+    raises IndexError at ``idx >= num_clips()`` and otherwise reads the clip
+    ``self.get_clip_location(idx)`` names (cd-fvd replaces that method with its random draw) —
+    decoded with PyAV, THWC uint8. Everything else is cd-fvd's own code."""
+
+    def __init__(self, video_paths: list[str], clip_length_in_frames: int = 16,
+                 frames_between_clips: int = 1, frame_rate: int | None = None,
+                 _precomputed_metadata: dict | None = None, num_workers: int = 0) -> None:
+        import av
+
+        assert frames_between_clips == 1 and frame_rate is None
+        self.video_paths = list(video_paths)
+        if _precomputed_metadata is None:
+            self.video_pts = []
+            for p in self.video_paths:
+                with av.open(p) as c:
+                    self.video_pts.append(torch.arange(sum(1 for _ in c.decode(video=0))))
+        else:
+            self.video_paths = _precomputed_metadata["video_paths"]
+            self.video_pts = _precomputed_metadata["video_pts"]
+        self.num_frames = clip_length_in_frames
+        self.clips = [pts.unfold(0, clip_length_in_frames, 1) if len(pts) >= clip_length_in_frames
+                      else torch.zeros((0, clip_length_in_frames), dtype=torch.long)
+                      for pts in self.video_pts]
+        self.cumulative_sizes = torch.tensor([len(c) for c in self.clips]).cumsum(0).tolist()
+
+    @property
+    def metadata(self) -> dict:
+        return {"video_paths": self.video_paths, "video_pts": self.video_pts, "video_fps": None}
+
+    def num_videos(self) -> int:
+        return len(self.video_paths)
+
+    def num_clips(self) -> int:
+        return self.cumulative_sizes[-1]
+
+    def get_clip(self, idx: int) -> tuple[torch.Tensor, torch.Tensor, dict, int]:
+        import av
+
+        if idx >= self.num_clips():
+            raise IndexError(f"Index {idx} out of range ({self.num_clips()} number of clips)")
+        video_idx, clip_idx = self.get_clip_location(idx)  # type: ignore[attr-defined]
+        pts = self.clips[video_idx][clip_idx]
+        with av.open(self.video_paths[video_idx]) as c:
+            frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+        video = torch.from_numpy(np.stack(frames[int(pts[0]):int(pts[-1]) + 1]))
+        return video, torch.zeros((1, 0)), {"video_fps": 25.0}, video_idx
+
+
+def _cdfvd_folder_peer(real: Path, fake: Path, model: nn.Module, resolution: int, ckpt: Path,
+                       n_fake: int, monkeypatch: pytest.MonkeyPatch) -> tuple[float, list[str]]:
+    """cd-fvd's own ``load_videos(data_type='video_folder', num_workers=0)``,
+    ``compute_real_stats``, ``compute_fake_stats`` and ``compute_fvd_from_stats`` with
+    :class:`VideoClipsStandIn` under its ``VideoDataset`` → (FVD, the fake folder's files in the
+    order cd-fvd lists them)."""
+    data_utils = import_peer("cdfvd.utils.data_utils")
+    fvd_mod = import_peer("cdfvd.fvd")
+    monkeypatch.setattr(data_utils, "VideoClips", VideoClipsStandIn)
+    torch.save(_seeded_cdfvd_i3d().state_dict(), ckpt)
+    with warnings.catch_warnings(), torch.random.fork_rng(devices=[]):
+        warnings.simplefilter("ignore")
+        ev = fvd_mod.cdfvd("i3d", n_real="full", n_fake=n_fake, ckpt_path=str(ckpt),
+                           device="cpu")
+        ev.model = model.eval()
+        loaders = [ev.load_videos(str(folder), resolution=resolution, data_type="video_folder",
+                                  num_workers=0, batch_size=4) for folder in (real, fake)]
+        ev.compute_real_stats(loaders[0])
+        ev.compute_fake_stats(loaders[1])
+        value = float(ev.compute_fvd_from_stats())
+    return value, list(loaders[1].dataset._clips.video_paths)
+
+
+def test_cdfvd_folder_preset_matches_cdfvd_windows_on_long_videos(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Videos longer than 16 frames (17–30 real frames, one video of 12 that cd-fvd replaces;
+    24 generated): the preset (window_draw 'cdfvd') equals cd-fvd's own loader and statistics
+    run with num_workers=0 (measured: equal to the last bit); vdmbench's 'seeded' draw picks
+    other windows and gives another number (measured +1.4 %)."""
+    hw = (144, 176)
+    _ucf_layout(tmp_path / "ucf", 4, *hw, lengths=(24, 20, 12, 30, 24, 17))
+    fake_dir = tmp_path / "fake"
+    arrays = {}
+    for k in range(8):
+        path = fake_dir / f"fake_{k:02d}.avi"
+        arrays[str(path)] = _textured_video(100 + k, 24, *hw, bright=25.0)
+        _write_avi(path, arrays[str(path)])
+    model = TinyVideoNet()
+    peer, fake_order = _cdfvd_folder_peer(tmp_path / "ucf" / "UCF-101", fake_dir, model, 128,
+                                          tmp_path / "i3d.pt", len(arrays), monkeypatch)
+    # vdmbench's generated videos in request order play the fake folder's listing order
+    fakes = [Video(torch.from_numpy(arrays[p]), fps=25.0) for p in fake_order]
+    ours = _vdmbench_fvd(tmp_path / "ucf", fakes, model, FVDCDFVD128, tmp_path / "cache")
+    seeded = _vdmbench_fvd(tmp_path / "ucf", fakes, model, FVDCDFVD128, tmp_path / "cache",
+                           window_draw="seeded")
+    assert ours == pytest.approx(peer, rel=1e-9)
+    assert abs(seeded / peer - 1) > 1e-3
 
 
 def test_cdfvd_prepare_matches_cdfvd_preprocess_and_byte() -> None:

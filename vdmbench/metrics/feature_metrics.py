@@ -13,6 +13,8 @@ networks.
 
 from __future__ import annotations
 
+import hashlib
+import os
 from abc import abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -434,10 +436,19 @@ class CdFVDArrayOptions(_I3DStateDictOptions):
 class CdFVDFolderOptions(_I3DStateDictOptions):
     """``fvd_cdfvd_128`` / ``fvd_cdfvd_256`` options. ``num_real``: None = every video
     (cd-fvd's ``n_real='full'``); ``num_gen``: the number of generated videos required (cd-fvd's
-    ``n_fake``; it resamples when given fewer, which cannot be reproduced, so vdmbench refuses)."""
+    ``n_fake``; it resamples when given fewer, which cannot be reproduced, so vdmbench refuses).
+    ``window_draw``: which 16-frame window of a longer video is measured — ``cdfvd``: the
+    windows cd-fvd's loader draws with ``num_workers=0`` (:func:`~vdmbench.metrics.protocols.
+    cdfvd_windows`); ``seeded``: vdmbench's own draw, one ``default_rng([seed, …])`` per video,
+    independent of the listing order and of every other video."""
 
     num_real: int | None = Field(None, gt=1)
     num_gen: int = Field(2048, gt=1)
+    seed: int = Field(42, ge=0, description="cd-fvd's seed (cdfvd(seed=42)); for window_draw "
+                      "'seeded' the seed of the per-video generators")
+    window_draw: Literal["cdfvd", "seeded"] = Field(
+        "cdfvd", description="'cdfvd': cd-fvd's windows with num_workers=0 (its deterministic "
+        "mode); 'seeded': vdmbench's per-video seeded draw")
 
 
 class ISStyleGANVOptions(FeatureISOptions):
@@ -577,9 +588,10 @@ class FVDCDFVDArray(_CdFVDBase):
 class _FVDCDFVDFolder(_CdFVDBase):
     """cd-fvd's folder pipeline (see :func:`vdmbench.metrics.protocols.cdfvd_prepare`): every
     source video, a random window each, a too-short video replaced by the next usable one;
-    generated videos prepared the same way, exactly ``num_gen`` of them."""
+    generated videos prepared the same way, exactly ``num_gen`` of them. The windows: option
+    ``window_draw`` (``cdfvd``: cd-fvd's own with ``num_workers=0``; ``seeded``: vdmbench's)."""
 
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
     Options: ClassVar[type[BaseModel]] = CdFVDFolderOptions
     resolution: ClassVar[int]
 
@@ -587,6 +599,106 @@ class _FVDCDFVDFolder(_CdFVDBase):
         super().__init__(options, context)
         self._pending_short = 0
         self._gen_offset = 0
+        self._listed: tuple[list[Any], str, str | None] | None = None
+        self._gen_windows: dict[int, int] | None = None
+        self._gen_frames = 0
+
+    @property
+    def _cdfvd_draw(self) -> bool:
+        return self.options.window_draw == "cdfvd"  # type: ignore[attr-defined]
+
+    # -- cd-fvd's window draw -------------------------------------------------------------------
+    def _listed_reference_videos(self) -> tuple[list[Any], str, str | None]:
+        """(the reference videos in cd-fvd's loader order, how that order was found, sha256 of
+        it or None). With the dataset's ``videos_dir`` and videos that have a ``path``: the
+        order :func:`~vdmbench.metrics.protocols.cdfvd_listing` gives (the file system's), so
+        the draws land on the videos they land on in cd-fvd run on that folder; otherwise the
+        dataset's order."""
+        if self._listed is not None:
+            return self._listed
+        from vdmbench.metrics.protocols import CDFVD_VIDEO_EXTENSIONS, cdfvd_listing
+
+        videos = [v for batch in self._reference_batches() for v in batch]
+        folder = getattr(self.context.dataset, "videos_dir", None)
+        if folder is None or any(getattr(v, "path", None) is None for v in videos):
+            self._listed = (videos, "dataset order", None)
+            return self._listed
+        rank = {os.path.realpath(p): i for i, p in enumerate(cdfvd_listing(folder))}
+        keyed = []
+        for v in videos:
+            k = rank.get(os.path.realpath(v.path))
+            if k is None:
+                raise MetricError(f"{self.name}: {v.path} is not among the files cd-fvd's "
+                                  f"folder loader lists under {folder} (names ending in "
+                                  f"{', '.join(CDFVD_VIDEO_EXTENSIONS)})")
+            keyed.append((k, v))
+        keyed.sort(key=lambda kv: kv[0])
+        ordered = [v for _, v in keyed]
+        digest = hashlib.sha256("\n".join(os.path.relpath(v.path, folder)
+                                          for v in ordered).encode()).hexdigest()
+        self._listed = (ordered, f"cd-fvd's listing of {folder} (glob order)", digest)
+        return self._listed
+
+    def reference_key(self) -> tuple[str, dict[str, Any]]:
+        """As the base, and with ``window_draw: cdfvd`` the listing order's sha256: the same
+        files listed in another order get other windows."""
+        key, material = super().reference_key()
+        if not self._cdfvd_draw or getattr(self.context.dataset, "videos_dir", None) is None:
+            return key, material
+        digest = self._listed_reference_videos()[2]
+        if digest is None:
+            return key, material
+        material = {**material, "cdfvd_listing_sha256": digest}
+        return hashlib.sha256(f"{key}:{digest}".encode()).hexdigest(), material
+
+    def _compute_cdfvd_reference(self) -> tuple[FeatureStats, dict[str, Any]]:
+        from vdmbench.metrics.protocols import cdfvd_windows
+
+        n = int(self.options.num_frames)  # type: ignore[attr-defined]
+        videos, order, _ = self._listed_reference_videos()
+        counts = [int(v.num_frames) for v in videos]
+        try:
+            windows = cdfvd_windows(counts, n, int(self.options.seed),  # type: ignore[attr-defined]
+                                    self.options.num_real)  # type: ignore[attr-defined]
+        except ValueError:
+            raise MetricError(f"{self.name}: none of the {len(videos)} reference videos has "
+                              f"{n} frames") from None
+        if len(windows) < 2:
+            raise MetricError(f"{self.name}: the dataset gave {len(windows)} usable reference "
+                              f"videos; at least 2 are needed")
+        stats = FeatureStats()
+        with _progress(self.context.progress, f"{self.name}: reference features",
+                       len(windows)) as advance:
+            for s in range(0, len(windows), self.batch_size):
+                part = windows[s:s + self.batch_size]
+                clips = [self.prepare_real(torch.as_tensor(videos[i].read(start, n)))
+                         for i, start in part]
+                self._stream(clips, [f"reference video {i}" for i, _ in part], stats)
+                advance(len(part))
+        self._listed = None  # in-memory reference videos are not kept
+        return stats, {"videos": len(windows), "skipped": sum(c < n for c in counts),
+                       "window_draw": "cdfvd", "video_order": order}
+
+    def _cdfvd_generated_start(self, total: int, index: int, name: str) -> int:
+        """First frame of generated video ``index`` (request order plays the folder's listing
+        order) under cd-fvd's draw over ``num_gen`` videos of ``total`` frames each."""
+        from vdmbench.metrics.protocols import cdfvd_windows
+
+        num_gen = int(self.options.num_gen)  # type: ignore[attr-defined]
+        if self._gen_windows is None:
+            n = int(self.options.num_frames)  # type: ignore[attr-defined]
+            seed = int(self.options.seed)  # type: ignore[attr-defined]
+            self._gen_windows = dict(cdfvd_windows([total] * num_gen, n, seed, num_gen))
+            self._gen_frames = total
+        if total != self._gen_frames:
+            raise MetricError(f"{self.name}: request {name} has {total} frames, earlier "
+                              f"generated videos {self._gen_frames}; window_draw 'cdfvd' "
+                              f"reproduces cd-fvd's draw for generated videos of one length "
+                              f"(use window_draw: seeded)")
+        if index >= num_gen:
+            raise MetricError(f"{self.name}: more than num_gen={num_gen} generated videos "
+                              f"(request {name})")
+        return self._gen_windows[index]
 
     def prepare_real(self, clip: torch.Tensor) -> torch.Tensor:
         from vdmbench.metrics.protocols import cdfvd_prepare
@@ -611,13 +723,15 @@ class _FVDCDFVDFolder(_CdFVDBase):
         return clips
 
     def _compute_reference(self) -> tuple[FeatureStats, dict[str, Any]]:
+        if self._cdfvd_draw:
+            return self._compute_cdfvd_reference()
         self._pending_short = 0
         stats, info = super()._compute_reference()
         if self._pending_short:
             raise MetricError(f"{self.name}: the last {self._pending_short} reference videos "
                               f"are shorter than {self.options.num_frames} frames and no later "  # type: ignore[attr-defined]
                               f"video can replace them (cd-fvd fails here too)")
-        return stats, info
+        return stats, {**info, "window_draw": "seeded"}
 
     def generated_clip(self, frames: torch.Tensor, name: str) -> torch.Tensor:
         from vdmbench.metrics.protocols import random_offset
@@ -625,11 +739,16 @@ class _FVDCDFVDFolder(_CdFVDBase):
         n = self.options.num_frames  # type: ignore[attr-defined]
         index = self._n_videos + self._gen_offset
         self._gen_offset += 1
-        offset = random_offset(int(frames.shape[0]), n,
-                               self.options.seed, 1_000_003 + index)  # type: ignore[attr-defined]
-        if offset is None:
-            raise MetricError(f"{self.name}: request {name} has {frames.shape[0]} frames; the "
+        total = int(frames.shape[0])
+        if total < n:
+            raise MetricError(f"{self.name}: request {name} has {total} frames; the "
                               f"protocol needs at least {n}")
+        if self._cdfvd_draw:
+            offset = self._cdfvd_generated_start(total, index, name)
+        else:
+            offset = random_offset(total, n, self.options.seed,  # type: ignore[attr-defined]
+                                   1_000_003 + index)
+            assert offset is not None
         return self.prepare_real(frames[offset:offset + n])
 
     def update(self, videos: Sequence[Video], requests: Sequence[GenerationRequest],

@@ -43,8 +43,12 @@ UCF101 Inception Score presets (StyleGAN-V's TorchScript port of TGANv2's C3D, u
 
 from __future__ import annotations
 
+import glob
 import io
 import math
+import os
+import random
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -250,6 +254,75 @@ def random_offset_clip(frames: torch.Tensor, num_frames: int, seed: int, index: 
     if offset is None:
         return None
     return frames[offset:offset + num_frames]
+
+
+#: the file name endings cd-fvd 0.1.1's folder loader globs for, in the order it globs them
+#: (``cdfvd/utils/data_utils.py``, ``VID_EXTENSIONS``)
+CDFVD_VIDEO_EXTENSIONS = (".avi", ".mp4", ".webm", ".mov", ".mkv", ".m4v")
+
+
+def cdfvd_listing(folder: str | os.PathLike[str]) -> list[str]:
+    """The video files under ``folder`` in the order cd-fvd's ``VideoDataset`` indexes them: for
+    each ending of :data:`CDFVD_VIDEO_EXTENSIONS` in turn, ``glob.glob(folder/**/*ending,
+    recursive=True)`` — the file system's directory order, not sorted."""
+    found: list[str] = []
+    for ending in CDFVD_VIDEO_EXTENSIONS:
+        found.extend(glob.glob(os.path.join(os.fspath(folder), "**", "*" + ending),
+                               recursive=True))
+    return found
+
+
+def cdfvd_windows(num_frames: Sequence[int], length: int, seed: int, count: int | None = None
+                  ) -> list[tuple[int, int]]:
+    """``(video index, first frame)`` of every clip cd-fvd 0.1.1's folder loader gives when run
+    with ``num_workers=0``, in the order it gives them.
+
+    ``num_frames[i]``: frames of video ``i`` in the loader's order (:func:`cdfvd_listing`);
+    ``count``: clips wanted (cd-fvd's ``n_real`` / ``n_fake``; None = ``'full'``, one pass).
+    The draws are cd-fvd's: ``compute_real_stats`` / ``compute_fake_stats`` seed Python's
+    ``random`` and torch's generator with ``seed`` before the pass; the DataLoader
+    (``shuffle=True``) visits the videos in the order its ``RandomSampler`` draws from torch's
+    generator (reproduced here by iterating such a DataLoader over the indices, with torch's
+    global CPU generator seeded as cd-fvd seeds it and restored afterwards); each visit of
+    video ``i`` moves on to the next video while it has no window (torchvision's ``VideoClips``
+    counts ``T − length + 1`` windows, stride 1; past the last video, or at an index at or past
+    the total number of windows, the loader retries at ``(i + 1) mod`` that total) and takes
+    window ``random.randint(0, windows − 1)``. Further passes (when ``count`` exceeds the
+    videos) draw a new order from the same generator. Raises ``ValueError`` when no video has
+    ``length`` frames."""
+    from torch.utils.data import DataLoader
+
+    windows = [max(int(t) - length + 1, 0) for t in num_frames]
+    total = sum(windows)
+    if total == 0:
+        raise ValueError(f"no video has {length} frames")
+    n = len(windows)
+    want = n if count is None else count
+    rng = random.Random(seed)
+    out: list[tuple[int, int]] = []
+
+    def visit(i: int) -> tuple[int, int]:
+        while True:
+            if i >= total:  # VideoClips.get_clip: index out of range
+                i = (i + 1) % total
+                continue
+            j = i
+            while j < n and windows[j] <= 0:
+                j += 1
+            if j == n:  # no video with a window from i on: the loader's retry
+                i = (i + 1) % total
+                continue
+            return j, rng.randint(0, windows[j] - 1)
+
+    with torch.random.fork_rng(devices=[]):
+        torch.random.default_generator.manual_seed(seed)
+        loader = DataLoader(range(n), batch_size=1, shuffle=True, num_workers=0)
+        while len(out) < want:
+            for batch in loader:
+                out.append(visit(int(batch[0])))
+                if len(out) >= want:
+                    break
+    return out
 
 
 # ------------------------------------------------------------------------------------------------
