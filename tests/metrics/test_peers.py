@@ -35,7 +35,12 @@ from vdmbench.metrics.feature_metrics import (
 from vdmbench.metrics.frechet import FeatureStats, frechet_distance, frechet_distance_from_stats
 from vdmbench.metrics.i3d import InceptionI3d, load_i3d_state_dict
 from vdmbench.metrics.inception_score import inception_score
-from vdmbench.metrics.protocols import cdfvd_i3d_input, cdfvd_prepare, styleganv_prepare_real
+from vdmbench.metrics.protocols import (
+    cdfvd_i3d_input,
+    cdfvd_prepare,
+    cdfvd_windows,
+    styleganv_prepare_real,
+)
 from vdmbench.metrics.real_extractors import I3DStateDictExtractor
 from vdmbench.suite import DatasetSpec
 from vdmbench.video import Video
@@ -514,6 +519,65 @@ def test_cdfvd_folder_preset_matches_cdfvd_windows_on_long_videos(
                            window_draw="seeded")
     assert ours == pytest.approx(peer, rel=1e-9)
     assert abs(seeded / peer - 1) > 1e-3
+
+
+class _LoggingClips(VideoClipsStandIn):
+    """The stand-in without decoding: ``get_clip`` logs (video, first frame) and returns a
+    blank 16×8×8 clip."""
+
+    log: list[tuple[int, int]] = []
+
+    def get_clip(self, idx: int) -> tuple[torch.Tensor, torch.Tensor, dict, int]:
+        if idx >= self.num_clips():
+            raise IndexError(f"Index {idx} out of range ({self.num_clips()} number of clips)")
+        video_idx, clip_idx = self.get_clip_location(idx)  # type: ignore[attr-defined]
+        self.log.append((video_idx, int(self.clips[video_idx][clip_idx][0])))
+        return (torch.zeros((self.num_frames, 8, 8, 3), dtype=torch.uint8), torch.zeros((1, 0)),
+                {}, video_idx)
+
+
+@pytest.mark.parametrize(("lengths", "count"), [
+    ((40, 16, 12, 25, 90, 17, 30, 12), None),  # short videos in the middle and at the end
+    ((20, 12, 33, 18, 16), 13),  # n_real above the number of videos: more passes
+])
+def test_cdfvd_windows_match_cdfvd_loader(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          lengths: tuple[int, ...], count: int | None) -> None:
+    """:func:`cdfvd_windows` against cd-fvd's own ``VideoDataset`` and DataLoader
+    (``load_videos(..., num_workers=0)``) after its ``seed_everything``, iterated as
+    ``compute_real_stats`` iterates it (again while fewer than ``n_real`` clips): the same
+    (video, first frame) sequence, with short videos replaced (also past the last video, where
+    the loader wraps around) and repeated passes."""
+    import pickle
+
+    data_utils = import_peer("cdfvd.utils.data_utils")
+    fvd_mod = import_peer("cdfvd.fvd")
+    metric_utils = import_peer("cdfvd.utils.metric_utils")
+    monkeypatch.setattr(data_utils, "VideoClips", _LoggingClips)
+    monkeypatch.setattr(_LoggingClips, "log", [])
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    for k in range(len(lengths)):
+        (folder / f"v{k}.avi").write_bytes(b"")
+    listed = [str(folder / f"v{k}.avi") for k in range(len(lengths))]
+    pts = [torch.arange(t) for t in lengths]
+    with open(folder / "metadata_16.pkl", "wb") as f:  # cd-fvd's metadata cache
+        pickle.dump({"video_paths": listed, "video_pts": pts, "video_fps": None}, f)
+    ev = object.__new__(fvd_mod.cdfvd)  # load_videos uses no model
+    with torch.random.fork_rng(devices=[]):
+        loader = ev.load_videos(str(folder), resolution=8, data_type="video_folder",
+                                num_workers=0, batch_size=4)
+        metric_utils.seed_everything(42)  # what compute_real_stats does first
+        got = 0
+        while got < (len(lengths) if count is None else count):
+            for batch in loader:
+                got += batch["video"].shape[0]
+                if count is not None and got >= count:
+                    break
+            if count is None:
+                break
+    want = cdfvd_windows([len(p) for p in pts], 16, 42, count)
+    assert _LoggingClips.log[:len(want)] == want
+    assert len({v for v, _ in want}) > 2 and len(set(want)) > 2
 
 
 def test_cdfvd_prepare_matches_cdfvd_preprocess_and_byte() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -11,6 +13,7 @@ from vdmbench.metrics.protocols import (
     PRESETS,
     c3d_input,
     cdfvd_i3d_input,
+    cdfvd_windows,
     get_preset,
     network_input,
     random_offset_clip,
@@ -71,3 +74,23 @@ def test_network_inputs() -> None:
     assert kwargs == {"rescale": True, "resize": True, "return_features": True}
     with pytest.raises(UnknownNameError):
         network_input("psnr", batch)
+
+
+def test_cdfvd_windows_leave_the_global_generators_alone() -> None:
+    """cd-fvd's draw is reproduced without touching the caller's torch or Python generators;
+    every window lies inside its video, each listed video with a window is visited once in a
+    'full' pass, and no video with a window means an error. (Agreement with cd-fvd's own loader:
+    tests/metrics/test_peers.py.)"""
+    torch.manual_seed(7)
+    random.seed(7)
+    torch_state, py_state = torch.random.get_rng_state(), random.getstate()
+    lengths = [24, 16, 30, 12, 20]
+    got = cdfvd_windows(lengths, 16, 42)
+    assert torch.equal(torch.random.get_rng_state(), torch_state)
+    assert random.getstate() == py_state
+    assert got == cdfvd_windows(lengths, 16, 42) != cdfvd_windows(lengths, 16, 43)
+    assert len(got) == 5 and all(0 <= s <= lengths[v] - 16 for v, s in got)
+    assert sorted(v for v, _ in got) == [0, 1, 2, 4, 4]  # the 12-frame video: the next one
+    assert len(cdfvd_windows(lengths, 16, 42, count=12)) == 12
+    with pytest.raises(ValueError, match="no video has 16 frames"):
+        cdfvd_windows([10, 15], 16, 42)

@@ -155,7 +155,7 @@ def test_cdfvd_and_is_metrics(i3d_ts: Path, tmp_path) -> None:
     is_metric.update(vids, requests_for(vids))
     val = is_metric.compute()
     assert val.n == 6 and 1.0 <= val.value <= 101 and val.std is not None
-    assert val.details["shuffle_seed"] is None and val.details["log_eps"] == 0.0
+    assert val.details["shuffle_seed"] == 42 and val.details["log_eps"] == 0.0
 
 
 def test_styleganv_preset_prepares_whole_ucf101_videos(i3d_ts: Path, tmp_path: Path) -> None:

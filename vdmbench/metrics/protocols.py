@@ -18,12 +18,14 @@ FVD presets (400-d I3D logits, biased covariance ÷N, ``scipy.linalg.sqrtm``):
   each at a seeded random offset (shorter videos discarded). Generated videos: first 16 frames.
   The detector gets uint8 ``(B, 3, T, H, W)`` (what StyleGAN-V's loaders give it) and
   ``rescale=True, resize=True``.
-- ``fvd_cdfvd_128`` / ``fvd_cdfvd_256`` (v1) — cd-fvd 0.1.1's folder pipeline (what its
-  published numbers use): every real video (``n_real='full'``), one random 16-frame window each
-  (a too-short video is replaced by the next usable one); real and generated clips alike: short
-  side to 128/256 (bilinear, antialias, long side rounded up), centre crop, ×255 and truncation
-  to uint8 (``.byte()``), then squash to 224×224 (bilinear, no antialias) and 2x/255 − 1.
-  ``num_gen`` (2048) generated videos exactly.
+- ``fvd_cdfvd_128`` / ``fvd_cdfvd_256`` (v2) — cd-fvd 0.1.1's folder pipeline (what its
+  published numbers use): every real video (``n_real='full'``), one 16-frame window each (a
+  too-short video is replaced by the next usable one), the windows cd-fvd's loader draws with
+  ``num_workers=0`` (:func:`cdfvd_windows`; option ``window_draw: seeded`` draws vdmbench's
+  own instead, v1's draw); real and generated clips alike: short side to 128/256 (bilinear,
+  antialias, long side rounded up), centre crop, ×255 and truncation to uint8 (``.byte()``),
+  then squash to 224×224 (bilinear, no antialias) and 2x/255 − 1. ``num_gen`` (2048)
+  generated videos exactly.
 - ``fvd_cdfvd_array`` (v1) — cd-fvd's numpy-array API (``compute_fvd`` on arrays): first 2048
   sorted real videos, a seeded random window each; generated: first 16 frames; every frame
   squashed to 224×224 (bilinear, no crop, no antialias), 2x/255 − 1. Not the published pipeline.
@@ -101,29 +103,38 @@ _BIASED = "biased (divide by N), float64; sqrtm(Σ_gen Σ_real) by scipy.linalg.
 
 def _cdfvd_folder(resolution: int) -> ProtocolPreset:
     return ProtocolPreset(
-        id=f"fvd_cdfvd_{resolution}", version="1", kind="fvd",
+        id=f"fvd_cdfvd_{resolution}", version="2", kind="fvd",
         summary=f"cd-fvd folder pipeline at resolution {resolution} (what its published numbers "
                 f"use): VideoGPT I3D (i3d_pretrained_400.pt), 400-d logits",
         num_frames=16, num_real=None, num_gen=2048,
-        real_clips="every video of the dataset's split (n_real='full'); one num_frames window "
-                   "each at a random offset from default_rng([seed, 1000·index + k]); a video "
-                   "shorter than num_frames is replaced by the next usable one (k = 1, 2, … "
-                   "for the replacements: that video's clips count more than once)",
+        real_clips="every video of the dataset's split (n_real='full'; num_real: cd-fvd's "
+                   "n_real); one num_frames window each, a video shorter than num_frames "
+                   "replaced by the next usable one (whose clips then count more than once). "
+                   "window_draw 'cdfvd' (default): the windows cd-fvd's loader draws with "
+                   "num_workers=0 — videos in cd-fvd's listing order (glob of the videos "
+                   "folder), visited in the order of a shuffling torch DataLoader after torch's "
+                   "generator is seeded with seed (42), each taking window "
+                   "random.randint(0, T − num_frames) from Python's random seeded with seed; "
+                   "'seeded': an offset from default_rng([seed, 1000·index + k]) per video in "
+                   "sorted order (k counts the replacements)",
         real_preparation=f"uint8 → float /255; short side to {resolution} (bilinear, "
                          f"antialias, align_corners=False, long side ceil(long·{resolution}/"
                          f"short)); centre crop {resolution}×{resolution} (offset (size − "
                          f"{resolution}) // 2); ×255 then truncation to uint8 (.byte())",
-        generated_clips="the same preparation as real clips; a video longer than num_frames: "
-                        "one window at a random offset from default_rng([seed, 1_000_003 + "
-                        "index]); exactly num_gen videos",
+        generated_clips="the same preparation as real clips; exactly num_gen videos; a video "
+                        "longer than num_frames: one window — 'cdfvd': cd-fvd's draw over the "
+                        "num_gen videos in request order (as a folder listed in that order), "
+                        "every video of one length; 'seeded': an offset from "
+                        "default_rng([seed, 1_000_003 + index])",
         resize_mode="squash_bilinear", size=(224, 224), resized_by="vdmbench",
         network_input="float32 (B, 3, T, 224, 224): frames squashed to 224×224 (bilinear, "
                       "align_corners=False, no antialias), then 2·x/255 − 1",
         detector_call={"rescale": False, "resize": False, "return_features": True},
         covariance=_BIASED, value_range="[0, inf), lower is better",
-        source=f"{_CDFVD}: cdfvd/utils/data_utils.py (VideoDataset, preprocess), cdfvd/fvd.py "
-               f"(compute_real_stats, compute_fake_stats), cdfvd/third_party/i3d/utils.py "
-               f"(preprocess_i3d)")
+        source=f"{_CDFVD}: cdfvd/utils/data_utils.py (VideoDataset, "
+               f"get_random_clip_from_video, VideoData._dataloader, preprocess), cdfvd/fvd.py "
+               f"(compute_real_stats, compute_fake_stats: seed_everything), "
+               f"cdfvd/third_party/i3d/utils.py (preprocess_i3d)")
 
 
 PRESETS: dict[str, ProtocolPreset] = {p.id: p for p in [
@@ -309,7 +320,7 @@ def cdfvd_windows(num_frames: Sequence[int], length: int, seed: int, count: int 
             j = i
             while j < n and windows[j] <= 0:
                 j += 1
-            if j == n:  # no video with a window from i on: the loader's retry
+            if j >= n:  # no video with a window from i on: the loader's retry
                 i = (i + 1) % total
                 continue
             return j, rng.randint(0, windows[j] - 1)
