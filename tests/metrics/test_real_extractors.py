@@ -193,3 +193,41 @@ def test_loading_a_detector_prints_no_torchscript_deprecation(tmp_path) -> None:
         load_torchscript(path, "cpu")
         warnings.warn("after the call", FutureWarning, stacklevel=1)
     assert [str(w.message) for w in caught] == ["after the call"]
+
+
+def test_cdfvd_folder_window_draws_in_the_reference_key_and_generated_lengths(
+        tmp_path: Path) -> None:
+    """``window_draw: cdfvd`` keys the reference statistics by cd-fvd's listing order too (the
+    same files listed in another order get other windows) and refuses generated videos of mixed
+    lengths, whose draw it cannot know in advance; ``seeded`` accepts them."""
+    from test_peers import TinyVideoNet, _ucf_layout
+
+    from vdmbench.data.ucf101 import UCF101Dataset
+    from vdmbench.metrics.feature_metrics import FVDCDFVD128, CdFVDFolderOptions
+    from vdmbench.metrics.real_extractors import I3DStateDictExtractor
+    from vdmbench.suite import DatasetSpec
+
+    _ucf_layout(tmp_path / "ucf", 2, 60, 80, lengths=(20, 24))
+    ds = UCF101Dataset(DatasetSpec(name="ucf101", split="trainval", num_videos=2, frames=16,
+                                   height=48, width=64, options={"root": str(tmp_path / "ucf")}))
+    ctx = MetricContext(device="cpu", cache_dir=tmp_path / "cache", dataset=ds)
+
+    def metric(**options: object) -> FVDCDFVD128:
+        m = FVDCDFVD128(CdFVDFolderOptions(num_gen=3, batch_size=2, **options), ctx)
+        m._extractor = I3DStateDictExtractor(TinyVideoNet(), "0" * 64,  # type: ignore[arg-type]
+                                             preset=m.name)
+        return m
+
+    key, material = metric().reference_key()
+    seeded_key, seeded_material = metric(window_draw="seeded").reference_key()
+    assert len(material["cdfvd_listing_sha256"]) == 64
+    assert "cdfvd_listing_sha256" not in seeded_material and key != seeded_key
+    mixed = make_videos(2, seed=3, frames=24, size=40) + make_videos(1, seed=4, frames=20,
+                                                                     size=40)
+    with pytest.raises(MetricError, match="request g2 has 20 frames, earlier generated videos "
+                                          "24; window_draw 'cdfvd'"):
+        metric().update(mixed, requests_for(mixed))
+    m = metric(window_draw="seeded")
+    m.update(mixed, requests_for(mixed))
+    v = m.compute()
+    assert v.n == 3 and v.details["window_draw"] == "seeded" and v.value > 0
