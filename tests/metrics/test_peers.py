@@ -17,7 +17,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from metric_test_utils import requests_for
-from peer_utils import import_peer, torchvision_works
+from peer_utils import import_peer
 from PIL import Image
 from torch import nn
 
@@ -349,44 +349,6 @@ class TinyVideoNet(nn.Module):
         return self.proj(F.adaptive_avg_pool3d(x, (2, 4, 4)).flatten(1) * 4.0)
 
 
-def _peer_loader(files: list[Path], resolution: int, batch: int) -> list[dict[str, torch.Tensor]]:
-    """cd-fvd's VideoDataset items for 16-frame videos (one window each): frames as
-    torchvision's PyAV reader gives them (RGB uint8, THWC), through cd-fvd's own ``preprocess``.
-    With a working torchvision, cd-fvd's ``load_videos`` is used instead (see the test)."""
-    import av
-
-    data_utils = import_peer("cdfvd.utils.data_utils")
-    items = []
-    for f in files:
-        with av.open(str(f)) as c:
-            frames = np.stack([fr.to_ndarray(format="rgb24") for fr in c.decode(video=0)])
-        items.append(data_utils.preprocess(torch.from_numpy(frames), resolution)["video"])
-    return [{"video": torch.stack(items[s:s + batch])} for s in range(0, len(items), batch)]
-
-
-def _cdfvd_fvd_peer(real: Path, fake: Path, real_files: list[Path], fake_files: list[Path],
-                    model: nn.Module, resolution: int, ckpt: Path) -> float:
-    fvd_mod = import_peer("cdfvd.fvd")
-    torch.save(_seeded_cdfvd_i3d().state_dict(), ckpt)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ev = fvd_mod.cdfvd("i3d", n_real="full", n_fake=len(fake_files), ckpt_path=str(ckpt),
-                           device="cpu")
-        ev.model = model.eval()
-        if torchvision_works():
-            real_loader = ev.load_videos(str(real), resolution=resolution, data_type="video_folder",
-                                         num_workers=0, batch_size=4)
-            fake_loader = ev.load_videos(str(fake), resolution=resolution, data_type="video_folder",
-                                         num_workers=0, batch_size=4)
-        else:
-            real_loader = _peer_loader(real_files, resolution, 4)
-            fake_loader = _peer_loader(fake_files, resolution, 4)
-        ev.compute_real_stats(real_loader)
-        ev.compute_fake_stats(fake_loader)
-        assert ev.real_stats.num_items == len(real_files)
-        return float(ev.compute_fvd_from_stats())
-
-
 def _vdmbench_fvd(root: Path, fakes: list[Video], model: nn.Module, metric_cls: type,
                   cache: Path, **options: object) -> float:
     ds = UCF101Dataset(DatasetSpec(name="ucf101", split="trainval", num_videos=2, frames=16,
@@ -402,16 +364,17 @@ def _vdmbench_fvd(root: Path, fakes: list[Video], model: nn.Module, metric_cls: 
     (FVDCDFVD128, 128, (144, 176)),
     pytest.param(FVDCDFVD256, 256, (120, 160), marks=pytest.mark.slow)])
 def test_cdfvd_folder_preset_matches_cdfvd_pipeline(tmp_path: Path, metric_cls: type,
-                                                    resolution: int, hw: tuple[int, int]) -> None:
-    real_files = _ucf_layout(tmp_path / "ucf", 4, *hw)
+                                                    resolution: int, hw: tuple[int, int],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    _ucf_layout(tmp_path / "ucf", 4, *hw)
     fake_arrays = [_textured_video(100 + k, 16, *hw, bright=25.0) for k in range(8)]
     fake_files = []
     for k, a in enumerate(fake_arrays):
         fake_files.append(tmp_path / "fake" / f"fake_{k:02d}.avi")
         _write_avi(fake_files[-1], a)
     model = TinyVideoNet()
-    peer = _cdfvd_fvd_peer(tmp_path / "ucf" / "UCF-101", tmp_path / "fake", real_files,
-                           fake_files, model, resolution, tmp_path / "i3d.pt")
+    peer, _ = _cdfvd_folder_peer(tmp_path / "ucf" / "UCF-101", tmp_path / "fake", model,
+                                 resolution, tmp_path / "i3d.pt", len(fake_files), monkeypatch)
     fakes = [Video(torch.from_numpy(a), fps=25.0) for a in fake_arrays]
     ours = _vdmbench_fvd(tmp_path / "ucf", fakes, model, metric_cls, tmp_path / "cache")
     assert ours == pytest.approx(peer, rel=1e-6)
@@ -473,8 +436,9 @@ class VideoClipsStandIn:
 
 
 def _cdfvd_folder_peer(real: Path, fake: Path, model: nn.Module, resolution: int, ckpt: Path,
-                       n_fake: int, monkeypatch: pytest.MonkeyPatch) -> tuple[float, list[str]]:
-    """cd-fvd's own ``load_videos(data_type='video_folder', num_workers=0)``,
+                       n_fake: int, monkeypatch: pytest.MonkeyPatch, num_workers: int = 0
+                       ) -> tuple[float, list[str]]:
+    """cd-fvd's own ``load_videos(data_type='video_folder', num_workers, batch_size=4)``,
     ``compute_real_stats``, ``compute_fake_stats`` and ``compute_fvd_from_stats`` with
     :class:`VideoClipsStandIn` under its ``VideoDataset`` → (FVD, the fake folder's files in the
     order cd-fvd lists them)."""
@@ -488,19 +452,22 @@ def _cdfvd_folder_peer(real: Path, fake: Path, model: nn.Module, resolution: int
                            device="cpu")
         ev.model = model.eval()
         loaders = [ev.load_videos(str(folder), resolution=resolution, data_type="video_folder",
-                                  num_workers=0, batch_size=4) for folder in (real, fake)]
+                                  num_workers=num_workers, batch_size=4)
+                   for folder in (real, fake)]
         ev.compute_real_stats(loaders[0])
         ev.compute_fake_stats(loaders[1])
         value = float(ev.compute_fvd_from_stats())
     return value, list(loaders[1].dataset._clips.video_paths)
 
 
+@pytest.mark.parametrize("num_workers", [0, pytest.param(2, marks=pytest.mark.slow)])
 def test_cdfvd_folder_preset_matches_cdfvd_windows_on_long_videos(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, num_workers: int) -> None:
     """Videos longer than 16 frames (17–30 real frames, one video of 12 that cd-fvd replaces;
     24 generated): the preset (window_draw 'cdfvd') equals cd-fvd's own loader and statistics
-    run with num_workers=0 (measured: equal to the last bit); vdmbench's 'seeded' draw picks
-    other windows and gives another number (measured +1.4 %)."""
+    run with num_workers=0, and with cdfvd_num_workers=2, cdfvd_batch_size=4 cd-fvd run with
+    2 workers and batches of 4; vdmbench's 'seeded' draw picks other windows and gives
+    another number."""
     hw = (144, 176)
     _ucf_layout(tmp_path / "ucf", 4, *hw, lengths=(24, 20, 12, 30, 24, 17))
     fake_dir = tmp_path / "fake"
@@ -511,10 +478,12 @@ def test_cdfvd_folder_preset_matches_cdfvd_windows_on_long_videos(
         _write_avi(path, arrays[str(path)])
     model = TinyVideoNet()
     peer, fake_order = _cdfvd_folder_peer(tmp_path / "ucf" / "UCF-101", fake_dir, model, 128,
-                                          tmp_path / "i3d.pt", len(arrays), monkeypatch)
+                                          tmp_path / "i3d.pt", len(arrays), monkeypatch,
+                                          num_workers)
     # vdmbench's generated videos in request order play the fake folder's listing order
     fakes = [Video(torch.from_numpy(arrays[p]), fps=25.0) for p in fake_order]
-    ours = _vdmbench_fvd(tmp_path / "ucf", fakes, model, FVDCDFVD128, tmp_path / "cache")
+    ours = _vdmbench_fvd(tmp_path / "ucf", fakes, model, FVDCDFVD128, tmp_path / "cache",
+                         cdfvd_num_workers=num_workers, cdfvd_batch_size=4)
     seeded = _vdmbench_fvd(tmp_path / "ucf", fakes, model, FVDCDFVD128, tmp_path / "cache",
                            window_draw="seeded")
     assert ours == pytest.approx(peer, rel=1e-9)
@@ -592,18 +561,19 @@ def test_cdfvd_prepare_matches_cdfvd_preprocess_and_byte() -> None:
 
 
 @pytest.mark.slow
-def test_cdfvd_folder_preset_with_the_i3d_matches_cdfvd(tmp_path: Path) -> None:
+def test_cdfvd_folder_preset_with_the_i3d_matches_cdfvd(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """As the fast test, with cd-fvd's I3D (seeded random weights) on both sides."""
     hw = (144, 176)
-    real_files = _ucf_layout(tmp_path / "ucf", 3, *hw)
+    _ucf_layout(tmp_path / "ucf", 3, *hw)
     fake_arrays = [_textured_video(100 + k, 16, *hw, bright=25.0) for k in range(6)]
     fake_files = []
     for k, a in enumerate(fake_arrays):
         fake_files.append(tmp_path / "fake" / f"fake_{k:02d}.avi")
         _write_avi(fake_files[-1], a)
     peer_net = _seeded_cdfvd_i3d()
-    peer = _cdfvd_fvd_peer(tmp_path / "ucf" / "UCF-101", tmp_path / "fake", real_files,
-                           fake_files, peer_net, 128, tmp_path / "i3d.pt")
+    peer, _ = _cdfvd_folder_peer(tmp_path / "ucf" / "UCF-101", tmp_path / "fake", peer_net,
+                                 128, tmp_path / "i3d.pt", len(fake_files), monkeypatch)
     ours_net = InceptionI3d(400, family="videogpt").eval()
     load_i3d_state_dict(ours_net, peer_net.state_dict())
     fakes = [Video(torch.from_numpy(a), fps=25.0) for a in fake_arrays]

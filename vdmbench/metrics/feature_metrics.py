@@ -438,17 +438,23 @@ class CdFVDFolderOptions(_I3DStateDictOptions):
     (cd-fvd's ``n_real='full'``); ``num_gen``: the number of generated videos required (cd-fvd's
     ``n_fake``; it resamples when given fewer, which cannot be reproduced, so vdmbench refuses).
     ``window_draw``: which 16-frame window of a longer video is measured — ``cdfvd``: the
-    windows cd-fvd's loader draws with ``num_workers=0`` (:func:`~vdmbench.metrics.protocols.
-    cdfvd_windows`); ``seeded``: vdmbench's own draw, one ``default_rng([seed, …])`` per video,
-    independent of the listing order and of every other video."""
+    windows cd-fvd's loader draws with ``num_workers=cdfvd_num_workers`` (default 0) and
+    ``batch_size=cdfvd_batch_size`` (:func:`~vdmbench.metrics.protocols.cdfvd_windows`);
+    ``seeded``: vdmbench's own draw, one ``default_rng([seed, …])`` per video, independent of
+    the listing order, the loader settings and every other video."""
 
     num_real: int | None = Field(None, gt=1)
     num_gen: int = Field(2048, gt=1)
     seed: int = Field(42, ge=0, description="cd-fvd's seed (cdfvd(seed=42)); for window_draw "
                       "'seeded' the seed of the per-video generators")
     window_draw: Literal["cdfvd", "seeded"] = Field(
-        "cdfvd", description="'cdfvd': cd-fvd's windows with num_workers=0 (its deterministic "
-        "mode); 'seeded': vdmbench's per-video seeded draw")
+        "cdfvd", description="'cdfvd': the windows cd-fvd's loader draws (with "
+        "cdfvd_num_workers, cdfvd_batch_size); 'seeded': vdmbench's per-video seeded draw")
+    cdfvd_num_workers: int = Field(0, ge=0, description="the num_workers of cd-fvd's "
+                                   "load_videos whose windows 'cdfvd' reproduces (0: its "
+                                   "deterministic mode)")
+    cdfvd_batch_size: int = Field(16, gt=0, description="the batch_size of cd-fvd's "
+                                  "load_videos; changes the windows only with workers")
 
 
 class ISStyleGANVOptions(FeatureISOptions):
@@ -651,6 +657,11 @@ class _FVDCDFVDFolder(_CdFVDBase):
         material = {**material, "cdfvd_listing_sha256": digest}
         return hashlib.sha256(f"{key}:{digest}".encode()).hexdigest(), material
 
+    def _loader_settings(self) -> dict[str, int]:
+        o = self.options
+        return {"seed": int(o.seed), "num_workers": int(o.cdfvd_num_workers),  # type: ignore[attr-defined]
+                "batch_size": int(o.cdfvd_batch_size)}  # type: ignore[attr-defined]
+
     def _compute_cdfvd_reference(self) -> tuple[FeatureStats, dict[str, Any]]:
         from vdmbench.metrics.protocols import cdfvd_windows
 
@@ -658,8 +669,8 @@ class _FVDCDFVDFolder(_CdFVDBase):
         videos, order, _ = self._listed_reference_videos()
         counts = [int(v.num_frames) for v in videos]
         try:
-            windows = cdfvd_windows(counts, n, int(self.options.seed),  # type: ignore[attr-defined]
-                                    self.options.num_real)  # type: ignore[attr-defined]
+            windows = cdfvd_windows(counts, n, count=self.options.num_real,  # type: ignore[attr-defined]
+                                    **self._loader_settings())
         except ValueError:
             raise MetricError(f"{self.name}: none of the {len(videos)} reference videos has "
                               f"{n} frames") from None
@@ -687,8 +698,8 @@ class _FVDCDFVDFolder(_CdFVDBase):
         num_gen = int(self.options.num_gen)  # type: ignore[attr-defined]
         if self._gen_windows is None:
             n = int(self.options.num_frames)  # type: ignore[attr-defined]
-            seed = int(self.options.seed)  # type: ignore[attr-defined]
-            self._gen_windows = dict(cdfvd_windows([total] * num_gen, n, seed, num_gen))
+            self._gen_windows = dict(cdfvd_windows([total] * num_gen, n, count=num_gen,
+                                                   **self._loader_settings()))
             self._gen_frames = total
         if total != self._gen_frames:
             raise MetricError(f"{self.name}: request {name} has {total} frames, earlier "

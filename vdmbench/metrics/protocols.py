@@ -283,57 +283,82 @@ def cdfvd_listing(folder: str | os.PathLike[str]) -> list[str]:
     return found
 
 
-def cdfvd_windows(num_frames: Sequence[int], length: int, seed: int, count: int | None = None
-                  ) -> list[tuple[int, int]]:
-    """``(video index, first frame)`` of every clip cd-fvd 0.1.1's folder loader gives when run
-    with ``num_workers=0``, in the order it gives them.
+class _CdFVDDraws(torch.utils.data.Dataset):
+    """Index ``i`` of cd-fvd's ``VideoDataset`` → ``(video, first frame)`` of the clip it loads,
+    drawn with the calling process's Python ``random`` (a DataLoader worker's, re-seeded by
+    torch, or the main process's): while video ``i`` has no window move on to the next video;
+    past the last video, or at an index at or past the total number of windows, retry at
+    ``(i + 1) mod`` that total (``VideoClips.get_clip`` raising inside cd-fvd's retry loop);
+    then ``random.randint(0, windows − 1)``."""
+
+    def __init__(self, windows: list[int]) -> None:
+        self.windows = windows
+        self.total = sum(windows)
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def __getitem__(self, i: int) -> tuple[int, int]:
+        n = len(self.windows)
+        while True:
+            if i >= self.total:
+                i = (i + 1) % self.total
+                continue
+            j = i
+            while j < n and self.windows[j] <= 0:
+                j += 1
+            if j >= n:
+                i = (i + 1) % self.total
+                continue
+            return j, random.randint(0, self.windows[j] - 1)
+
+
+def _as_list(batch: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    return batch
+
+
+def cdfvd_windows(num_frames: Sequence[int], length: int, seed: int, count: int | None = None,
+                  num_workers: int = 0, batch_size: int = 16) -> list[tuple[int, int]]:
+    """``(video index, first frame)`` of every clip cd-fvd 0.1.1's folder loader gives, in the
+    order it gives them, for its ``load_videos(..., num_workers, batch_size)``.
 
     ``num_frames[i]``: frames of video ``i`` in the loader's order (:func:`cdfvd_listing`);
     ``count``: clips wanted (cd-fvd's ``n_real`` / ``n_fake``; None = ``'full'``, one pass).
-    The draws are cd-fvd's: ``compute_real_stats`` / ``compute_fake_stats`` seed Python's
-    ``random`` and torch's generator with ``seed`` before the pass; the DataLoader
-    (``shuffle=True``) visits the videos in the order its ``RandomSampler`` draws from torch's
-    generator (reproduced here by iterating such a DataLoader over the indices, with torch's
-    global CPU generator seeded as cd-fvd seeds it and restored afterwards); each visit of
-    video ``i`` moves on to the next video while it has no window (torchvision's ``VideoClips``
-    counts ``T − length + 1`` windows, stride 1; past the last video, or at an index at or past
-    the total number of windows, the loader retries at ``(i + 1) mod`` that total) and takes
-    window ``random.randint(0, windows − 1)``. Further passes (when ``count`` exceeds the
-    videos) draw a new order from the same generator. Raises ``ValueError`` when no video has
-    ``length`` frames."""
+    The draws are cd-fvd's, made by the same mechanism: ``compute_real_stats`` /
+    ``compute_fake_stats`` seed Python's ``random`` and torch's generator with ``seed``; a
+    shuffling torch DataLoader with ``num_workers`` and ``batch_size`` visits the videos (its
+    ``RandomSampler`` order from torch's generator); each visit draws its window as
+    :class:`_CdFVDDraws` does (torchvision's ``VideoClips`` counts ``T − length + 1`` windows,
+    stride 1). With ``num_workers=0`` the draws come from the seeded Python ``random``, and
+    ``batch_size`` does not matter; with workers, torch re-seeds Python's ``random`` in worker
+    ``w`` with ``base_seed + w`` (``base_seed`` from torch's generator) and deals the batches to
+    the workers in turn, so the windows depend on both. Here a DataLoader with the same
+    settings runs over :class:`_CdFVDDraws`, with torch's global CPU generator and Python's
+    ``random`` seeded as cd-fvd seeds them and both restored afterwards. Further passes (when
+    ``count`` exceeds the videos) draw a new order, as cd-fvd's loop does. Raises
+    ``ValueError`` when no video has ``length`` frames."""
     from torch.utils.data import DataLoader
 
     windows = [max(int(t) - length + 1, 0) for t in num_frames]
-    total = sum(windows)
-    if total == 0:
+    if sum(windows) == 0:
         raise ValueError(f"no video has {length} frames")
-    n = len(windows)
-    want = n if count is None else count
-    rng = random.Random(seed)
+    want = len(windows) if count is None else count
     out: list[tuple[int, int]] = []
-
-    def visit(i: int) -> tuple[int, int]:
-        while True:
-            if i >= total:  # VideoClips.get_clip: index out of range
-                i = (i + 1) % total
-                continue
-            j = i
-            while j < n and windows[j] <= 0:
-                j += 1
-            if j >= n:  # no video with a window from i on: the loader's retry
-                i = (i + 1) % total
-                continue
-            return j, rng.randint(0, windows[j] - 1)
-
-    with torch.random.fork_rng(devices=[]):
-        torch.random.default_generator.manual_seed(seed)
-        loader = DataLoader(range(n), batch_size=1, shuffle=True, num_workers=0)
-        while len(out) < want:
-            for batch in loader:
-                out.append(visit(int(batch[0])))
-                if len(out) >= want:
-                    break
-    return out
+    python_state = random.getstate()
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.random.default_generator.manual_seed(seed)
+            random.seed(seed)
+            loader = DataLoader(_CdFVDDraws(windows), batch_size=batch_size, shuffle=True,
+                                num_workers=num_workers, collate_fn=_as_list)
+            while len(out) < want:
+                for batch in loader:
+                    out.extend(batch)
+                    if len(out) >= want:
+                        break
+    finally:
+        random.setstate(python_state)
+    return out[:want]
 
 
 # ------------------------------------------------------------------------------------------------
