@@ -231,3 +231,9 @@ def test_cdfvd_folder_window_draws_in_the_reference_key_and_generated_lengths(
     m.update(mixed, requests_for(mixed))
     v = m.compute()
     assert v.n == 3 and v.details["window_draw"] == "seeded" and v.value > 0
+    assert not v.details["reference_cached"]
+    again = metric(window_draw="seeded")  # the cached statistics say how they were drawn too
+    again.update(mixed, requests_for(mixed))
+    cached = again.compute()
+    assert cached.details["reference_cached"] and cached.details["window_draw"] == "seeded"
+    assert cached.value == v.value

@@ -260,7 +260,9 @@ class FeatureFrechetMetric(_ExtractorMetric):
             cache.save(key, stats, {**material, **info})
             cached = False
         else:
-            info = {k: stats.meta.get("material", {}).get(k) for k in ("videos", "skipped")}
+            stored = stats.meta.get("material", {})
+            info = {k: stored.get(k) for k in ("videos", "skipped")}
+            info.update({k: stored[k] for k in ("window_draw", "video_order") if k in stored})
             cached = True
         self._ref = stats
         self._ref_info = {"reference_cache_key": key, "reference_cached": cached, **info}
@@ -595,7 +597,8 @@ class _FVDCDFVDFolder(_CdFVDBase):
     """cd-fvd's folder pipeline (see :func:`vdmbench.metrics.protocols.cdfvd_prepare`): every
     source video, a random window each, a too-short video replaced by the next usable one;
     generated videos prepared the same way, exactly ``num_gen`` of them. The windows: option
-    ``window_draw`` (``cdfvd``: cd-fvd's own with ``num_workers=0``; ``seeded``: vdmbench's)."""
+    ``window_draw`` (``cdfvd``: cd-fvd's own for its loader settings ``cdfvd_num_workers`` and
+    ``cdfvd_batch_size``; ``seeded``: vdmbench's)."""
 
     version: ClassVar[str] = "2"
     Options: ClassVar[type[BaseModel]] = CdFVDFolderOptions
