@@ -17,8 +17,8 @@
     (``Metric.min_videos``, e.g. an Inception Score's ``splits``) with the number of videos the
     run generates; metrics with checkpoint files check that the file is there.
 
-All problems are reported together, each with its file, line and field, in one
-:class:`~vdmbench.errors.ConfigError`.
+All problems are reported together, each with its line and field, in one
+:class:`~vdmbench.errors.ConfigError` naming the file (one problem a line, shared advice once).
 """
 
 from __future__ import annotations
@@ -148,4 +148,4 @@ def check_suite(resolved: ResolvedSuite, lines: dict | None = None,
     if problems.items:
         count = len(problems.items)
         head = "1 problem" if count == 1 else f"{count} problems"
-        raise ConfigError(f"{head}: " + "; ".join(problems.items), file=problems.file)
+        raise ConfigError(head, file=problems.file, problems=problems.items)

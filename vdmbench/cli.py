@@ -97,9 +97,13 @@ def _run_options(fn: Any) -> Any:
 @_run_options
 @click.option("--resume/--no-resume", default=True, show_default=True,
               help="continue an interrupted run of the same suite (or start a fresh run)")
+@click.option("--no-timing", is_flag=True,
+              help="skip the timing phase (as the suite's `speed.enabled: false`): records "
+                   "without speed; `vdmbench speed SUITE` with the same options times them "
+                   "later")
 @_progress_options
 def run(suite: Path, out_dir: Path, limit: int | None, device: str, resume: bool,
-        cache_dir: Path | None, quiet: bool, log_file: Path | None,
+        no_timing: bool, cache_dir: Path | None, quiet: bool, log_file: Path | None,
         progress_interval: float) -> None:
     """Run SUITE: generate and evaluate every model, time them all in interleaved rounds, write
     records and the leaderboard."""
@@ -108,7 +112,8 @@ def run(suite: Path, out_dir: Path, limit: int | None, device: str, resume: bool
     result = run_suite(suite, RunOptions(out_dir=out_dir, limit=limit, device=device,
                                          resume=resume, quiet=quiet, cache_dir=cache_dir,
                                          log_file=log_file,
-                                         progress_interval_s=progress_interval))
+                                         progress_interval_s=progress_interval,
+                                         timing=not no_timing))
     if result is None:  # a rank other than 0 of a torchrun run: rank 0 reports
         return
     click.echo(result.leaderboards["md"].read_text(encoding="utf-8"))
@@ -184,12 +189,17 @@ def ls(what: str) -> None:
               show_default=True)
 @click.option("--timing", type=click.IntRange(min=1), default=None,
               help="show this timing version of every model (default: the newest)")
-def leaderboard(results_dir: Path, fmt: str, timing: int | None) -> None:
-    """Rebuild leaderboard.{csv,md,tex} from the records under RESULTS_DIR; print one."""
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
+              default=None, help="write the files into this folder (default: RESULTS_DIR)")
+def leaderboard(results_dir: Path, fmt: str, timing: int | None, out_dir: Path | None) -> None:
+    """Rebuild leaderboard.{csv,md,tex} (and its plots) from the records under RESULTS_DIR,
+    titled by the records' suite; print one on stdout, say on stderr where the files are."""
     from vdmbench.leaderboard import write_leaderboards
 
-    paths = write_leaderboards(results_dir, title=results_dir.name, timing=timing)
+    paths = write_leaderboards(results_dir, timing=timing, out_dir=out_dir)
     click.echo(paths[fmt].read_text(encoding="utf-8"), nl=False)
+    names = ", ".join(sorted({p.name for p in paths.values()}))
+    click.echo(f"written to {out_dir or results_dir}: {names}", err=True)
 
 
 @main.command()

@@ -7,9 +7,12 @@ metric protocol, version or reference data differ are refused (:class:`ProtocolM
 a missing value is shown as "—", never 0; a timing that did not meet its minimums is marked with
 "*" (and gives no speed-up); a speed-up whose interval is wider than the suite's noise threshold,
 or one from timings not taken in interleaved rounds, is marked with "†" (``row["_noisy"]``: views
-that need a trustworthy speed, such as Pareto fronts, leave those out). Of the several timing
-versions a run's model can have (``vdmbench speed``), the newest is shown unless one is asked for,
-and the notes say which.
+that need a trustworthy speed, such as Pareto fronts, leave those out); a metric value computed on
+fewer samples than its protocol asks (the record's ``undersampled``, e.g. a ``--limit`` run) is
+marked with "‡" (``row["_undersampled"]``: cross-run views leave those out too). A PSNR at its
+cap (every video identical to the teacher's) reads "100 (cap)". Numbers are printed with five
+significant digits. Of the several timing versions a run's model can have (``vdmbench speed``),
+the newest is shown unless one is asked for, and the notes say which.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import csv
 import io
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +38,8 @@ from vdmbench.records import (
 
 MISSING = "—"
 NOISY = "†"
+UNDERSAMPLED = "‡"
+CAPPED = "(cap)"
 INCOMPLETE = "incomplete"  # a metric computed from some of its parts only (e.g. VBench Total)
 COMPONENT_ORDER = ("text_encode", "image_encode", "encode", "vae_encode", "denoise", "decode")
 
@@ -103,7 +109,8 @@ def build_table(records: Sequence[dict[str, Any]], title: str = "") -> Table:
                Column("steps", "steps", "text")]
     columns += [Column(f"metric:{n}", f"{n} {'↑' if directions[n] else '↓'}", "metric")
                 for n in metric_names]
-    columns += [Column(f"ms:{c}", f"{c} (ms)", "ms") for c in components]
+    columns += [Column(f"ms:{c}", f"{c} (ms/step)" if c == "denoise" else f"{c} (ms)", "ms")
+                for c in components]
     columns += [Column("ms:per_video", "per video (ms)", "ms"),
                 Column("speedup", "speed-up (×)", "ratio")]
     if "denoise" in components:
@@ -114,12 +121,16 @@ def build_table(records: Sequence[dict[str, Any]], title: str = "") -> Table:
         if rec["model"]["name"] == rec["suite"]["reference_model"] and rec.get("speed"):
             refs[(rec["run_id"], rec["speed"]["device"])] = rec["speed"]
     rows, notes, invalid_seen, noisy_seen, sequential_seen = [], [], False, False, False
+    undersampled_seen: dict[str, list[str]] = {}  # reason → metrics
+    capped_seen: set[float] = set()
     multi_run = len({r["run_id"] for r in records}) > 1
     for rec in records:
         card = rec["model"]["card"]
         name = rec["model"]["name"] + (f" [{rec['run_id']}]" if multi_run else "")
         row: dict[str, Any] = {"model": name, "params": card.get("total_params", 0) / 1e6,
                                "steps": card.get("steps")}
+        undersampled: dict[str, str] = {}
+        capped: set[str] = set()
         for n in metric_names:
             m = rec.get("metrics", {}).get(n)
             if m is None:
@@ -128,6 +139,16 @@ def build_table(records: Sequence[dict[str, Any]], title: str = "") -> Table:
                 row[f"metric:{n}"] = INCOMPLETE
             else:
                 row[f"metric:{n}"] = (m["value"], m.get("std"))
+                cap = ((m.get("protocol") or {}).get("options") or {}).get("max_db")
+                if isinstance(cap, (int, float)) and m["value"] >= cap:
+                    capped.add(f"metric:{n}")
+                    capped_seen.add(float(cap))
+            if m is not None and m.get("undersampled"):
+                undersampled[f"metric:{n}"] = str(m["undersampled"])
+                reasons = undersampled_seen.setdefault(str(m["undersampled"]), [])
+                if n not in reasons:
+                    reasons.append(n)
+        row["_undersampled"], row["_capped"] = undersampled, capped
         speed = rec.get("speed")
         invalid: set[str] = set()
         noisy: set[str] = set()
@@ -165,6 +186,13 @@ def build_table(records: Sequence[dict[str, Any]], title: str = "") -> Table:
     notes += _timing_notes(records, noisy_seen, sequential_seen)
     if invalid_seen:
         notes.append("* timing did not meet its minimum iterations or duration (not valid)")
+    for reason, names in undersampled_seen.items():
+        notes.append(f"{UNDERSAMPLED} under-sampled ({', '.join(names)}): computed on {reason}; "
+                     f"not comparable with a full-size run (left out of the Pareto plot and the "
+                     f"matched-speed table)")
+    for cap in sorted(capped_seen):
+        notes.append(f"{CAPPED} PSNR at its cap of {_fmt_number(cap)} dB: every video identical "
+                     f"to the teacher's")
     return Table(title=title, columns=columns, rows=rows, notes=notes)
 
 
@@ -230,15 +258,19 @@ def _ratio(ref: dict[str, Any] | None, mine: dict[str, Any] | None) -> float | N
     return ref["median_s"] / mine["median_s"]
 
 
-def _fmt_number(v: float) -> str:
+def _fmt_number(v: float, digits: int = 5) -> str:
+    """``v`` with ``digits`` significant digits, trailing zeros kept (100.024 → "100.02",
+    0.9453125 → "0.94531", 1.0 → "1.0000"); whole numbers from 10^digits on without a point."""
     if math.isinf(v) or math.isnan(v):
         return str(v)
-    a = abs(v)
-    if a >= 100:
-        return f"{v:.1f}"
-    if a >= 1:
-        return f"{v:.3f}"
-    return f"{v:.4f}"
+    if v == 0:
+        return "0"
+    if abs(v) >= 10 ** digits:
+        return f"{v:.0f}"
+    text = f"{v:#.{digits}g}"
+    if "e" in text:  # below 1e-4
+        return f"{v:.{digits - 1}e}"
+    return text.rstrip(".")
 
 
 def format_cell(col: Column, row: dict[str, Any]) -> str:
@@ -249,8 +281,11 @@ def format_cell(col: Column, row: dict[str, Any]) -> str:
         return INCOMPLETE
     if col.kind == "metric":
         value, std = v
-        s = _fmt_number(value)
-        return s + (f" ± {_fmt_number(std)}" if std is not None else "")
+        if col.key in row.get("_capped", ()):
+            s = f"{_fmt_number(value, 3)} {CAPPED}"
+        else:
+            s = _fmt_number(value) + (f" ± {_fmt_number(std, 3)}" if std is not None else "")
+        return s + (UNDERSAMPLED if col.key in row.get("_undersampled", {}) else "")
     if col.kind == "ms":
         return f"{v:.2f}" + ("*" if col.key in row.get("_invalid", ()) else "")
     if col.kind == "ratio":
@@ -274,7 +309,7 @@ def to_csv(table: Table) -> str:
             header += [c.key, c.key + "_lo", c.key + "_hi"]
         else:
             header.append(c.key.replace("ms:", "ms_"))
-    header += ["invalid_timings", "noisy_speedups"]
+    header += ["invalid_timings", "noisy_speedups", "undersampled_metrics"]
     w.writerow(header)
     for row in table.rows:
         out: list[Any] = []
@@ -292,6 +327,7 @@ def to_csv(table: Table) -> str:
                 out.append("" if v is None else (repr(v) if isinstance(v, float) else v))
         out.append(";".join(sorted(k.replace("ms:", "ms_") for k in row.get("_invalid", ()))))
         out.append(";".join(sorted(row.get("_noisy", ()))))
+        out.append(";".join(sorted(k.split(":", 1)[1] for k in row.get("_undersampled", {}))))
         w.writerow(out)
     return buf.getvalue()
 
@@ -313,20 +349,45 @@ _TEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "
                 "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
                 "^": r"\textasciicircum{}", "↑": r"$\uparrow$", "↓": r"$\downarrow$",
                 "×": r"$\times$", "±": r"$\pm$", "—": "---", "†": r"$^\dagger$",
-                "→": r"$\to$"}
+                "→": r"$\to$", "‡": r"$^\ddagger$", "≥": r"$\geq$", "∞": r"$\infty$"}
 
 
 def _tex(s: str) -> str:
     return "".join(_TEX_ESCAPES.get(ch, ch) for ch in s)
 
 
+def latex_label(title: str) -> str:
+    """``tab:vdmbench-<title>`` with every run of characters other than letters, digits and
+    ``-`` as one ``-`` (what ``\\label`` and ``\\ref`` accept everywhere)."""
+    slug = "-".join(re.findall(r"[A-Za-z0-9]+", title)).lower()
+    return f"tab:vdmbench-{slug}" if slug else "tab:vdmbench"
+
+
+def latex_caption(table: Table) -> str:
+    """The caption: the title, what the arrows mean and each mark the table uses."""
+    parts = [f"{table.title or 'vdmbench leaderboard'}: quality and latency per model "
+             f"(↑ higher is better, ↓ lower is better; {MISSING} no value)"]
+    text = "\n".join(format_cell(c, r) for r in table.rows for c in table.columns)
+    for mark, meaning in (("*", "timing not valid"), (NOISY, "noisy speed-up"),
+                          (UNDERSAMPLED, "under-sampled: fewer samples than the protocol asks"),
+                          (CAPPED, "PSNR at its cap: identical videos")):
+        if mark in text:
+            parts.append(f"{mark} {meaning}")
+    return "; ".join(parts) + "."
+
+
 def to_latex(table: Table) -> str:
+    """A ``table`` float (booktabs) with a caption, a label (:func:`latex_label`) and the notes
+    as comments."""
     spec = "".join("l" if c.kind == "text" else "r" for c in table.columns)
-    lines = [r"\begin{tabular}{" + spec + "}", r"\toprule",
+    lines = [r"\begin{table}[t]", r"\centering",
+             r"\caption{" + _tex(latex_caption(table)) + "}",
+             r"\label{" + latex_label(table.title) + "}",
+             r"\begin{tabular}{" + spec + "}", r"\toprule",
              " & ".join(_tex(c.header) for c in table.columns) + r" \\", r"\midrule"]
     for row in table.rows:
         lines.append(" & ".join(_tex(format_cell(c, row)) for c in table.columns) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}"]
+    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
     lines += [f"% {n}" for n in table.notes]
     return "\n".join(lines) + "\n"
 
@@ -334,8 +395,14 @@ def to_latex(table: Table) -> str:
 FORMATS = {"csv": to_csv, "md": to_markdown, "tex": to_latex}
 
 
+#: panels per row of the quality-vs-latency plot, and one panel's size (inches at PLOT_DPI):
+#: three panels are 1296 px wide, shown at about their size on a 1280 px page
+PLOT_COLUMNS, PANEL_SIZE, PLOT_DPI = 3, (3.6, 3.0), 120
+
+
 def write_plot(table: Table, path: Path) -> bool:
-    """Quality vs per-video latency, one panel per metric (PNG). False if nothing to plot."""
+    """Quality vs per-video latency, one panel per metric, :data:`PLOT_COLUMNS` panels a row
+    (PNG). Under-sampled values are drawn hollow. False if nothing to plot."""
     metric_cols = [c for c in table.columns if c.kind == "metric"]
     points = [r for r in table.rows if r.get("ms:per_video") is not None]
     if not metric_cols or not points:
@@ -345,22 +412,36 @@ def write_plot(table: Table, path: Path) -> bool:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(metric_cols), figsize=(3.6 * len(metric_cols), 3.2),
-                             squeeze=False)
-    for ax, col in zip(axes[0], metric_cols):
-        for r in points:
+    ncols = min(PLOT_COLUMNS, len(metric_cols))
+    nrows = math.ceil(len(metric_cols) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, squeeze=False,
+                             figsize=(PANEL_SIZE[0] * ncols, PANEL_SIZE[1] * nrows + 0.4))
+    hollow_seen = False
+    colors = plt.get_cmap("tab10").colors
+    for i, ax in enumerate(axes.flat):
+        if i >= len(metric_cols):
+            ax.set_visible(False)
+            continue
+        col = metric_cols[i]
+        for j, r in enumerate(points):
             if r.get(col.key) in (None, INCOMPLETE):
                 continue
             x, y = r["ms:per_video"], r[col.key][0]
-            ax.scatter([x], [y], s=18)
+            hollow = col.key in r.get("_undersampled", {})
+            hollow_seen |= hollow
+            color = colors[j % len(colors)]
+            ax.scatter([x], [y], s=24, facecolors="none" if hollow else color,
+                       edgecolors=color)
             ax.annotate(r["model"], (x, y), fontsize=7, xytext=(3, 3),
                         textcoords="offset points")
-        ax.set_xlabel("per-video latency (ms)")
+        ax.set_xlabel("per-video latency (ms)", fontsize=8)
         ax.set_title(col.header, fontsize=9)
+        ax.tick_params(labelsize=8)
         ax.grid(alpha=0.3)
-    fig.suptitle(table.title, fontsize=10)
+    title = table.title + (f" (hollow: under-sampled {UNDERSAMPLED})" if hollow_seen else "")
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    atomic_save_figure(fig, path, dpi=120)
+    atomic_save_figure(fig, path, dpi=PLOT_DPI)
     return True
 
 
@@ -388,21 +469,30 @@ def load_records(root: Path, timing: int | None = None) -> list[dict[str, Any]]:
     return sorted(chosen.values(), key=lambda r: (r["run_id"], r["model"].get("index", 0)))
 
 
-def write_leaderboards(root: Path, title: str = "", timing: int | None = None
-                       ) -> dict[str, Path]:
+def suite_title(records: Sequence[dict[str, Any]]) -> str:
+    """The suite names the records belong to, in order of first appearance, joined by " + "."""
+    return " + ".join(dict.fromkeys(str(r["suite"]["name"]) for r in records))
+
+
+def write_leaderboards(root: Path, title: str | None = None, timing: int | None = None,
+                       out_dir: Path | None = None) -> dict[str, Path]:
     """Build the table from the records under ``root`` (newest timing, or version ``timing``)
     and write leaderboard.{csv,md,tex}, the plot, and the trade-off views
-    (:mod:`vdmbench.tradeoff`)."""
+    (:mod:`vdmbench.tradeoff`) into ``out_dir`` (default ``root``). ``title``: default the
+    suite name(s) of the records (:func:`suite_title`)."""
     records = load_records(root, timing)
+    if title is None:
+        title = suite_title(records)
     table = build_table(records, title=title)
+    dest = root if out_dir is None else out_dir
     out = {}
     for ext, fn in FORMATS.items():
-        path = root / f"leaderboard.{ext}"
+        path = dest / f"leaderboard.{ext}"
         atomic_write_text(path, fn(table))
         out[ext] = path
-    if write_plot(table, root / "leaderboard.png"):
-        out["png"] = root / "leaderboard.png"
+    if write_plot(table, dest / "leaderboard.png"):
+        out["png"] = dest / "leaderboard.png"
     from vdmbench.tradeoff import write_tradeoff  # Pareto plot + matched-speed table
 
-    out.update(write_tradeoff(root, records, title=title))
+    out.update(write_tradeoff(dest, records, title=title))
     return out

@@ -8,6 +8,10 @@ One record per (suite, model, run). :class:`Record` validates a record read from
 - 2: the card has ``transforms: [{name, options, installed}]`` (``kernels: triton`` became the
   transform ``triton``); version-1 records are upgraded when read (:func:`upgrade`).
 
+Within version 2, a metric entry may carry ``undersampled`` (why the value was computed on fewer
+samples than its protocol asks; :meth:`vdmbench.metrics.base.Metric.undersampled`); records
+written before it existed lack it and read as not marked.
+
 Sections whose content belongs to a metric, an adapter or the timing method (metric details and
 protocols, card parameters and sampler, speed measurements) are typed loosely here and documented
 where they are produced.
@@ -35,12 +39,15 @@ class _Closed(BaseModel):
 
 
 class MetricEntry(_Open):
-    """One metric's result (:class:`~vdmbench.metrics.base.MetricValue` plus its identity)."""
+    """One metric's result (:class:`~vdmbench.metrics.base.MetricValue` plus its identity);
+    ``undersampled``: why the value is computed on fewer samples than its protocol asks, None
+    (or absent) when it is not."""
 
     value: float | None
     n: int
     ci: list[float] | None = None
     std: float | None = None
+    undersampled: str | None = None
     higher_is_better: bool
     version: str
     protocol: dict[str, Any]

@@ -61,7 +61,9 @@ from vdmbench.video import Video
 class RunOptions:
     """How to run a suite: output root, request limit, device, resume, progress output
     (``quiet``: none on stderr; ``log_file``: JSON-lines events; ``progress_interval_s``: the
-    most frequent plain progress line where stderr is not a terminal)."""
+    most frequent plain progress line where stderr is not a terminal; ``timing``: False skips
+    the timing phase, as the suite's ``speed.enabled: false`` does — ``vdmbench run
+    --no-timing``)."""
 
     out_dir: Path = Path("results")
     limit: int | None = None
@@ -71,6 +73,7 @@ class RunOptions:
     cache_dir: Path | None = None
     log_file: Path | None = None
     progress_interval_s: float = 30.0
+    timing: bool = True
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,8 @@ class SuiteRun:
                                  interval_s=options.progress_interval_s)
         self._model_keys: dict[str, str] = {}
         self._stack = contextlib.ExitStack()
+        #: whether this invocation times the models (suite's speed.enabled and not --no-timing)
+        self._timing = self.suite.speed.enabled and options.timing
 
     # -- setup ---------------------------------------------------------------------------------
 
@@ -203,7 +208,8 @@ class SuiteRun:
             return {}
         ctx = MetricContext(device=self.device, cache_dir=self.metric_cache_dir,
                             dataset=dataset, progress=not self.options.quiet,
-                            feature_cache=self.feature_cache)
+                            feature_cache=self.feature_cache,
+                            requested_videos=self.suite.dataset.num_videos)
         metrics: list[Metric] = []
         for m in self.suite.metrics:
             cls = METRICS.get(m.name)
@@ -224,7 +230,7 @@ class SuiteRun:
                 stage.advance(len(batch))
         out = {}
         for metric in metrics:
-            value = metric.compute()
+            value = metric.result()  # with its small-sample mark
             cls = type(metric)
             out[cls.name] = {**value.to_dict(), "higher_is_better": cls.higher_is_better,
                              "version": cls.version, "protocol": metric.protocol()}
@@ -459,11 +465,11 @@ class SuiteRun:
                     written.append(record_path)
                     continue
                 m = self._measure_model(spec, requests, dataset, shared.get(spec.name, 0))
-                if not self.suite.speed.enabled:
+                if not self._timing:
                     m.gen = None  # no timing phase: free its weights before the next model loads
                 measured.append(m)
             speeds: dict[str, dict[str, Any]] = {}
-            if measured and self.suite.speed.enabled:
+            if measured and self._timing:
                 models = [(m.spec, m.gen, m.card) for m in measured if m.gen is not None]
                 ref = self.suite.reference
                 if ref not in {m.spec.name for m in measured}:
@@ -483,8 +489,13 @@ class SuiteRun:
                 written.append(record_path)
             with contextlib.suppress(OSError):  # gone once every model has its record
                 (self.run_dir / "partial").rmdir()
-            self.progress.message(f"run {self.run_id}: {len(measured)} model(s) measured, "
-                                  f"{len(written) - len(measured)} kept")
+            kept = len(written) - len(measured)
+            self.progress.message(
+                f"run {self.run_id}: {len(measured)} model(s) generated and measured"
+                + (f"; {kept} had a record from an earlier invocation (kept, not rerun)"
+                   if kept else "")
+                + ("" if self._timing or not measured else
+                   "; not timed (`vdmbench speed` with the same options times them)"))
         boards = write_leaderboards(self.run_dir, title=self.suite.name)
         self._write_report(requests)
         return RunResult(run_dir=self.run_dir, records=written, leaderboards=boards)

@@ -15,6 +15,9 @@ is ``steps`` (the teacher at fewer steps, through the teacher itself); other wei
 student, named by its weights folder; transforms are appended by name (``synth-i2v-vdmini`` +
 ``deepcache`` = ``synth-i2v-vdmini+deepcache``). The student of the matched-speed table is the
 first student entry without transforms (at the reference's steps where there is one).
+
+Both leave out noisy speed-ups and metric values marked under-sampled (fewer samples than the
+metric's protocol asks, e.g. a ``--limit`` run): such numbers do not compare across runs.
 """
 
 from __future__ import annotations
@@ -58,13 +61,17 @@ def _speedup(rec: dict[str, Any], ref_s: float, s: float) -> float | None:
 
 
 def _complete(m: dict[str, Any]) -> bool:
-    return m.get("value") is not None and not (m.get("details") or {}).get("incomplete")
+    """A value these views may show: present, complete, and not under-sampled (a value computed
+    on fewer samples than its protocol asks is not comparable across runs)."""
+    return (m.get("value") is not None and not (m.get("details") or {}).get("incomplete")
+            and not m.get("undersampled"))
 
 
 def points_of(records: list[dict[str, Any]]) -> tuple[list[Point], dict[str, bool]]:
     """The points of the latest run whose reference model was timed, and each metric's
     direction (``higher_is_better``). Empty when no such run. Models whose speed-up is marked
-    noisy (or invalid) are left out (docs/harness.md, "Speed")."""
+    noisy (or invalid) are left out (docs/harness.md, "Speed"), and so are metric values marked
+    under-sampled (the record's ``undersampled``)."""
     runs: dict[str, list[dict[str, Any]]] = {}
     for rec in records:
         runs.setdefault(rec["run_id"], []).append(rec)

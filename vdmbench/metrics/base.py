@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -34,13 +34,16 @@ class NoOptions(BaseModel):
 @dataclass(frozen=True)
 class MetricValue:
     """A metric's result: ``value`` over ``n`` samples; ``ci`` a (low, high) interval if known,
-    ``std`` the spread over splits/loops if the protocol defines one; ``details`` free-form."""
+    ``std`` the spread over splits/loops if the protocol defines one; ``details`` free-form;
+    ``undersampled``: why the value was computed on fewer samples than its protocol asks (None:
+    it was not; see :meth:`Metric.undersampled`)."""
 
     value: float
     n: int
     ci: tuple[float, float] | None = None
     std: float | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    undersampled: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -49,14 +52,17 @@ class MetricValue:
 @dataclass
 class MetricContext:
     """What a metric may use: the device, a content-keyed cache folder, the suite's dataset
-    (for reference videos), whether to show progress, and where extractor outputs on generated
-    videos are cached (``feature_cache``; None: not cached)."""
+    (for reference videos), whether to show progress, where extractor outputs on generated
+    videos are cached (``feature_cache``; None: not cached), and how many generated videos the
+    suite asks for (``requested_videos``, its ``dataset.num_videos``; a run with ``--limit``
+    gives fewer; None: unknown)."""
 
     device: str
     cache_dir: Path
     dataset: VideoDataset | None = None
     progress: bool = False
     feature_cache: FeatureCache | None = None
+    requested_videos: int | None = None
 
 
 class Metric(ABC):
@@ -133,3 +139,48 @@ class Metric(ABC):
     @abstractmethod
     def compute(self) -> MetricValue:
         """The value over everything seen so far."""
+
+    def result(self) -> MetricValue:
+        """:meth:`compute`, with :attr:`MetricValue.undersampled` filled in by
+        :meth:`undersampled` unless ``compute`` set it (what the runner records)."""
+        value = self.compute()
+        if value.undersampled is None:
+            value = replace(value, undersampled=self.undersampled(value))
+        return value
+
+    def protocol_videos(self) -> int | None:
+        """The generated videos the metric's protocol asks for: its ``num_gen`` option, else the
+        ``num_gen`` of the preset it records (``protocol()["preprocessing"]``); None: no count."""
+        n = getattr(self.options, "num_gen", None)
+        if n is None:
+            pre = self.protocol().get("preprocessing")
+            n = pre.get("num_gen") if isinstance(pre, dict) else None
+        return int(n) if isinstance(n, int) and not isinstance(n, bool) else None
+
+    def undersampled(self, value: MetricValue) -> str | None:
+        """Why ``value`` is computed on fewer samples than its protocol asks, or None. Default:
+        fewer generated videos than the suite asks for (``context.requested_videos``) or than the
+        protocol does (:meth:`protocol_videos`); an Inception Score whose ``splits`` hold fewer
+        than 2 videos each (p(y) of one video is its own p(y|x): IS → 1); a Fréchet distance on
+        no more videos (generated or reference) than feature dimensions (``details`` keys
+        ``feature_dim``, ``n_ref``: the covariance is rank-deficient). Subclasses may add
+        reasons."""
+        n, details = value.n, value.details or {}
+        reasons = []
+        asked = self.context.requested_videos
+        if asked is not None and n < asked:
+            reasons.append(f"{n} of the {asked} videos the suite asks for")
+        want = self.protocol_videos()
+        if want is not None and n < want and want != asked:
+            reasons.append(f"{n} of the {want} videos its protocol asks for")
+        splits = details.get("splits", getattr(self.options, "splits", None))
+        if isinstance(splits, int) and splits > 1 and n // splits < 2:
+            reasons.append(f"{n} videos in {splits} splits (fewer than 2 a split)")
+        dim = details.get("feature_dim")
+        if isinstance(dim, int):
+            if n <= dim:
+                reasons.append(f"{n} generated videos for {dim} feature dimensions")
+            n_ref = details.get("n_ref")
+            if isinstance(n_ref, int) and n_ref <= dim:
+                reasons.append(f"{n_ref} reference videos for {dim} feature dimensions")
+        return "; ".join(reasons) or None
