@@ -111,8 +111,10 @@ def build_table(records: Sequence[dict[str, Any]], title: str = "") -> Table:
                 for n in metric_names]
     columns += [Column(f"ms:{c}", f"{c} (ms/step)" if c == "denoise" else f"{c} (ms)", "ms")
                 for c in components]
-    columns += [Column("ms:per_video", "per video (ms)", "ms"),
-                Column("speedup", "speed-up (×)", "ratio")]
+    timed = any(rec.get("speed") for rec in records)
+    if timed:  # no latency columns where no model was timed (``run --no-timing``)
+        columns += [Column("ms:per_video", "per video (ms)", "ms"),
+                    Column("speedup", "speed-up (×)", "ratio")]
     if "denoise" in components:
         columns.append(Column("step_speedup", "step speed-up (×)", "ratio"))
     # reference timings per (run, device): for records timed before interleaving existed
@@ -140,7 +142,7 @@ def build_table(records: Sequence[dict[str, Any]], title: str = "") -> Table:
             else:
                 row[f"metric:{n}"] = (m["value"], m.get("std"))
                 cap = ((m.get("protocol") or {}).get("options") or {}).get("max_db")
-                if isinstance(cap, (int, float)) and m["value"] >= cap:
+                if isinstance(cap, (int, float)) and m["value"] == cap:
                     capped.add(f"metric:{n}")
                     capped_seen.add(float(cap))
             if m is not None and m.get("undersampled"):
@@ -184,6 +186,9 @@ def build_table(records: Sequence[dict[str, Any]], title: str = "") -> Table:
         noisy_seen |= bool(noisy)
         rows.append(row)
     notes += _timing_notes(records, noisy_seen, sequential_seen)
+    if not timed:
+        notes.append("not timed (`vdmbench run --no-timing` or the suite's speed.enabled: "
+                     "false); `vdmbench speed` adds a timing to a finished run")
     if invalid_seen:
         notes.append("* timing did not meet its minimum iterations or duration (not valid)")
     for reason, names in undersampled_seen.items():
@@ -191,7 +196,7 @@ def build_table(records: Sequence[dict[str, Any]], title: str = "") -> Table:
                      f"not comparable with a full-size run (left out of the Pareto plot and the "
                      f"matched-speed table)")
     for cap in sorted(capped_seen):
-        notes.append(f"{CAPPED} PSNR at its cap of {_fmt_number(cap)} dB: every video identical "
+        notes.append(f"{CAPPED} PSNR at its cap of {cap:g} dB: every video identical "
                      f"to the teacher's")
     return Table(title=title, columns=columns, rows=rows, notes=notes)
 
@@ -434,6 +439,7 @@ def write_plot(table: Table, path: Path) -> bool:
                        edgecolors=color)
             ax.annotate(r["model"], (x, y), fontsize=7, xytext=(3, 3),
                         textcoords="offset points")
+        ax.margins(x=0.2, y=0.12)  # room for the model names
         ax.set_xlabel("per-video latency (ms)", fontsize=8)
         ax.set_title(col.header, fontsize=9)
         ax.tick_params(labelsize=8)

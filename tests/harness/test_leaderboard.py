@@ -88,3 +88,54 @@ def test_leaderboard_command_rebuilds(tmp_path: Path, records: list[dict]) -> No
     empty.mkdir()
     result = CliRunner().invoke(main, ["leaderboard", str(empty)])
     assert result.exit_code == 2 and "no result records" in result.output
+
+
+def test_leaderboard_command_titles_by_suite_and_writes_where_asked(
+        tmp_path: Path, records: list[dict]) -> None:
+    folder = tmp_path / "some-folder"
+    (folder / "run-x" / "records").mkdir(parents=True)
+    for r in records:
+        (folder / "run-x" / "records" / f"{r['model']['name']}.json").write_text(json.dumps(r))
+    out = tmp_path / "boards"
+    result = CliRunner().invoke(main, ["leaderboard", str(folder), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("### harness-test\n")  # the suite's name, not the folder's
+    assert result.stderr.startswith(f"written to {out}: leaderboard.csv, leaderboard.md")
+    assert (out / "leaderboard.md").read_text() == result.stdout
+    assert {p.name for p in folder.iterdir()} == {"run-x"}  # nothing written into RESULTS_DIR
+    result = CliRunner().invoke(main, ["leaderboard", str(folder)])  # default: RESULTS_DIR
+    assert result.exit_code == 0 and (folder / "leaderboard.md").is_file()
+    assert f"written to {folder}" in result.stderr
+
+
+def test_latex_has_caption_and_label(records: list[dict]) -> None:
+    slow = copy.deepcopy(records[1])
+    slow["speed"]["speedup"]["per_video"]["noisy"] = True
+    tex = to_latex(build_table([records[0], slow], title="synth_i2v baselines"))
+    lines = tex.splitlines()
+    assert lines[:2] == [r"\begin{table}[t]", r"\centering"]
+    caption = next(ln for ln in lines if ln.startswith(r"\caption{"))
+    assert caption.startswith(r"\caption{synth\_i2v baselines: quality and latency per model")
+    assert r"$^\dagger$ noisy speed-up" in caption  # each mark the table uses, explained
+    assert "under-sampled" not in caption
+    assert lines[3] == r"\label{tab:vdmbench-synth-i2v-baselines}"
+    assert lines.index(r"\end{tabular}") + 1 == lines.index(r"\end{table}")
+
+
+def test_numbers_by_significant_digits_and_psnr_cap(records: list[dict]) -> None:
+    from vdmbench.leaderboard import _fmt_number
+
+    assert [_fmt_number(v) for v in (100.024, 38.200976, 0.9453125, 1.0, 123456.7)] == \
+        ["100.02", "38.201", "0.94531", "1.0000", "123457"]
+    capped = copy.deepcopy(records[0])
+    m = capped["metrics"]["mean_abs_diff_to_teacher"]
+    m["value"], m["protocol"]["options"] = 100.0, {"max_db": 100.0}
+    close = copy.deepcopy(records[1])
+    close["metrics"]["mean_abs_diff_to_teacher"]["value"] = 100.024
+    close["metrics"]["mean_abs_diff_to_teacher"]["protocol"]["options"] = {"max_db": 100.0}
+    md = to_markdown(build_table([capped, close]))
+    cells = {ln.split("|")[1].strip(): ln.split("|")[4].strip() for ln in md.splitlines()
+             if ln.startswith("| ") and not ln.startswith("| model")}
+    assert cells == {"teacher": "100 (cap)", "student": "100.02"}
+    assert "(cap) PSNR at its cap of 100 dB" in md
+    assert "| denoise (ms/step) |" in md or "denoise" not in md

@@ -102,7 +102,8 @@ def test_speed_section_records_session_threads_and_load(tmp_path: Path) -> None:
     lo, hi = sp["speedup"]["per_video"]["ci95"]
     assert lo <= sp["speedup"]["per_video"]["median"] <= hi
     csv = (_run_dir(tmp_path / "o") / "leaderboard.csv").read_text().splitlines()
-    assert "speedup_lo" in csv[0] and csv[0].endswith("invalid_timings,noisy_speedups")
+    assert "speedup_lo" in csv[0] and csv[0].endswith(
+        "invalid_timings,noisy_speedups,undersampled_metrics")
     md = (_run_dir(tmp_path / "o") / "leaderboard.md").read_text()
     assert "interleaved rounds of one timing session" in md and "1 torch threads" in md
     assert "measured in the same run" not in md

@@ -2,11 +2,13 @@
 
 Opens the page from ``file://`` with every non-file request blocked and requires: no console
 errors, every ``<video>`` decoded (``readyState >= 2``) and playing (paused and resumed together
-by the page's button), column sorting that reorders the rows,
-and a screenshot (kept at ``$VDMBENCH_ARTIFACTS/report-screenshot.png``, default
-``/tmp/vdmbench-artifacts``). The browser is ``$VDMBENCH_CHROMIUM``, else ``chromium`` on the
-path. Skips, naming what is missing, only where no browser is installed;
-with ``CI=true`` a missing browser fails instead.
+by the page's button), column sorting that reorders the rows, a layout that is readable at
+1280 px (every plot shown at 85% of its pixel size or more, the sample grid across the page
+width, the leaderboard's last column in view — at 1280 px, and at 700 px after scrolling the
+table with its model column kept in view and a hint shown), and a screenshot (kept at
+``$VDMBENCH_ARTIFACTS/report-screenshot.png``, default ``/tmp/vdmbench-artifacts``). The
+browser is ``$VDMBENCH_CHROMIUM``, else ``chromium`` on the path. Skips, naming what is
+missing, only where no browser is installed; with ``CI=true`` a missing browser fails instead.
 """
 
 from __future__ import annotations
@@ -124,6 +126,8 @@ def test_report_in_chromium(default_suite_report: Path) -> None:
             assert page.get_attribute(f"#leaderboard-table thead th:nth-child({col + 1})",
                                       "aria-sort") == "ascending"
 
+            _check_layout(page)
+
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             shot = default_suite_report.parent.parent / "report-screenshot.png"
             page.screenshot(path=str(shot), full_page=True)
@@ -133,3 +137,38 @@ def test_report_in_chromium(default_suite_report: Path) -> None:
     assert errors == []
     assert outside == []
     assert shot.read_bytes()[:4] == b"\x89PNG" and shot.stat().st_size > 10_000
+
+
+def _check_layout(page) -> None:
+    """Rendered sizes at 1280 px, then the leaderboard at 700 px (see the module docstring)."""
+    page.wait_for_function("() => [...document.querySelectorAll('figure.plot img')]"
+                           ".every(i => i.complete && i.naturalWidth > 0)", timeout=10_000)
+    plots = page.eval_on_selector_all(
+        "figure.plot img", "is => is.map(i => [i.getAttribute('src'), i.naturalWidth, "
+                           "i.getBoundingClientRect().width])")
+    assert {src for src, _, _ in plots} >= {"plots/leaderboard.png", "plots/latency.png"}
+    for src, natural, shown in plots:  # tick labels drawn at 8 pt stay ≥ 11 px
+        assert shown >= 0.85 * natural, (src, natural, shown)
+    main_width = page.evaluate("() => document.querySelector('main').clientWidth")
+    grid = page.evaluate("() => document.querySelector('table.grid').getBoundingClientRect()"
+                         ".width")
+    assert grid >= 0.9 * (main_width - 56), (grid, main_width)  # main has 28 px padding
+    clip = page.evaluate("() => document.querySelector('video.clip').getBoundingClientRect()"
+                         ".width")
+    assert clip >= 256, clip  # 3 models: each clip at least twice its 128 px frames
+    last_header = """() => {
+        const wrap = document.querySelector('#leaderboard .table-wrap').getBoundingClientRect();
+        const hs = document.querySelectorAll('#leaderboard-table thead th');
+        const last = hs[hs.length - 1].getBoundingClientRect();
+        const first = hs[0].getBoundingClientRect();
+        return [last.right <= wrap.right + 1, first.left >= wrap.left - 1,
+                !document.querySelector('#leaderboard .scroll-hint').hidden];
+    }"""
+    assert page.evaluate(last_header) == [True, True, False]  # fits at 1280: no hint
+    page.set_viewport_size({"width": 700, "height": 900})
+    page.wait_for_function("() => !document.querySelector('#leaderboard .scroll-hint').hidden")
+    page.evaluate("() => { const w = document.querySelector('#leaderboard .table-wrap'); "
+                  "w.scrollLeft = w.scrollWidth; }")
+    assert page.evaluate(last_header) == [True, True, True]  # scrolled: the model column stays
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.evaluate("() => { document.querySelector('#leaderboard .table-wrap').scrollLeft = 0; }")

@@ -23,6 +23,8 @@ from vdmbench.errors import VdmbenchError
 from vdmbench.leaderboard import (
     INCOMPLETE,
     MISSING,
+    NOISY,
+    UNDERSAMPLED,
     Column,
     Table,
     build_table,
@@ -41,7 +43,8 @@ RUN_PLOTS: dict[str, tuple[str, str]] = {
     "pareto.png": ("Quality vs latency: Pareto front",
                    "Models on the front are not beaten on both quality and latency."),
     "leaderboard.png": ("Quality vs per-video latency",
-                        "One panel per metric; x: median per-video latency on the run's device."),
+                        "One panel per metric; x: median per-video latency on the run's device; "
+                        "hollow markers: under-sampled values."),
 }
 
 
@@ -50,13 +53,32 @@ RUN_PLOTS: dict[str, tuple[str, str]] = {
 
 @dataclass
 class Cell:
-    """One leaderboard cell: shown ``text``, ``sort`` key ("" = missing, sorts last), CSS
-    classes and a hover ``title``."""
+    """One leaderboard cell: shown ``text`` (with its marks), ``sub`` shown on a second, smaller
+    line (an interval or a spread), ``sort`` key ("" = missing, sorts last), CSS classes and a
+    hover ``title``."""
 
     text: str
     sort: str = ""
     classes: list[str] = field(default_factory=list)
     title: str = ""
+    sub: str = ""
+
+
+_MARKS = ("*", NOISY, UNDERSAMPLED)
+
+
+def split_cell_text(text: str) -> tuple[str, str]:
+    """``"3.72 [3.01, 4.58]†"`` → ``("3.72†", "[3.01, 4.58]")``; ``"6.35 ± 0.96‡"`` →
+    ``("6.35‡", "± 0.96")``: the value with its marks, and the interval or spread that the page
+    shows on a line of its own (so columns stay narrow)."""
+    for sep, keep in ((" [", "["), (" ± ", "± ")):
+        if sep in text:
+            main, rest = text.split(sep, 1)
+            marks = ""
+            while rest and rest[-1] in _MARKS:
+                marks, rest = rest[-1] + marks, rest[:-1]
+            return main + marks, keep + rest
+    return text, ""
 
 
 @dataclass
@@ -211,14 +233,18 @@ def leaderboard_view(records: list[dict[str, Any]], table: Table,
         cells = []
         speed = rec.get("speed") or {}
         for c in table.columns:
-            text = format_cell(c, row)
+            text, sub = split_cell_text(format_cell(c, row))
             raw = row.get(c.key)
-            cell = Cell(text=text, sort=_numeric_sort(c, raw) if c.kind != "text" or
+            cell = Cell(text=text, sub=sub, sort=_numeric_sort(c, raw) if c.kind != "text" or
                         c.key == "steps" else str(raw or ""))
             if text == MISSING:
                 cell.classes.append("missing")
             if c.kind == "metric" and row.get(c.key) not in (None, INCOMPLETE):
                 cell.title = _metric_title(rec["metrics"][c.key.split(":", 1)[1]])
+            if c.key in row.get("_undersampled", {}):
+                cell.classes.append("undersampled")
+                cell.title += (f"; under-sampled: computed on "
+                               f"{row['_undersampled'][c.key]}").lstrip("; ")
             if c.kind == "ms" and row.get(c.key) is not None:
                 name = c.key.split(":", 1)[1]
                 t = speed.get("per_video") if name == "per_video" else \
@@ -442,9 +468,14 @@ def _plots(run_dir: Path, records: list[dict[str, Any]], out_dir: Path, title: s
     if latency_bars(bars, plots_dir / "latency.png", title=title):
         plots.append(Plot(title="Latency per component",
                           file="plots/latency.png",
-                          caption="One video at batch 1 on the run's device: each component's "
-                                  "median time (denoise × steps); black: the measured "
-                                  "per-video time."))
+                          caption="One video at batch 1 on the run's device. Bars: each "
+                                  "component's median time, timed call by call (denoise: one "
+                                  "step at the first noise level, × steps) — an estimate of "
+                                  "where the time goes. Black tick: the whole video, measured "
+                                  "(the per-video latency of the leaderboard). The two need "
+                                  "not agree: a step timed on its own does not run as it does "
+                                  "inside the sampling loop; each bar's label gives their "
+                                  "ratio."))
     if analysis is not None:
         png = analysis / "analysis.png" if analysis.is_dir() else analysis
         if not png.is_file() or png.suffix.lower() != ".png":

@@ -88,8 +88,10 @@ def latency_bars(rows: Sequence[dict[str, Any]], path: Path, title: str = "") ->
 
     ``rows``: ``{"model": str, "steps": int, "components": {name: (median_s, valid)},
     "per_video": (median_s, valid) | None}``; ``denoise`` is one step, drawn × ``steps``. The
-    measured per-video latency is a black tick. Invalid timings are hatched. False if no model has
-    component timings.
+    measured per-video latency is a black tick. The bar is a sum of components timed call by
+    call, an estimate that need not equal the measured whole video (a step timed alone does not
+    run as inside the sampling loop): each bar is labelled with both and their ratio. Invalid
+    timings are hatched. False if no model has component timings.
     """
     rows = [r for r in rows if r["components"]]
     if not rows:
@@ -106,7 +108,7 @@ def latency_bars(rows: Sequence[dict[str, Any]], path: Path, title: str = "") ->
                    key=lambda c: (COMPONENT_ORDER.index(c) if c in COMPONENT_ORDER
                                   else len(COMPONENT_ORDER), c))
     colors = dict(zip(names, plt.get_cmap("tab10").colors))
-    fig, ax = plt.subplots(figsize=(7.2, 0.55 * len(rows) + 1.3))
+    fig, ax = plt.subplots(figsize=(10.0, 0.55 * len(rows) + 1.9))
     any_invalid = False
     for y, r in enumerate(rows):
         left = 0.0
@@ -120,13 +122,21 @@ def latency_bars(rows: Sequence[dict[str, Any]], path: Path, title: str = "") ->
                     edgecolor="white", height=0.6,
                     label=(f"{c} × steps" if c == "denoise" else c) if y == 0 else None)
             left += width
+        label = f"Σ {left:.4g} ms"
         if r["per_video"] is not None:
-            ax.plot([r["per_video"][0] * 1e3] * 2, [y - 0.38, y + 0.38], color="black", lw=2,
+            measured = r["per_video"][0] * 1e3
+            ax.plot([measured] * 2, [y - 0.38, y + 0.38], color="black", lw=2,
                     label="measured per video" if y == 0 else None)
+            label += f" · measured {measured:.4g} ms (Σ/measured {left / measured:.2f})"
+            left = max(left, measured)
+        ax.annotate(label, (left, y), xytext=(4, 0), textcoords="offset points",
+                    va="center", fontsize=7)
     ax.set_yticks(range(len(rows)), [f"{r['model']} ({r['steps']} steps)" for r in rows],
                   fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlabel("latency per video (ms); components are medians, denoise × steps")
+    ax.set_xlabel("latency per video (ms); bars: components timed call by call (medians, "
+                  "denoise × steps)", fontsize=8)
+    ax.set_xlim(right=ax.get_xlim()[1] * 1.6)  # room for the labels
     ax.grid(axis="x", alpha=0.3)
     handles, labels = ax.get_legend_handles_labels()
     if any_invalid:
@@ -134,7 +144,8 @@ def latency_bars(rows: Sequence[dict[str, Any]], path: Path, title: str = "") ->
 
         handles.append(Patch(facecolor="lightgrey", hatch="//", edgecolor="white"))
         labels.append("timing not valid")
-    ax.legend(handles, labels, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.legend(handles, labels, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.22),
+              ncol=len(handles), frameon=False)
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
     atomic_save_figure(fig, path, dpi=110)

@@ -29,6 +29,18 @@
     });
   });
 
+  // --- a hint above each table wider than its box (it scrolls sideways) ---
+  function hints() {
+    document.querySelectorAll(".table-wrap").forEach(function (wrap) {
+      var hint = wrap.previousElementSibling;
+      if (hint && hint.classList.contains("scroll-hint")) {
+        hint.hidden = wrap.scrollWidth <= wrap.clientWidth + 1;
+      }
+    });
+  }
+  hints();
+  window.addEventListener("resize", hints);
+
   // --- playback: every clip loops; all follow the first one's clock ---
   var clips = Array.prototype.slice.call(document.querySelectorAll("video.clip"));
   if (!clips.length) { return; }
