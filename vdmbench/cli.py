@@ -86,7 +86,8 @@ def _run_options(fn: Any) -> Any:
                            "(default OUT/.cache)")(fn)
     fn = click.option("--device", default="cpu", show_default=True, help="cpu or cuda[:N]")(fn)
     fn = click.option("--limit", type=int, default=None,
-                      help="use only the first N requests")(fn)
+                      help="use only the first N requests (metric values computed on fewer "
+                           "videos than the suite asks for are marked under-sampled, ‡)")(fn)
     return click.option("--out", "out_dir", type=click.Path(path_type=Path),
                         default=Path("results"), show_default=True,
                         help="results root; the run goes to OUT/<suite>/<run-id>/")(fn)

@@ -79,6 +79,9 @@ def test_no_timing(limited: tuple[Path, str]) -> None:
     assert all(r["speed"] is None for r in load_records(run_dir))
     assert "speed-up" not in printed and "per video (ms)" not in printed
     assert not (run_dir / "leaderboard_pareto.png").exists()
+    page = (run_dir / "report" / "index.html").read_text()
+    assert "--limit 2 --no-timing</code>" in page  # the command that reproduces the run
+    assert 'class="undersampled"' in page and "under-sampled: computed on 2 of the 6" in page
     help_text = CliRunner().invoke(main, ["run", "--help"]).output
     assert "--no-timing" in help_text and "speed.enabled: false" in help_text
 

@@ -504,6 +504,8 @@ def _provenance(run_dir: Path, run_meta: dict[str, Any], resolved: Any,
         cmd += ["--limit", str(run_meta["limit"])]
     if run_meta.get("device", "cpu") != "cpu":
         cmd += ["--device", str(run_meta["device"])]
+    if suite.speed.enabled and records and not any(r.get("speed") for r in records):
+        cmd.append("--no-timing")  # the suite times, the run did not
     ds = suite.dataset
     versions = ", ".join(f"{k} {_distinct([e.get(k) for e in envs])}" for k in
                          ("python", "torch", "diffusers", "numpy", "scipy", "triton", "vdmbench"))
