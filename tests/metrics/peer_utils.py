@@ -7,7 +7,9 @@ not load beside the CPU build of torch), :func:`import_peer` imports the peer wi
 ``torchvision`` modules whose every attribute is a class that raises when used, so the peer's
 torchvision-free functions (preprocessing, the I3D network, feature statistics, the Fréchet
 distance, the Inception Score) run exactly as shipped, and a call into torchvision fails loudly.
-The packages themselves: ``pip install --no-deps cd-fvd==0.1.1 torch-fidelity==0.4.0 einops``.
+The packages themselves come with the ``test`` extra (``pip install -e '.[test]'``, with a
+matching torchvision), or without torchvision: ``pip install --no-deps cd-fvd==0.1.1
+torch-fidelity==0.4.0 einops``.
 """
 
 from __future__ import annotations
@@ -60,8 +62,8 @@ def import_peer(name: str) -> Any:
     """Import the peer module ``name`` (skipping the test when the package is not installed)."""
     top = name.split(".")[0]
     if importlib.util.find_spec(top) is None:
-        pytest.skip(f"peer package {top} not installed (pip install --no-deps cd-fvd==0.1.1 "
-                    f"torch-fidelity==0.4.0 einops)")
+        pytest.skip(f"peer package {top} not installed (pip install -e '.[test]', or "
+                    f"pip install --no-deps cd-fvd==0.1.1 torch-fidelity==0.4.0 einops)")
     if name in sys.modules or torchvision_works():
         return importlib.import_module(name)
     saved = {m: sys.modules.get(m) for m in _TV_MODULES}
