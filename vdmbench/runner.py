@@ -209,7 +209,8 @@ class SuiteRun:
         ctx = MetricContext(device=self.device, cache_dir=self.metric_cache_dir,
                             dataset=dataset, progress=not self.options.quiet,
                             feature_cache=self.feature_cache,
-                            requested_videos=self.suite.dataset.num_videos)
+                            requested_videos=self.suite.dataset.num_videos,
+                            given_videos=len(requests))
         metrics: list[Metric] = []
         for m in self.suite.metrics:
             cls = METRICS.get(m.name)

@@ -99,15 +99,53 @@ def test_default_suite_full_size_is_not_marked_limit_12_is() -> None:
     (run,) = (ROOT / "results" / "reference" / "synth_i2v").iterdir()
     rec = load_records(run)[0]
     with tempfile.TemporaryDirectory() as tmp:
-        ctx = MetricContext(device="cpu", cache_dir=Path(tmp), requested_videos=128)
         marks = {}
         for name, m in rec["metrics"].items():
             cls = METRICS.get(name)
-            metric = cls(cls.Options(**m["protocol"].get("options", {})), ctx)
+            options = cls.Options(**m["protocol"].get("options", {}))
             full = MetricValue(value=m["value"], n=m["n"], details=m["details"])
-            assert metric.undersampled(full) is None, name
-            marks[name] = metric.undersampled(dataclasses.replace(full, n=12))
+            ctx = MetricContext(device="cpu", cache_dir=Path(tmp), requested_videos=128,
+                                given_videos=128)
+            assert cls(options, ctx).undersampled(full) is None, name
+            ctx = dataclasses.replace(ctx, given_videos=12)
+            marks[name] = cls(options, ctx).undersampled(dataclasses.replace(full, n=12))
     assert all(v and v.startswith("12 of the 128 videos the suite asks for") for v in
                marks.values()), marks
     assert "12 generated videos for 64 feature dimensions" in marks["fvd_synth"]
     assert "12 videos in 10 splits (fewer than 2 a split)" in marks["is_synth"]
+
+
+def test_the_rules_one_by_one(tmp_path: Path) -> None:
+    """Each reason alone, on a metric with a ``num_gen`` and a ``splits`` option; a value whose
+    ``n`` is a subset by design (a VBench dimension's prompts) is not marked for it."""
+    from pydantic import BaseModel
+
+    from vdmbench.metrics.base import Metric, MetricContext, MetricValue
+
+    class Options(BaseModel):
+        num_gen: int | None = None
+        splits: int | None = None
+
+    class Counting(Metric):
+        name, version, higher_is_better = "counting", "1", True
+
+        def update(self, videos, requests, teacher_videos=None) -> None: ...
+
+        def compute(self) -> MetricValue:
+            return MetricValue(value=1.0, n=40, details={"feature_dim": 16, "n_ref": 64})
+
+    def mark(given: int, n: int = 40, **options: int) -> str | None:
+        ctx = MetricContext("cpu", tmp_path, requested_videos=100, given_videos=given)
+        metric = Counting(Options(**options), ctx)
+        return metric.undersampled(MetricValue(1.0, n, details={"feature_dim": 16, "n_ref": 64}))
+
+    assert mark(100) is None  # n = 40 of the 100 given: a subset by design, not a shortfall
+    assert mark(12, n=12) == ("12 of the 100 videos the suite asks for; 12 generated videos "
+                              "for 16 feature dimensions")
+    assert mark(100, num_gen=2048) == "40 of the 2048 videos its protocol asks for"
+    assert mark(100, num_gen=40) is None
+    assert mark(100, splits=25) == "40 videos in 25 splits (fewer than 2 a split)"
+    assert mark(100, splits=20) is None  # 2 a split
+    ctx = MetricContext("cpu", tmp_path, requested_videos=100, given_videos=10)
+    value = Counting(Options(), ctx).result()  # what the runner records
+    assert value.undersampled == "10 of the 100 videos the suite asks for"

@@ -53,9 +53,10 @@ class MetricValue:
 class MetricContext:
     """What a metric may use: the device, a content-keyed cache folder, the suite's dataset
     (for reference videos), whether to show progress, where extractor outputs on generated
-    videos are cached (``feature_cache``; None: not cached), and how many generated videos the
-    suite asks for (``requested_videos``, its ``dataset.num_videos``; a run with ``--limit``
-    gives fewer; None: unknown)."""
+    videos are cached (``feature_cache``; None: not cached), how many generated videos the suite
+    asks for (``requested_videos``, its ``dataset.num_videos``) and how many the run gives the
+    metrics (``given_videos``: fewer with ``--limit``, or where the dataset has fewer requests);
+    None: unknown."""
 
     device: str
     cache_dir: Path
@@ -63,6 +64,7 @@ class MetricContext:
     progress: bool = False
     feature_cache: FeatureCache | None = None
     requested_videos: int | None = None
+    given_videos: int | None = None
 
 
 class Metric(ABC):
@@ -159,19 +161,22 @@ class Metric(ABC):
 
     def undersampled(self, value: MetricValue) -> str | None:
         """Why ``value`` is computed on fewer samples than its protocol asks, or None. Default:
-        fewer generated videos than the suite asks for (``context.requested_videos``) or than the
-        protocol does (:meth:`protocol_videos`); an Inception Score whose ``splits`` hold fewer
+        the run gives fewer generated videos than the suite asks for (``context.given_videos`` <
+        ``context.requested_videos``; not ``value.n``, which may count a subset by design, e.g. a
+        VBench dimension's prompts); ``value.n`` below the protocol's count
+        (:meth:`protocol_videos`); an Inception Score whose ``splits`` hold fewer
         than 2 videos each (p(y) of one video is its own p(y|x): IS → 1); a Fréchet distance on
         no more videos (generated or reference) than feature dimensions (``details`` keys
         ``feature_dim``, ``n_ref``: the covariance is rank-deficient). Subclasses may add
         reasons."""
         n, details = value.n, value.details or {}
         reasons = []
-        asked = self.context.requested_videos
-        if asked is not None and n < asked:
-            reasons.append(f"{n} of the {asked} videos the suite asks for")
+        asked, given = self.context.requested_videos, self.context.given_videos
+        limited = asked is not None and given is not None and given < asked
+        if limited:
+            reasons.append(f"{given} of the {asked} videos the suite asks for")
         want = self.protocol_videos()
-        if want is not None and n < want and want != asked:
+        if want is not None and n < want and not (limited and asked == want):
             reasons.append(f"{n} of the {want} videos its protocol asks for")
         splits = details.get("splits", getattr(self.options, "splits", None))
         if isinstance(splits, int) and splits > 1 and n // splits < 2:
