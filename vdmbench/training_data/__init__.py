@@ -143,5 +143,6 @@ def attach(teacher: Any, data: TrainingDataSpec, cache_root: str | os.PathLike[s
         if teacher.train_frames.files != teacher.train_data.files:
             raise ConfigError(f"{fres.path}: the frame cache holds other clips than "
                               f"{res.path}")
-        out["frames_manifest_sha256"] = fres.manifest_sha256
+        out.update(frames_manifest_sha256=fres.manifest_sha256, frames_encoded=fres.encoded,
+                   frames_bytes=fres.bytes)
     return out
