@@ -245,6 +245,8 @@ def prepare(source: ClipSource, encoder: ClipEncoder, root: str | os.PathLike[st
         it = track(mine, description=f"encoding {source.dataset} clips", total=len(mine))
     encoded = 0
     for i in it:
+        for stale in shards_dir.glob(f".{names[i]}.*.tmp"):  # left by a killed run
+            stale.unlink(missing_ok=True)
         info = _encode_shard(source, encoder, groups[i], shards_dir / f"{names[i]}.safetensors",
                              log, on_skip)
         encoded += len(info["clips"])
