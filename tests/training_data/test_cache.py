@@ -210,3 +210,19 @@ def test_noise_is_explicit(folder: Path, tmp_path: Path, svd_pipe) -> None:  # n
     assert attach(teacher, TrainingDataSpec(), tmp_path)["dataset"] == "noise"
     assert not list(tmp_path.iterdir())  # nothing cached for noise
     assert np.isfinite(teacher.batch(1, 0)["x0"].numpy()).all()
+
+
+def test_synthmotion_clips_through_a_real_encoder(tmp_path: Path, svd_pipe) -> None:  # noqa: ANN001
+    """The synthetic world takes the same path as a video folder (rendered, never bad)."""
+    from vdmbench.data.synthmotion import render
+
+    teacher = _svd_teacher(svd_pipe)
+    data = TrainingDataSpec(name="synthmotion", num_videos=3, frames=4, height=16, width=16)
+    info = attach(teacher, data, tmp_path, storage="float32")
+    assert info["clips"] == 3 and info["skipped"] == 0
+    video, meta = render(1, "train", 4, 16, 16, 0)
+    assert teacher.train_data.clips[1]["caption"] == meta.caption
+    x = video.permute(0, 3, 1, 2).float() / 255 * 2 - 1
+    with torch.no_grad():
+        want = svd_pipe.vae.encode(x).latent_dist.mode() * svd_pipe.vae.config.scaling_factor
+    torch.testing.assert_close(teacher.train_data.get([1])["x0"][0], want, atol=1e-5, rtol=1e-5)
