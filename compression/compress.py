@@ -148,7 +148,8 @@ def attach_data(teacher: DenoiserSpec, data: Any, cache: str | os.PathLike[str] 
     from vdmbench.distributed import init_world, world_from_env
 
     world = world_from_env()
-    if world.distributed:
+    cached = data.name not in (None, training_data.NOISE, teacher.clip_dataset)
+    if world.distributed and cached:  # the ranks share the encoding (accelerate reuses the group)
         world = init_world("cuda" if torch.cuda.is_available() else "cpu")
     return training_data.attach(teacher, data, cache, frames=frames, world=world,
                                 progress=progress and world.is_main, source=source)
