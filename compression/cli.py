@@ -300,6 +300,7 @@ def prepare_data_cmd(model: str, weights: str | None, model_option: tuple[str, .
         frames = with_frames if with_frames is not None else bool(
             vae is not None and vae.enabled and vae.finetune_steps > 0)
         info = training_data.attach(teacher, recipe.data, data_cache, frames=frames,
+                                    frame_clips=getattr(vae, "frame_clips", None),
                                     storage=storage, world=world, shard_clips=shard_clips,
                                     progress=world.is_main, source=source)
         world.close()

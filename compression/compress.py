@@ -94,18 +94,24 @@ def compress_vae(recipe: Recipe, teacher: DenoiserSpec, out_dir: Path, device: s
     scale = float(vae_t.config.scaling_factor)
 
     real = getattr(fam, "train_frames", None) is not None
+    row_of = {f: i for i, f in enumerate(fam.train_data.files)} if real else {}
 
     def clips(start: int) -> Any:
         step = start
         while True:
             seed = recipe.train.seed * 1_000_003 + step
-            x0 = fam.batch(spec.batch_size, seed=seed)["x0"]
             step += 1
-            z = (x0.reshape(-1, *x0.shape[2:]) / scale).float()
             if not real:
-                yield z
+                x0 = fam.batch(spec.batch_size, seed=seed)["x0"]
+                yield (x0.reshape(-1, *x0.shape[2:]) / scale).float()
                 continue
-            frames = fam.train_frames.get(fam.draw(spec.batch_size, seed))["frames"]
+            # clips with real frames (the frame cache may hold a prefix of the latent cache)
+            g = torch.Generator().manual_seed(seed)
+            ks = torch.randint(0, len(fam.train_frames), (spec.batch_size,), generator=g)
+            frames = fam.train_frames.get(ks.tolist())["frames"]
+            rows = [row_of[fam.train_frames.files[k]] for k in ks.tolist()]
+            x0 = fam.train_data.get(rows)["x0"].float()  # the same clips' latents
+            z = (x0.reshape(-1, *x0.shape[2:]) / scale).to(fam.device)
             x = frames.reshape(-1, *frames.shape[2:]).permute(0, 3, 1, 2)  # (B·F, 3, H, W)
             yield z, (x.float() / 127.5 - 1.0)
 
@@ -141,8 +147,8 @@ def compress_vae(recipe: Recipe, teacher: DenoiserSpec, out_dir: Path, device: s
 
 
 def attach_data(teacher: DenoiserSpec, data: Any, cache: str | os.PathLike[str] | None, *,
-                source: Any = None, frames: bool = False, progress: bool = True
-                ) -> dict[str, Any]:
+                source: Any = None, frames: bool = False, frame_clips: int | None = None,
+                progress: bool = True) -> dict[str, Any]:
     """:func:`vdmbench.training_data.attach` for a trainer (under torchrun / accelerate launch
     the ranks encode disjoint shards); returns the ``data`` record of ``compression.json``."""
     from vdmbench.distributed import init_world, world_from_env
@@ -151,7 +157,8 @@ def attach_data(teacher: DenoiserSpec, data: Any, cache: str | os.PathLike[str] 
     cached = data.name not in (None, training_data.NOISE, teacher.clip_dataset)
     if world.distributed and cached:  # the ranks share the encoding (accelerate reuses the group)
         world = init_world("cuda" if torch.cuda.is_available() else "cpu")
-    return training_data.attach(teacher, data, cache, frames=frames, world=world,
+    return training_data.attach(teacher, data, cache, frames=frames, frame_clips=frame_clips,
+                                world=world,
                                 progress=progress and world.is_main, source=source)
 
 
@@ -191,7 +198,8 @@ def compress(recipe: Recipe, out: str | os.PathLike[str], *, weights: str | None
         teacher_vae(teacher)
     steps_vae = recipe.vae.finetune_steps if vae_finetune_steps is None else vae_finetune_steps
     data_info = attach_data(teacher, recipe.data, data_cache, source=source,
-                            frames=recipe.vae.enabled and steps_vae > 0, progress=progress)
+                            frames=recipe.vae.enabled and steps_vae > 0,
+                            frame_clips=recipe.vae.frame_clips, progress=progress)
     out_dir.mkdir(parents=True, exist_ok=True)
     main = int(os.environ.get("RANK", "0")) == 0  # accelerate launch / torchrun: one writer
     if main:

@@ -103,6 +103,10 @@ class VaeSpec(_Strict):
     lr: float = Field(1e-4, gt=0)
     disc_lr: float | None = Field(None, gt=0, description="patch discriminator lr (None = lr)")
     adversarial: float = Field(0.1, ge=0, description="weight of the patch-GAN hinge term")
+    frame_clips: int | None = Field(None, gt=0, description="clips whose real frames are "
+                                    "cached for this stage: the first N of the dataset's "
+                                    "candidates (None = all; uint8 frames are ~22× the size of "
+                                    "their fp16 latents)")
     real: float = Field(1.0, ge=0, description="weight of the L1 reconstruction of the real "
                         "frames (training data from a video dataset; the patch discriminator "
                         "then takes real frames as real)")

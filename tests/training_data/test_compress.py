@@ -22,7 +22,7 @@ def _svd_recipe(tmp: Path) -> Path:
         "train": {"max_steps": 50, "batch_size": 1, "ema_decay": None, "checkpoint_every": 50},
         "data": {"frames": 4, "height": 16, "width": 16, "fps": 8, "max_bad_fraction": 0.3},
         "vae": {"enabled": True, "channel_ratio": 1.0, "finetune_steps": 1,
-                "adversarial": 0.1}}))
+                "adversarial": 0.1, "frame_clips": 6}}))
     return path
 
 
@@ -37,7 +37,8 @@ def test_svd_compress_on_a_video_folder_then_reuses_the_cache(
     d1 = json.loads((tmp_path / "s1" / "compression.json").read_text())["data"]
     assert d1["dataset"] == "videofolder" and d1["options"] == {"root": str(folder)}
     assert (d1["clips"], d1["skipped"], d1["clips_encoded"], d1["clips_reused"]) == (9, 3, 9, 0)
-    assert d1["clips_seen"] == 2 and d1["frames_encoded"] == 9  # 2 steps × 1 clip
+    # 2 steps × 1 clip; real frames of the good clips among the first 6 candidates
+    assert d1["clips_seen"] == 2 and d1["frames_encoded"] == 6
     manifest = cache / d1["cache_key"] / "manifest.json"
     import hashlib
 

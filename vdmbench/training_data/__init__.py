@@ -15,6 +15,7 @@ the dataset.
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -87,7 +88,8 @@ def _record(data: TrainingDataSpec, **extra: Any) -> dict[str, Any]:
 
 
 def attach(teacher: Any, data: TrainingDataSpec, cache_root: str | os.PathLike[str] | None = None,
-           *, frames: bool = False, storage: str = "float16", world: Any = None,
+           *, frames: bool = False, frame_clips: int | None = None,
+           storage: str = "float16", world: Any = None,
            shard_clips: int = DEFAULT_SHARD_CLIPS, progress: bool = False,
            log: Callable[[str], None] | None = None, source: ClipSource | None = None
            ) -> dict[str, Any]:
@@ -100,8 +102,9 @@ def attach(teacher: Any, data: TrainingDataSpec, cache_root: str | os.PathLike[s
     - the adapter's own dataset (``synthmotion`` for the synthetic adapters): unchanged;
     - anything else: the clips encoded by ``teacher.clip_encoder`` into the cache under
       ``cache_root`` (:func:`~vdmbench.training_data.cache.prepare`), attached as
-      ``teacher.train_data`` (and, with ``frames``, the clips' uint8 frames as
-      ``teacher.train_frames``, for the VAE decoder stage).
+      ``teacher.train_data`` (and, with ``frames``, the uint8 frames of the same clips — of the
+      first ``frame_clips`` candidates only, when given — as ``teacher.train_frames``, for the
+      VAE decoder stage).
 
     Returns what ``compression.json`` records as ``data``."""
     name = teacher.name
@@ -138,11 +141,16 @@ def attach(teacher: Any, data: TrainingDataSpec, cache_root: str | os.PathLike[s
                   skipped=len(res.skipped), clips_encoded=res.encoded,
                   clips_reused=res.reused, cache_bytes=res.bytes, cache_dtype=storage)
     if frames:
-        fres = prepare(src, FrameEncoder(), root, **kw)
+        fsrc = src
+        if frame_clips is not None and frame_clips < len(src.refs()):
+            fsrc = copy.copy(src)
+            fsrc._refs = src.refs()[:frame_clips]
+        fres = prepare(fsrc, FrameEncoder(), root, **kw)
         teacher.train_frames = CachedClips(fres.path)
-        if teacher.train_frames.files != teacher.train_data.files:
-            raise ConfigError(f"{fres.path}: the frame cache holds other clips than "
-                              f"{res.path}")
+        extra_files = set(teacher.train_frames.files) - set(teacher.train_data.files)
+        if extra_files:
+            raise ConfigError(f"{fres.path}: the frame cache holds clips the latent cache "
+                              f"{res.path} does not: {sorted(extra_files)[:3]}")
         out.update(frames_manifest_sha256=fres.manifest_sha256, frames_encoded=fres.encoded,
                    frames_bytes=fres.bytes)
     return out
