@@ -13,7 +13,7 @@ Clip sampling (:class:`ClipSampler`, versioned by :data:`SAMPLER_VERSION`):
   fits (as the UCF101 presets do); a video shorter than ``frames`` is a bad file;
 - start: a seeded offset in ``[0, total − span]`` from sha256(seed, index, file name);
 - resize: ``cover_center_crop`` (aspect kept, centre crop) or ``squash`` to height × width
-  (:func:`vdmbench.data.ucf101.resize_clip`);
+  (:func:`resize_clip`, which the UCF101 evaluation presets use too);
 - decoding: PyAV, or decord with ``decoder: decord`` (:mod:`vdmbench.data.decode`).
 
 A file that cannot be decoded, is truncated or too short raises :class:`DataError` naming it;
@@ -29,13 +29,35 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import torch
 
 from vdmbench.data.decode import Backend, decode, probe
 from vdmbench.errors import DataError
+from vdmbench.video import from_unit_float, resize_frames, to_unit_float
 
 #: bump whenever the pixels of a clip for the same (seed, index, file, options) can change
 SAMPLER_VERSION = "train-clips-1"
+
+
+def resize_clip(frames: np.ndarray | torch.Tensor, size: tuple[int, int],
+                policy: Literal["cover_center_crop", "squash"]) -> torch.Tensor:
+    """uint8 ``(T, H, W, 3)`` → uint8 ``(T, size[0], size[1], 3)`` by the resize policy."""
+    x = torch.as_tensor(np.asarray(frames))
+    h, w = size
+    if tuple(x.shape[1:3]) == (h, w):
+        return x.clone()
+    f = to_unit_float(x).permute(0, 3, 1, 2)
+    if policy == "squash":
+        f = resize_frames(f, (h, w), "squash_bilinear")
+    else:
+        ih, iw = f.shape[-2:]
+        scale = max(h / ih, w / iw)
+        nh, nw = max(h, round(ih * scale)), max(w, round(iw * scale))
+        f = resize_frames(f, (nh, nw), "squash_bilinear")
+        top, left = (nh - h) // 2, (nw - w) // 2
+        f = f[..., top:top + h, left:left + w]
+    return from_unit_float(f.permute(0, 2, 3, 1)).contiguous()
 
 
 @dataclass(frozen=True)
@@ -111,8 +133,6 @@ class ClipSampler:
 
     def load(self, ref: ClipRef) -> TrainClip:
         """Decode and resize the clip of ``ref`` (a file); :class:`DataError` names a bad one."""
-        from vdmbench.data.ucf101 import resize_clip
-
         if ref.path is None:
             raise DataError(f"{ref.name}: no file to decode")
         total, native_fps = probe(ref.path, self.decoder)

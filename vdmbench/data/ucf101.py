@@ -47,13 +47,13 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from vdmbench.data.base import VideoDataset
-from vdmbench.data.clips import ClipRef, ClipSampler, ClipSource, select
+from vdmbench.data.clips import ClipRef, ClipSampler, ClipSource, resize_clip, select
 from vdmbench.data.decode import Backend, decode, probe
 from vdmbench.errors import ConfigError, DataError
 from vdmbench.generation import GenerationRequest
 from vdmbench.paths import expand_path
 from vdmbench.suite import DatasetSpec
-from vdmbench.video import Video, from_unit_float, resize_frames, to_unit_float
+from vdmbench.video import Video
 
 __all__ = ["UCF101Dataset", "UCF101Options", "ClipPreset", "Clip", "PRESETS", "class_to_prompt",
            "read_class_index", "read_split_list", "probe_video", "decode_frames", "SourceVideo",
@@ -211,26 +211,6 @@ class SourceVideo:
     def read(self, start: int, count: int) -> torch.Tensor:
         return torch.from_numpy(decode_frames(self.path, list(range(start, start + count)),
                                               self.backend))
-
-
-def resize_clip(frames: np.ndarray | torch.Tensor, size: tuple[int, int],
-                policy: Literal["cover_center_crop", "squash"]) -> torch.Tensor:
-    """uint8 ``(T, H, W, 3)`` → uint8 ``(T, size[0], size[1], 3)`` by the resize policy."""
-    x = torch.as_tensor(np.asarray(frames))
-    h, w = size
-    if tuple(x.shape[1:3]) == (h, w):
-        return x.clone()
-    f = to_unit_float(x).permute(0, 3, 1, 2)
-    if policy == "squash":
-        f = resize_frames(f, (h, w), "squash_bilinear")
-    else:
-        ih, iw = f.shape[-2:]
-        scale = max(h / ih, w / iw)
-        nh, nw = max(h, round(ih * scale)), max(w, round(iw * scale))
-        f = resize_frames(f, (nh, nw), "squash_bilinear")
-        top, left = (nh - h) // 2, (nw - w) // 2
-        f = f[..., top:top + h, left:left + w]
-    return from_unit_float(f.permute(0, 2, 3, 1)).contiguous()
 
 
 # -------------------------------------------------------------------------------- dataset
