@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import BAD, GOOD, make_folder, t2v_denoiser
+from training_data_utils import BAD, GOOD, make_folder, t2v_denoiser
 
 from vdmbench.data.decode import decode
 from vdmbench.data.ucf101 import resize_clip
@@ -146,7 +146,7 @@ def test_missing_root_metadata_and_columns_before_any_model(tmp_path: Path) -> N
 
 
 def test_openvid_style_csv_and_jsonl(tmp_path: Path) -> None:
-    from conftest import frames_of, write_video
+    from training_data_utils import frames_of, write_video
 
     write_video(tmp_path / "video" / "x.mp4", frames_of(0, 8))
     (tmp_path / "data").mkdir()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 from click.testing import CliRunner
-from conftest import t2v_denoiser
+from training_data_utils import t2v_denoiser
 
 from compression.cli import compress_cmd, prepare_data_cmd
 from compression.compress import compress
