@@ -242,7 +242,8 @@ class ChannelPruneCompressor(Compressor):
     def fit(self, teacher: DenoiserSpec, recipe: BaseModel, out: str | Path, *,
             plan: Any = None, resume: bool = True, progress: bool = True,
             stop_after: int | None = None, vae_finetune_steps: int | None = None,
-            release_teacher: bool = False, **kwargs: Any) -> Path:
+            release_teacher: bool = False, data_cache: str | Path | None = None,
+            **kwargs: Any) -> Path:
         """Prune ``teacher.unet`` by ``recipe.ratio``, distil, write the student directory.
         ``plan`` and ``vae_finetune_steps`` belong to ``vdmini`` and are refused."""
         from compression.distill import train
@@ -259,6 +260,12 @@ class ChannelPruneCompressor(Compressor):
             raise TypeError(f"unexpected arguments {sorted(kwargs)}")
         if recipe.train.num_threads is not None:
             torch.set_num_threads(recipe.train.num_threads)
+        from compression.compress import attach_data, clips_seen
+        from vdmbench import training_data
+
+        source = training_data.check(recipe.data)
+        data_info = attach_data(teacher, recipe.data, data_cache, source=source,
+                                progress=progress)
         out_dir = Path(out)
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "recipe.yaml").write_text(yaml.safe_dump(recipe.model_dump(mode="json"),
@@ -274,4 +281,5 @@ class ChannelPruneCompressor(Compressor):
         return save_channel_student(
             out_dir, student.float().cpu(), base_model=teacher.name,
             base_weights=teacher.weights, base_weights_sha256=teacher_sha, recipe=recipe,
-            extra={"train_steps": res.steps, "final_losses": res.final_row})
+            extra={"train_steps": res.steps, "final_losses": res.final_row,
+                   "data": {**data_info, "clips_seen": clips_seen(res.segments)}})

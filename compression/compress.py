@@ -29,6 +29,7 @@ from compression.plan import DepthPlan, make_plan
 from compression.recipe import PlanSpec, Recipe
 from compression.student import apply, save_student
 from compression.units import count_params, list_units, unit_params
+from vdmbench import training_data
 from vdmbench.acceleration import teacher_of
 from vdmbench.diffusion.denoiser import DenoiserSpec
 from vdmbench.errors import ConfigError, UnsupportedError
@@ -77,7 +78,9 @@ def compress_vae(recipe: Recipe, teacher: DenoiserSpec, out_dir: Path, device: s
     """Prune and fine-tune the teacher's VAE decoder (recipe ``vae:``; ``finetune_steps``
     overrides ``vae.finetune_steps``); returns the pruned VAE and the facts recorded in
     ``compression.json``. Latents for the decoder distillation are the teacher's training clips
-    ``x0`` (B, F, C, h, w) divided by the VAE's scaling factor."""
+    ``x0`` (B, F, C, h, w) divided by the VAE's scaling factor: the cached real latents when a
+    dataset is attached, with the same clips' real frames (``teacher.train_frames``) for the
+    reconstruction term; else the teacher's Gaussian latents (``noise``)."""
     import csv
 
     from compression.vae_cuts import prune_decoder
@@ -90,15 +93,31 @@ def compress_vae(recipe: Recipe, teacher: DenoiserSpec, out_dir: Path, device: s
     fam = teacher
     scale = float(vae_t.config.scaling_factor)
 
+    real = getattr(fam, "train_frames", None) is not None
+    row_of = {f: i for i, f in enumerate(fam.train_data.files)} if real else {}
+
     def clips(start: int) -> Any:
         step = start
         while True:
-            x0 = fam.batch(spec.batch_size, seed=recipe.train.seed * 1_000_003 + step)["x0"]
+            seed = recipe.train.seed * 1_000_003 + step
             step += 1
-            yield (x0.reshape(-1, *x0.shape[2:]) / scale).float()
+            if not real:
+                x0 = fam.batch(spec.batch_size, seed=seed)["x0"]
+                yield (x0.reshape(-1, *x0.shape[2:]) / scale).float()
+                continue
+            # clips with real frames (the frame cache may hold a prefix of the latent cache)
+            g = torch.Generator().manual_seed(seed)
+            ks = torch.randint(0, len(fam.train_frames), (spec.batch_size,), generator=g)
+            frames = fam.train_frames.get(ks.tolist())["frames"]
+            rows = [row_of[fam.train_frames.files[k]] for k in ks.tolist()]
+            x0 = fam.train_data.get(rows)["x0"].float()  # the same clips' latents
+            z = (x0.reshape(-1, *x0.shape[2:]) / scale).to(fam.device)
+            x = frames.reshape(-1, *frames.shape[2:]).permute(0, 3, 1, 2)  # (B·F, 3, H, W)
+            yield z, (x.float() / 127.5 - 1.0)
 
     frames = int(fam.batch(1, seed=0)["x0"].shape[1])
     example = next(clips(10**6))
+    example = example[0] if isinstance(example, tuple) else example
     vae_s = prune_decoder(vae_t, drop_mid_block=spec.drop_mid_block,
                           up_block_layers={n_up - 1: spec.last_up_block_layers},
                           channel_ratio=spec.channel_ratio, example_latents=example.cpu(),
@@ -112,9 +131,9 @@ def compress_vae(recipe: Recipe, teacher: DenoiserSpec, out_dir: Path, device: s
     res = finetune_decoder(vae_t, vae_s, clips(0), steps=steps, lr=spec.lr,
                            adv_weight=spec.adversarial, perceptual=perceptual,
                            perceptual_weight=spec.perceptual, num_frames=frames,
-                           disc_lr=spec.disc_lr, seed=recipe.train.seed)
+                           disc_lr=spec.disc_lr, seed=recipe.train.seed, real_weight=spec.real)
     (out_dir / "train").mkdir(parents=True, exist_ok=True)
-    cols = ["step", "loss", "rec", "adv_g", "adv_d", "perceptual"]
+    cols = ["step", "loss", "rec", "rec_real", "adv_g", "adv_d", "perceptual"]
     with open(out_dir / "train" / "vae_loss_log.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=cols)
         w.writeheader()
@@ -122,28 +141,53 @@ def compress_vae(recipe: Recipe, teacher: DenoiserSpec, out_dir: Path, device: s
             w.writerow({k: row.get(k, "") for k in cols})
     info = {"vae_teacher_decoder_params": decoder_params(vae_t),
             "vae_decoder_params": decoder_params(vae_s),
-            "vae_finetune_steps": res.steps,
+            "vae_finetune_steps": res.steps, "vae_real_frames": real,
             "vae_final_losses": res.log[-1] if res.log else None}
     return vae_s, info
+
+
+def attach_data(teacher: DenoiserSpec, data: Any, cache: str | os.PathLike[str] | None, *,
+                source: Any = None, frames: bool = False, frame_clips: int | None = None,
+                progress: bool = True) -> dict[str, Any]:
+    """:func:`vdmbench.training_data.attach` for a trainer (under torchrun / accelerate launch
+    the ranks encode disjoint shards); returns the ``data`` record of ``compression.json``."""
+    from vdmbench.distributed import init_world, world_from_env
+
+    world = world_from_env()
+    cached = data.name not in (None, training_data.NOISE, teacher.clip_dataset)
+    if world.distributed and cached:  # the ranks share the encoding (accelerate reuses the group)
+        world = init_world("cuda" if torch.cuda.is_available() else "cpu")
+    return training_data.attach(teacher, data, cache, frames=frames, frame_clips=frame_clips,
+                                world=world,
+                                progress=progress and world.is_main, source=source)
+
+
+def clips_seen(segments: list[dict[str, Any]]) -> int:
+    """Clips drawn by the training (with repeats): Σ steps × global batch over its segments."""
+    return int(sum((s["to_step"] - s["from_step"]) * s["global_batch"] for s in segments))
 
 
 def compress(recipe: Recipe, out: str | os.PathLike[str], *, weights: str | None = None,
              plan: DepthPlan | None = None, device: str = "cpu", resume: bool = True,
              progress: bool = True, stop_after: int | None = None,
              teacher: DenoiserSpec | None = None, model_options: dict[str, Any] | None = None,
-             vae_finetune_steps: int | None = None, release_teacher: bool | None = None) -> Path:
+             vae_finetune_steps: int | None = None, release_teacher: bool | None = None,
+             data_cache: str | os.PathLike[str] | None = None) -> Path:
     """Run plan → prune → distil and write the student directory; returns its path.
 
     The teacher is ``teacher`` or the one the adapter registered as ``recipe.model`` hands out
     (:func:`vdmbench.acceleration.teacher_of`, with ``weights`` and ``model_options``).
     ``release_teacher`` (default: when this call loaded the teacher): drop the teacher UNet
-    before the VAE decoder stage, which needs only the teacher's data and VAE (memory)."""
+    before the VAE decoder stage, which needs only the teacher's data and VAE (memory).
+    Training data: ``recipe.data`` through :func:`attach_data` (latent cache under
+    ``data_cache``, default :func:`vdmbench.training_data.default_cache_root`)."""
     from compression.distill import train
 
     if recipe.train.num_threads is not None:
         torch.set_num_threads(recipe.train.num_threads)
     out_dir = Path(out)
     owns_teacher = teacher is None if release_teacher is None else release_teacher
+    source = training_data.check(recipe.data)  # before any model loads
     if teacher is None:
         teacher = teacher_of(recipe.model, weights, device, frames=recipe.data.frames,
                              options=model_options)
@@ -152,6 +196,10 @@ def compress(recipe: Recipe, out: str | os.PathLike[str], *, weights: str | None
     plan = plan or plan_for(recipe.plan, teacher)
     if recipe.vae.enabled:  # fail before training, not after it
         teacher_vae(teacher)
+    steps_vae = recipe.vae.finetune_steps if vae_finetune_steps is None else vae_finetune_steps
+    data_info = attach_data(teacher, recipe.data, data_cache, source=source,
+                            frames=recipe.vae.enabled and steps_vae > 0,
+                            frame_clips=recipe.vae.frame_clips, progress=progress)
     out_dir.mkdir(parents=True, exist_ok=True)
     main = int(os.environ.get("RANK", "0")) == 0  # accelerate launch / torchrun: one writer
     if main:
@@ -169,7 +217,8 @@ def compress(recipe: Recipe, out: str | os.PathLike[str], *, weights: str | None
                              "train_steps": res.steps, "final_losses": res.final_row,
                              "num_processes": res.num_processes,
                              "global_batch": res.segments[-1]["global_batch"],
-                             "train_segments": res.segments}
+                             "train_segments": res.segments,
+                             "data": {**data_info, "clips_seen": clips_seen(res.segments)}}
     vae = None
     if recipe.vae.enabled:
         if owns_teacher:  # the decoder stage needs the teacher's data and VAE, not its UNet

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from vdmbench.errors import ConfigError
 from vdmbench.suite import load_yaml_with_lines, validate_model
+from vdmbench.training_data.spec import TrainingDataSpec
 
 RECIPE_DIR = Path(__file__).resolve().parent / "recipes"
 
@@ -81,11 +82,12 @@ class TrainSpec(_Strict):
                                                 "shadow weights live")
 
 
-class DataSpec(_Strict):
-    frames: int = Field(8, gt=1)
-    height: int = Field(32, gt=0)
-    width: int = Field(32, gt=0)
-    split: str = "train"
+class DataSpec(TrainingDataSpec):
+    """The training data (``data:``): a registered dataset with a suite's ``dataset:`` schema
+    (:class:`vdmbench.training_data.spec.TrainingDataSpec`); ``vdmbench compress --dataset NAME
+    --dataset-option KEY=VALUE`` overrides it. Left without ``name``, the synthetic adapters
+    train on their own SynthMotion clips; every real model needs a dataset (``noise`` for a
+    smoke run)."""
 
 
 class VaeSpec(_Strict):
@@ -101,6 +103,13 @@ class VaeSpec(_Strict):
     lr: float = Field(1e-4, gt=0)
     disc_lr: float | None = Field(None, gt=0, description="patch discriminator lr (None = lr)")
     adversarial: float = Field(0.1, ge=0, description="weight of the patch-GAN hinge term")
+    frame_clips: int | None = Field(None, gt=0, description="clips whose real frames are "
+                                    "cached for this stage: the first N of the dataset's "
+                                    "candidates (None = all; uint8 frames are ~22× the size of "
+                                    "their fp16 latents)")
+    real: float = Field(1.0, ge=0, description="weight of the L1 reconstruction of the real "
+                        "frames (training data from a video dataset; the patch discriminator "
+                        "then takes real frames as real)")
     perceptual: float = Field(0.0, ge=0, description="weight of the perceptual term; needs "
                               "perceptual_weights")
     perceptual_weights: str | None = Field(None, description="safetensors file of an LPIPS-VGG "

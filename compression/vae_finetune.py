@@ -2,7 +2,9 @@
 
 L1 to the teacher's decoded frames on the same latents, plus a patch-discriminator hinge loss
 (teacher frames real, student frames fake) and an optional perceptual distance (LPIPS-VGG,
-:func:`load_lpips_vgg`, from a local weights file).
+:func:`load_lpips_vgg`, from a local weights file). When the latents come with the real frames
+they encode (a video dataset's clips), an L1 reconstruction of those frames is added and the
+discriminator takes the real frames as real.
 """
 
 from __future__ import annotations
@@ -51,15 +53,18 @@ def finetune_decoder(teacher_vae: nn.Module, student_vae: nn.Module,
                      *, perceptual_weight: float = 1.0, num_frames: int = 2,
                      disc_lr: float | None = None, disc_channels: int = 32,
                      grad_clip: float | None = 1.0, seed: int = 0,
-                     progress: Callable[[dict[str, float]], None] | None = None
-                     ) -> FinetuneResult:
+                     progress: Callable[[dict[str, float]], None] | None = None,
+                     real_weight: float = 1.0) -> FinetuneResult:
     """Distil ``student_vae``'s decoder from ``teacher_vae``'s (in place; only decoder parameters
-    are trained). Each latent batch is (B·F, C, h, w) with ``F = num_frames``.
+    are trained). Each item of ``latents_iter`` is a latent batch (B·F, C, h, w) with
+    ``F = num_frames``, or a pair (latents, real frames (B·F, 3, H, W) in [-1, 1]).
 
     Per step: ``rec = mean|D_s(z) − D_t(z)|`` (L1 on frames in [-1, 1]);
-    ``L_G = rec + adv_weight·(−mean PD(D_s(z))) + perceptual_weight·perceptual(D_s(z), D_t(z))``;
-    the patch discriminator ``PD`` gets the hinge loss with teacher frames real and student frames
-    fake (skipped when ``adv_weight`` is 0). Seeded (``seed``); runs on the student's device.
+    ``L_G = rec + real_weight·mean|D_s(z) − x| + adv_weight·(−mean PD(D_s(z)))
+    + perceptual_weight·perceptual(D_s(z), x or D_t(z))`` (the ``x`` terms with real frames);
+    the patch discriminator ``PD`` gets the hinge loss with the real frames (else the teacher's)
+    real and student frames fake (skipped when ``adv_weight`` is 0). Seeded (``seed``); runs on
+    the student's device.
     """
     if steps < 0:
         raise ConfigError(f"finetune steps must be ≥ 0, got {steps}", field="vae.finetune_steps")
@@ -78,15 +83,23 @@ def finetune_decoder(teacher_vae: nn.Module, student_vae: nn.Module,
     it = iter(latents_iter)
     for step in range(steps):
         try:
-            z = next(it).to(dev, dtype=torch.float32)
+            item = next(it)
         except StopIteration:
             raise ConfigError(f"latents_iter ran out after {step} of {steps} steps") from None
+        z, real = item if isinstance(item, (tuple, list)) else (item, None)
+        z = z.to(dev, dtype=torch.float32)
         with torch.no_grad():
             target = decode(teacher_vae, z, num_frames).float()
         out = decode(student_vae, z, num_frames)
         rec = (out - target).abs().mean()
         loss = rec
         row = {"step": float(step + 1), "rec": rec.item()}
+        if real is not None:
+            real = real.to(dev, dtype=torch.float32)
+            rec_real = (out - real).abs().mean()
+            loss = loss + real_weight * rec_real
+            row["rec_real"] = rec_real.item()
+            target = real  # the perceptual distance and the discriminator see real frames
         if adv_weight > 0:
             adv_g = -disc(out).mean()
             loss = loss + adv_weight * adv_g

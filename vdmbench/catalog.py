@@ -38,6 +38,10 @@ DATASETS.add("synthmotion", "vdmbench.data.synthmotion:SynthMotionDataset",
              "procedural videos: content and motion classes vary independently (no files)")
 DATASETS.add("ucf101", "vdmbench.data.ucf101:UCF101Dataset",
              "UCF101 from its official layout and split files (user-supplied)")
+DATASETS.add("videofolder", "vdmbench.data.videofolder:VideoFolderDataset",
+             "a folder of videos + metadata.csv/.jsonl (file_name, caption): HF videofolder")
+DATASETS.add("noise", "vdmbench.data.noise:NoiseDataset",
+             "no videos: Gaussian training latents for compress smoke runs (named explicitly)")
 DATASETS.add("vbench_prompts", "vdmbench.metrics.vbench.prompts:VBenchPromptDataset",
              "VBench's prompt list (from an installed vbench package or a given file)")
 DATASETS.add("test-patterns", "vdmbench.testing:TestPatternDataset",

@@ -20,6 +20,8 @@ LAZY_COMMANDS = {
     "analyze": ("compression.cli:analyze_cmd",
                 "block sensitivity analysis of a model (VDMini Fig. 1)"),
     "compress": ("compression.cli:compress_cmd", "prune + distill a teacher into a student"),
+    "prepare-data": ("compression.cli:prepare_data_cmd",
+                     "encode a training dataset into the latent cache compress reads"),
 }
 
 

@@ -235,4 +235,6 @@ class RandomSVDTeacher:
         (``frames`` is part of the common signature and not used)."""
         from vdmbench.models.svd_denoiser import SVDDenoiser, random_svd_unet
 
-        return SVDDenoiser(random_svd_unet().to(device), device, name="random-svd")
+        spec = SVDDenoiser(random_svd_unet().to(device), device, name="random-svd")
+        spec.noise_by_default = True  # a test model: Gaussian latents without asking
+        return spec

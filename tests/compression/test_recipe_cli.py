@@ -25,8 +25,14 @@ def test_recipe_error_names_file_line_field(tmp_path):
     assert f"{p}:4" in msg and "train.learning_rate" in msg and "unknown key" in msg
 
 
-def test_sfv_without_weights_exits_2(tmp_path):
+def test_sfv_without_weights_exits_2(tmp_path, monkeypatch):
+    monkeypatch.delenv("VDMBENCH_TRAIN_VIDEOS", raising=False)
+    # the shipped recipe's videos come first (no model is loaded before the data is checked)
     res = CliRunner().invoke(compress_cmd, ["--model", "sfv", "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2
+    assert "VDMBENCH_TRAIN_VIDEOS" in res.output
+    res = CliRunner().invoke(compress_cmd, ["--model", "sfv", "--dataset", "noise",
+                                            "--out", str(tmp_path / "o")])
     assert res.exit_code == 2
     assert "--weights" in res.output
 

@@ -234,7 +234,7 @@ def test_compress_sfv_writes_pruned_vae(tmp_path):
     recipe = Recipe.model_validate({
         "model": "sfv", "train": {"max_steps": 1, "batch_size": 1, "ema_decay": None,
                                   "checkpoint_every": 5},
-        "data": {"frames": 2},
+        "data": {"name": "noise", "frames": 2},
         "vae": {"enabled": True, "finetune_steps": 2, "lr": 1e-4, "adversarial": 0.1}})
     out = compress(recipe, tmp_path / "student", weights=str(teacher_dir), progress=False)
     meta = read_compression_json(out)
@@ -258,7 +258,7 @@ def test_compress_sfv_missing_teacher_vae(tmp_path):
     teacher_dir = tmp_path / "sfv"
     random_svd_unet(seed=0).save_pretrained(str(teacher_dir / "unet"))
     recipe = Recipe.model_validate({"model": "sfv", "train": {"max_steps": 1},
-                                    "vae": {"enabled": True}})
+                                    "data": {"name": "noise"}, "vae": {"enabled": True}})
     with pytest.raises(WeightsNotFoundError, match="vae"):
         compress(recipe, tmp_path / "student", weights=str(teacher_dir), progress=False)
     assert not (tmp_path / "student" / "train").exists()
@@ -275,7 +275,7 @@ def test_sfv_adapter_loads_student_with_pruned_vae(tmp_path):
     recipe = Recipe.model_validate({
         "model": "sfv", "plan": {"preset": "none"},
         "train": {"max_steps": 1, "batch_size": 1, "ema_decay": None},
-        "data": {"frames": 2},
+        "data": {"name": "noise", "frames": 2},
         "vae": {"enabled": True, "channel_ratio": 1.0, "finetune_steps": 1}})
     out = compress(recipe, tmp_path / "student", weights=str(base), progress=False)
     sfv = SFVAdapter.load("sfv-student", str(out), {"sigma": 80.0}, "cpu")
@@ -332,7 +332,7 @@ def test_compress_cli_bare_fp16_unet_folder_with_vae_from_base(tmp_path):
     tiny_vae(levels=2).save_pretrained(str(base / "vae"), variant="fp16")
     recipe = tmp_path / "r.yaml"
     recipe.write_text("model: sfv\ntrain: {max_steps: 1, batch_size: 1, ema_decay: null}\n"
-                      "data: {frames: 2}\nloss: {lambda_mca: 0.0}\n"
+                      "data: {name: noise, frames: 2}\nloss: {lambda_mca: 0.0}\n"
                       "vae: {enabled: true, finetune_steps: 50, adversarial: 0.0}\n")
     args = ["--model", "sfv", "--weights", str(bare), "--recipe", str(recipe),
             "--model-option", "variant=fp16", "--model-option", f"base={base}",

@@ -165,13 +165,15 @@ def _safetensors_params(path: Path) -> int:
 
 def test_lean_distillation_step(real_svd_dir: Path, tmp_path: Path) -> None:
     """``vdmbench compress --model sfv --recipe … --max-steps 1`` with the 24 GB preset, as a
-    user runs it, in a copy of the preset with two changes: ``grad_accum: 1`` (accumulation
+    user runs it, in a copy of the preset with three changes: ``data: noise`` (Gaussian
+    latents: memory, not data, is under test), ``grad_accum: 1`` (accumulation
     repeats the micro-step: four times the time, not more memory) and ``vae.enabled: false``
     (the decoder's fine-tuning at 14 frames does not fit beside the two UNets in this machine's
     memory, docs/compression.md; :func:`test_vae_decoder_pruning` checks the pruning)."""
     recipe = yaml.safe_load(PRESET.read_text())
     recipe["train"]["grad_accum"] = 1
     recipe["vae"]["enabled"] = False
+    recipe["data"] = {"name": "noise", "frames": 14}  # memory, not data, is under test here
     recipe_file = tmp_path / "sfv-24gb-one-step.yaml"
     recipe_file.write_text(yaml.safe_dump(recipe, sort_keys=False))
     out = tmp_path / "student"

@@ -26,6 +26,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from vdmbench.data.base import VideoDataset
+from vdmbench.data.clips import ClipRef, ClipSource, TrainClip
 from vdmbench.errors import ConfigError, DataError
 from vdmbench.generation import GenerationRequest
 from vdmbench.video import Video
@@ -434,6 +435,19 @@ class SynthMotionDataset(VideoDataset):
         for k in range(0, len(idx), batch_size):
             yield [Video(self._render(i)[0], self.spec.fps) for i in idx[k:k + batch_size]]
 
+    @classmethod
+    def training_source(cls, spec: Any, limit: int | None = None) -> ClipSource:
+        """Training clips (:mod:`vdmbench.data.clips`): videos ``first_index …`` of
+        ``spec.split`` (``limit`` of them, default :data:`TRAIN_POOL`), rendered at the spec's
+        frames × height × width, with their captions (fps: ``spec.fps``)."""
+        _check_split(spec.split)
+        o = SynthMotionOptions.model_validate(spec.options)
+        n = limit or TRAIN_POOL
+        refs = [ClipRef(k, f"synthmotion-{spec.split}-{o.first_index + k:05d}", None,
+                        sample_meta(o.first_index + k, spec.split, spec.seed).caption)
+                for k in range(n)]
+        return _SynthClipSource(spec, refs, o.first_index)
+
     def manifest_hash(self) -> str:
         s = self.spec
         blob = json.dumps({
@@ -442,6 +456,28 @@ class SynthMotionDataset(VideoDataset):
             "frames": s.frames, "height": s.height, "width": s.width,
         }, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()
+
+
+#: videos a training source offers when its spec sets no ``num_videos``
+TRAIN_POOL = 4096
+
+
+class _SynthClipSource(ClipSource):
+    """SynthMotion clips for the latent cache: rendered, not decoded (never a bad file)."""
+
+    def __init__(self, spec: Any, refs: list[ClipRef], first_index: int) -> None:
+        super().__init__("synthmotion", refs, None, has_captions=True,
+                         options={"first_index": first_index},
+                         identity={"generator_version": GENERATOR_VERSION, "split": spec.split,
+                                   "frames": spec.frames, "height": spec.height,
+                                   "width": spec.width, "fps": spec.fps, "seed": spec.seed})
+        self.spec, self.first_index = spec, first_index
+
+    def load(self, ref: ClipRef) -> TrainClip:
+        s = self.spec
+        video, _ = render(self.first_index + ref.index, s.split, s.frames, s.height, s.width,
+                          s.seed)
+        return TrainClip(ref, video, float(s.fps), 0, 1, s.frames)
 
 
 class SynthMotionTorchDataset(torch.utils.data.Dataset):

@@ -47,12 +47,13 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from vdmbench.data.base import VideoDataset
+from vdmbench.data.clips import ClipRef, ClipSampler, ClipSource, resize_clip, select
 from vdmbench.data.decode import Backend, decode, probe
 from vdmbench.errors import ConfigError, DataError
 from vdmbench.generation import GenerationRequest
 from vdmbench.paths import expand_path
 from vdmbench.suite import DatasetSpec
-from vdmbench.video import Video, from_unit_float, resize_frames, to_unit_float
+from vdmbench.video import Video
 
 __all__ = ["UCF101Dataset", "UCF101Options", "ClipPreset", "Clip", "PRESETS", "class_to_prompt",
            "read_class_index", "read_split_list", "probe_video", "decode_frames", "SourceVideo",
@@ -212,26 +213,6 @@ class SourceVideo:
                                               self.backend))
 
 
-def resize_clip(frames: np.ndarray | torch.Tensor, size: tuple[int, int],
-                policy: Literal["cover_center_crop", "squash"]) -> torch.Tensor:
-    """uint8 ``(T, H, W, 3)`` → uint8 ``(T, size[0], size[1], 3)`` by the resize policy."""
-    x = torch.as_tensor(np.asarray(frames))
-    h, w = size
-    if tuple(x.shape[1:3]) == (h, w):
-        return x.clone()
-    f = to_unit_float(x).permute(0, 3, 1, 2)
-    if policy == "squash":
-        f = resize_frames(f, (h, w), "squash_bilinear")
-    else:
-        ih, iw = f.shape[-2:]
-        scale = max(h / ih, w / iw)
-        nh, nw = max(h, round(ih * scale)), max(w, round(iw * scale))
-        f = resize_frames(f, (nh, nw), "squash_bilinear")
-        top, left = (nh - h) // 2, (nw - w) // 2
-        f = f[..., top:top + h, left:left + w]
-    return from_unit_float(f.permute(0, 2, 3, 1)).contiguous()
-
-
 # -------------------------------------------------------------------------------- dataset
 
 
@@ -389,6 +370,43 @@ class UCF101Dataset(VideoDataset):
         real videos of the FVD presets, which select and prepare clips themselves)."""
         for rel, _, _, _ in self.files():
             yield SourceVideo(rel, self.videos_dir / rel, self.options.decoder)  # type: ignore[attr-defined]
+
+    @classmethod
+    def training_source(cls, spec: DatasetSpec, limit: int | None = None) -> ClipSource:
+        """Training clips from the *train* list of split ``split_file`` (captions: the class
+        names as prompts). Training never reads a test video: ``dataset.split`` other than
+        ``train`` is refused, and so is a train list that names a video of the split's test
+        list (a :class:`DataError` naming the list and the video). Clips: the preset's frames
+        are not imposed; :class:`~vdmbench.data.clips.ClipSampler` cuts ``spec.frames`` frames
+        at ``frame_stride`` (default: about ``spec.fps``)."""
+        if spec.split != "train":
+            raise ConfigError(f"ucf101: training reads the train list only (the evaluation "
+                              f"suites use the test lists); data.split must be 'train', got "
+                              f"{spec.split!r}", field="data.split")
+        o = UCF101Options.model_validate(spec.options)
+        # the clip preset's frame count belongs to evaluation; check the rest of the layout
+        cls.check(spec.model_copy(update={"frames": PRESETS[o.clip_preset].frames}))
+        ds = cls(spec.model_copy(update={"frames": PRESETS[o.clip_preset].frames}))
+        k = o.split_file
+        test_list = ds.splits_dir / f"testlist0{k}.txt"
+        if not test_list.is_file():
+            raise DataError(f"ucf101: {test_list} not found: without the test list of split {k} "
+                            f"training cannot show that it reads no test video")
+        test = {rel.lower() for rel, _, _ in read_split_list(test_list, ds.classes)}
+        files = ds.files()
+        for rel, _, _, _ in files:
+            if rel.lower() in test:
+                raise DataError(f"ucf101: {ds.splits_dir / f'trainlist0{k}.txt'} lists {rel}, a "
+                                f"video of {test_list.name}: training never reads a test video")
+        chosen = select(len(files), limit, spec.seed)
+        refs = [ClipRef(j, files[i][0], ds.videos_dir / files[i][0],
+                        class_to_prompt(files[i][1]), files[i][3])
+                for j, i in enumerate(chosen)]
+        sampler = ClipSampler(spec.frames, spec.height, spec.width, spec.fps, o.frame_stride,
+                              o.resize, o.decoder, spec.seed)
+        return ClipSource("ucf101", refs, sampler, has_captions=True,
+                          options=o.model_dump(mode="json"),
+                          identity={"subset": "train", "split_file": k})
 
     def manifest_material(self) -> dict[str, Any]:
         """What :meth:`manifest_hash` hashes: preset, options, spec and the split's files."""

@@ -15,6 +15,12 @@ teacher to compress):
 - ``to_video(x0)``: uint8 (B, F, H, W, 3), or ``None`` in latent space;
 - ``train_sigmas`` / ``loss_weight``: the model's own training objective (L_task);
 - ``timestep(σ)``: the UNet's timestep input for σ (what step-range options of transforms use).
+
+Training on real videos (:mod:`vdmbench.training_data`): ``clip_encoder(data)`` encodes a
+dataset's clips into what ``batch`` returns (latents, image or text conditioning) with the
+model's own components; once the encoded clips are attached (``train_data``: a
+:class:`~vdmbench.training_data.cache.CachedClips`), ``batch`` draws from them
+(:meth:`DenoiserSpec.cached_batch`).
 """
 
 from __future__ import annotations
@@ -51,8 +57,16 @@ class DenoiserSpec(ABC):
     """
 
     name: str = "denoiser"
-    #: the registered dataset its training clips come from (None: synthetic noise clips)
+    #: the registered dataset its own training clips come from (the synthetic adapters:
+    #: ``synthmotion``, rendered in ``batch``); None: it trains on an attached dataset
     clip_dataset: str | None = None
+    #: train on seeded Gaussian latents when no dataset is named (the ``random-svd`` test model
+    #: only; a real model needs ``noise`` named explicitly)
+    noise_by_default: bool = False
+    #: encoded training clips (:class:`~vdmbench.training_data.cache.CachedClips`) ``batch``
+    #: draws from, and the same clips' uint8 frames (the VAE decoder stage's real frames)
+    train_data: Any = None
+    train_frames: Any = None
     sigma_min: float = 0.002
     sigma_max: float = 80.0
     sigma_data: float = 1.0
@@ -99,6 +113,24 @@ class DenoiserSpec(ABC):
 
     @abstractmethod
     def batch(self, n: int, seed: int, split: str = "train") -> dict[str, torch.Tensor]: ...
+
+    def clip_encoder(self, data: Any, storage: torch.dtype = torch.float16) -> Any:
+        """A :class:`~vdmbench.training_data.cache.ClipEncoder` of this model for clips of
+        ``data`` (a :class:`~vdmbench.training_data.spec.TrainingDataSpec`); models that train
+        on no videos raise :class:`UnsupportedError`."""
+        raise UnsupportedError(f"model '{self.name}' does not encode videos for training")
+
+    def draw(self, n: int, seed: int) -> list[int]:
+        """Indices of ``n`` attached clips drawn (with replacement) by ``seed``."""
+        g = torch.Generator().manual_seed(seed)
+        return torch.randint(0, len(self.train_data), (n,), generator=g).tolist()
+
+    def cached_batch(self, n: int, seed: int) -> dict[str, torch.Tensor]:
+        """``n`` attached clips drawn by ``seed``: every cached field, floats as float32, on
+        ``device`` (``{"x0": (B, F, C, h, w), …}``)."""
+        out = self.train_data.get(self.draw(n, seed))
+        return {k: (v.float() if v.is_floating_point() else v).to(self.device)
+                for k, v in out.items()}
 
     @abstractmethod
     def encode_inputs(self, x_noisy: torch.Tensor, sigma: torch.Tensor,

@@ -203,7 +203,9 @@ class SVDAdapter:
 
         root = str(expand_path(weights, f"{name} weights").resolve()) if weights else None
         return SVDDenoiser(unet, device, frames=frames or 14, size=16, weights=root, name=name,
-                           loader=load_other)
+                           loader=load_other, added_time_ids=(
+                               6.0, float(options.motion_bucket_id),
+                               float(options.noise_aug_strength)))
 
     def denoiser(self) -> SVDDenoiser:
         """The loaded pipeline's UNet with the SVD convention (modules: unet, vae,

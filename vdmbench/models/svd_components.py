@@ -303,7 +303,8 @@ def load_component(model: str, weights: str, component: str, options: Any = None
         options = ComponentOptions.model_validate(
             {k: v for k, v in dict(options or {}).items() if k in ComponentOptions.model_fields})
     src = resolve_components(model, weights, options, names=(component,))[component]
-    return load_source(src, dtype, model).eval()
+    obj = load_source(src, dtype, model)
+    return obj.eval() if hasattr(obj, "eval") else obj  # processors/schedulers have no eval
 
 
 def weights_hash(sources: dict[str, ComponentSource]) -> str:

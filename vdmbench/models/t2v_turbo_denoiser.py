@@ -13,8 +13,12 @@ spec's EDM-style terms a noisy latent is ``x = x0 + σ·n`` with ``σ_t = √((1
   ``D = c_out(t)·x̂0 + c_skip(t)·x_t`` — what the sampler calls ``denoised``;
 - :meth:`sample`: the pipeline's own consistency sampler with a given UNet.
 
-There is no training data for this model here: :meth:`batch` gives seeded N(0, 1) latent
-"clips" with the empty prompt's text features (calibration and tests only).
+Training data: real captioned clips encoded by :class:`T2VClipEncoder` (attached as
+``train_data``): ``x0`` (F, 4, H/8, W/8) = every frame's VAE latent (the posterior's mode, the
+frames in [-1, 1]) × 0.18215 — the inverse of the pipeline's ``decode`` — and ``context``
+(77, 1024) = the caption through the pipeline's ``encode_text``. A dataset without captions is
+refused, a clip without one skipped. Without attached data :meth:`batch` gives seeded N(0, 1)
+latent "clips" with the empty prompt's text features (the ``noise`` dataset, calibration, tests).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import torch
 from torch import nn
 
 from vdmbench.diffusion.denoiser import DenoiserSpec, unet_swapped
-from vdmbench.models.t2v_turbo import T2VTurboPipeline, guidance_embedding
+from vdmbench.models.t2v_turbo import VAE_SCALE, T2VTurboPipeline, guidance_embedding
 
 
 def _to_unet(x: torch.Tensor) -> torch.Tensor:
@@ -70,9 +74,16 @@ class T2VTurboDenoiser(DenoiserSpec):
         return t.to(device=sigma.device, dtype=sigma.dtype if sigma.is_floating_point()
                     else torch.float32)
 
+    def clip_encoder(self, data: Any, storage: torch.dtype = torch.float16) -> T2VClipEncoder:
+        """The encoder of real captioned clips of ``data`` (see the module docstring)."""
+        return T2VClipEncoder(self.pipe, self.modules.get("text_encoder"), data, storage)
+
     def batch(self, n: int, seed: int, split: str = "train") -> dict[str, torch.Tensor]:
-        """``x0``: seeded N(0, 1) latents (B, F, 4, h, w); ``context``: the empty prompt's text
-        features (B, tokens, dim)."""
+        """``x0``: the attached clips' latents (B, F, 4, h, w) and ``context`` their captions'
+        text features (B, tokens, dim); without attached data seeded N(0, 1) latents and the
+        empty prompt's features."""
+        if self.train_data is not None:
+            return self.cached_batch(n, seed)
         g = torch.Generator().manual_seed(seed * 7919 + (0 if split == "train" else 1))
         c = int(self.pipe.unet.config.in_channels)
         x0 = torch.randn(n, self.frames, c, self.height // 8, self.width // 8, generator=g)
@@ -138,3 +149,41 @@ class T2VTurboDenoiser(DenoiserSpec):
         finally:
             p.sampler = old
         return _to_unet(lat.float()).to(self.device)
+
+
+class T2VClipEncoder:
+    """Encodes a captioned :class:`~vdmbench.data.clips.TrainClip` for T2V-Turbo training
+    (see the module docstring); ``storage``: the cache dtype; ``chunk``: frames per VAE call."""
+
+    needs_captions = True
+
+    def __init__(self, pipeline: T2VTurboPipeline, text_module: nn.Module | None, data: Any,
+                 storage: torch.dtype = torch.float16, chunk: int = 8) -> None:
+        from vdmbench.errors import ConfigError
+
+        if data.height % 8 or data.width % 8:
+            raise ConfigError(f"data: {data.height}×{data.width} is not a multiple of 8 (the "
+                              f"VAE's downsampling)", field="data.height")
+        self.pipe, self.text_module, self.data = pipeline, text_module, data
+        self.storage, self.chunk = storage, chunk
+
+    def material(self) -> dict[str, Any]:
+        from vdmbench.diffusion.denoiser import state_hash
+
+        text = (state_hash(self.text_module) if self.text_module is not None else
+                f"callable:{type(self.pipe.encode_text).__qualname__}")
+        return {"encoder": "t2v-turbo-1", "vae": state_hash(self.pipe.vae), "text": text,
+                "scale": VAE_SCALE, "dtype": str(self.storage), "chunk": self.chunk,
+                "device": self.pipe.device.type}
+
+    @torch.no_grad()
+    def encode(self, clip: Any) -> dict[str, torch.Tensor]:
+        p = self.pipe
+        x = clip.frames.permute(0, 3, 1, 2).float() / 127.5 - 1.0  # (F, 3, H, W) in [-1, 1]
+        lat = []
+        for k in range(0, x.shape[0], self.chunk):
+            part = x[k:k + self.chunk].to(p.device, p.vae.dtype)
+            lat.append(p.vae.encode(part).latent_dist.mode().float())
+        x0 = torch.cat(lat) * VAE_SCALE
+        context = p.encode_text([clip.caption])[0]
+        return {"x0": x0.to(self.storage), "context": context.to(self.storage)}
