@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from baselines.steps import StepTracker, sampler_steps
+from baselines.steps import StepTracker, one_step_adapter, sampler_steps
 from vdmbench.acceleration import Applicability, Transform, denoiser_of
 from vdmbench.errors import UnsupportedError
 from vdmbench.models.videocrafter2_unet import VC2UpBlock
@@ -38,11 +38,6 @@ class DeepCacheOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     interval: int = Field(2, ge=1, le=1000)
     branch: int = Field(0, ge=0)
-
-
-def one_step_adapter(factory: Any) -> bool:
-    """Whether an adapter class samples in exactly one step (``default_steps == 1``: sfv)."""
-    return getattr(factory, "default_steps", None) == 1
 
 
 def unet_blocks(unet: nn.Module) -> tuple[list[nn.Module], nn.Module, list[nn.Module]] | None:

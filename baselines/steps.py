@@ -89,6 +89,11 @@ def sampler_steps(generator: Any) -> int | None:
         return None
 
 
+def one_step_adapter(factory: Any) -> bool:
+    """Whether an adapter class samples in exactly one step (``default_steps == 1``: sfv)."""
+    return getattr(factory, "default_steps", None) == 1
+
+
 def attention_modules(unet: nn.Module) -> list[nn.Module]:
     """Every diffusers ``Attention`` module of ``unet``, in module order."""
     from diffusers.models.attention_processor import Attention
@@ -105,8 +110,6 @@ class AcrossStepsAttentionTransform(Transform):
 
     @classmethod
     def applies_to_adapter(cls, factory: Any) -> Applicability:
-        from baselines.deepcache import one_step_adapter
-
         if one_step_adapter(factory):
             return Applicability(False, f"its adapter samples in one step: there is no "
                                         f"{cls.one_step_reason}")

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from vdmbench.diffusion.denoiser import DenoiserSpec, unet_swapped
-from vdmbench.models.t2v_turbo import T2VTurboPipeline, guidance_embedding
+from vdmbench.models.t2v_turbo_pipeline import T2VTurboPipeline, guidance_embedding
 
 
 def _to_unet(x: torch.Tensor) -> torch.Tensor:
