@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from vdmbench.errors import ProtocolMismatchError, VdmbenchError
+from vdmbench.layout import LEADERBOARD_PLOT, LEADERBOARD_TABLES
 from vdmbench.records import (
     atomic_save_figure,
     atomic_write_text,
@@ -397,11 +398,11 @@ def write_leaderboards(root: Path, title: str = "", timing: int | None = None
     table = build_table(records, title=title)
     out = {}
     for ext, fn in FORMATS.items():
-        path = root / f"leaderboard.{ext}"
+        path = root / LEADERBOARD_TABLES[ext]
         atomic_write_text(path, fn(table))
         out[ext] = path
-    if write_plot(table, root / "leaderboard.png"):
-        out["png"] = root / "leaderboard.png"
+    if write_plot(table, root / LEADERBOARD_PLOT):
+        out["png"] = root / LEADERBOARD_PLOT
     from vdmbench.tradeoff import write_tradeoff  # Pareto plot + matched-speed table
 
     out.update(write_tradeoff(root, records, title=title))

@@ -28,13 +28,19 @@ from typing import Any
 
 import torch
 
-from vdmbench.acceleration import TransformedGenerator, make_transforms, transformed
-from vdmbench.cache import VideoCache, model_key, video_key
-from vdmbench.catalog import DATASETS, METRICS, MODELS
+from vdmbench.acceleration import TransformedGenerator, transformed
+from vdmbench.cache import VideoCache, image_key, model_key, video_key
 from vdmbench.data.base import VideoDataset
 from vdmbench.distributed import World, assign_work, init_world, world_from_env
 from vdmbench.errors import VdmbenchError
-from vdmbench.generation import GenerationRequest, ModelCard, VideoGenerator
+from vdmbench.generation import (
+    GenerationRequest,
+    ModelCard,
+    VideoGenerator,
+    request_seeds_sha256,
+    requests_to_json,
+)
+from vdmbench.layout import CacheLayout, RunLayout
 from vdmbench.leaderboard import write_leaderboards
 from vdmbench.metrics.base import Metric, MetricContext
 from vdmbench.metrics.feature_cache import FeatureCache
@@ -47,12 +53,12 @@ from vdmbench.records import (
     git_commit,
     now_iso,
     read_record,
-    record_filename,
     timing_version,
     write_once_json,
 )
-from vdmbench.resolve import ResolvedSuite, resolve_suite
-from vdmbench.suite import ModelSpec, SpeedSpec, TransformSpec
+from vdmbench.resolve import resolve_suite
+from vdmbench.resolved import ResolvedSuite
+from vdmbench.suite import ModelSpec, SpeedSpec
 from vdmbench.timing import WHOLE, TimedModel, order_statistic_interval, time_interleaved
 from vdmbench.video import Video
 
@@ -121,17 +127,19 @@ class SuiteRun:
         #: where this process computes (``cuda`` becomes ``cuda:LOCAL_RANK`` under torchrun);
         #: ``options.device`` (as the user gave it) names the run and enters the cache keys
         self.device = self.world.device(options.device)
-        base = options.out_dir / (self.suite.output or self.suite.name)
+        output = self.suite.output or self.suite.name
         run_id = run_id_for(resolved, options)
-        if not options.resume and (base / run_id).exists():
+        if not options.resume and RunLayout.of(options.out_dir, output, run_id).run_dir.exists():
             stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
             run_id = f"{run_id}-{stamp}"
         self.run_id = run_id
-        self.run_dir = base / run_id
-        self.cache = VideoCache((options.cache_dir or options.out_dir / ".cache") / "videos")
-        self.metric_cache_dir = (options.cache_dir or options.out_dir / ".cache") / "metrics"
-        self.feature_cache = FeatureCache(
-            (options.cache_dir or options.out_dir / ".cache") / "features", self.device)
+        self.layout = RunLayout.of(options.out_dir, output, run_id)
+        self.run_dir = self.layout.run_dir
+        self.caches = CacheLayout.of(options.out_dir, options.cache_dir)
+        self.cache = VideoCache(self.caches.videos)
+        self.inputs = VideoCache(self.caches.inputs)
+        self.metric_cache_dir = self.caches.metrics
+        self.feature_cache = FeatureCache(self.caches.features, self.device)
         main = self.world.is_main
         self.progress = Reporter(quiet=options.quiet or not main,
                                  log_path=options.log_file if main else None,
@@ -142,20 +150,18 @@ class SuiteRun:
     # -- setup ---------------------------------------------------------------------------------
 
     def _dataset(self) -> VideoDataset:
-        return DATASETS.get(self.suite.dataset.name)(self.suite.dataset)
+        return self.resolved.dataset.cls(self.suite.dataset)
 
     def _load_model(self, spec: ModelSpec) -> VideoGenerator:
         """Load the model entry and apply its transforms in order (they stay applied until
         :meth:`close`); the generator's card lists them."""
-        factory = MODELS.get(spec.adapter)
-        gen = factory.load(spec.name, spec.weights, self.resolved.model_options[spec.name],
-                           self.device, steps=spec.steps, dtype=spec.dtype)
-        if not spec.transforms:
+        entry = self.resolved.models[spec.name]
+        gen = entry.cls.load(spec.name, spec.weights, entry.options, self.device,
+                             steps=spec.steps, dtype=spec.dtype)
+        if not entry.transforms:
             return gen
-        transforms = make_transforms(
-            [TransformSpec(name=t.name, options=opts.model_dump()) for t, opts in
-             zip(spec.transforms, self.resolved.transform_options[spec.name])], model=spec.name)
-        applied = self._stack.enter_context(transformed(gen, transforms, model=spec.name))
+        applied = self._stack.enter_context(
+            transformed(gen, entry.make_transforms(), model=spec.name))
         return TransformedGenerator(gen, applied)
 
     def close(self) -> None:
@@ -171,7 +177,7 @@ class SuiteRun:
         transforms = [{"name": t["name"], "options": t["options"]} for t in card.transforms]
         return model_key({"adapter": spec.adapter, "weights_sha256": card.weights_sha256,
                           "steps": card.steps, "dtype": spec.dtype, "transforms": transforms,
-                          "options": self.resolved.model_options[spec.name].model_dump(
+                          "options": self.resolved.models[spec.name].options.model_dump(
                               mode="json"), "device": self.options.device})
 
     # -- phases --------------------------------------------------------------------------------
@@ -206,8 +212,8 @@ class SuiteRun:
                             feature_cache=self.feature_cache)
         metrics: list[Metric] = []
         for m in self.suite.metrics:
-            cls = METRICS.get(m.name)
-            metric = cls(self.resolved.metric_options[m.name], ctx)
+            entry = self.resolved.metrics[m.name]
+            metric = entry.cls(entry.options, ctx)
             metric.prepare()
             metrics.append(metric)
         teacher_key = self._model_keys.get(self.suite.teacher)
@@ -273,24 +279,31 @@ class SuiteRun:
         return out
 
     def _needs_teacher(self) -> bool:
-        return any(getattr(METRICS.get(m.name), "needs_teacher", False)
-                   for m in self.suite.metrics)
+        return self.resolved.needs_teacher()
 
     # -- main ----------------------------------------------------------------------------------
 
-    def _write_run_meta(self, dataset: VideoDataset, n_requests: int) -> None:
+    def _write_run_meta(self, dataset: VideoDataset, requests: list[GenerationRequest]) -> None:
+        """``run.json``, the suite copy and the request list (``requests.json``; conditioning
+        images go to the video cache by content): what the report is built from."""
+        n_requests = len(requests)
         meta = {"run_id": self.run_id, "suite": self.suite.name,
                 "suite_hash": self.suite.content_hash(), "suite_path": str(self.resolved.path),
                 "device": self.options.device, "limit": self.options.limit,
                 "dataset_manifest": dataset.manifest_hash(), "n_requests": n_requests}
-        path = self.run_dir / "run.json"
+        path = self.layout.run_json
         if path.exists():
             old = json.loads(path.read_text())
             if old.get("suite_hash") != meta["suite_hash"]:
                 raise VdmbenchError(f"{self.run_dir}: belongs to another version of the suite")
             return
+        for r in requests:
+            if r.image is not None and not self.inputs.has(key := image_key(r)):
+                self.inputs.put(key, Video(r.image.unsqueeze(0).cpu(), r.fps))
+        atomic_write_text(self.layout.requests_json,
+                          json.dumps(requests_to_json(requests), indent=1) + "\n")
         atomic_write_text(path, json.dumps({**meta, "started": now_iso()}, indent=2) + "\n")
-        shutil.copyfile(self.resolved.path, self.run_dir / "suite.yaml")
+        shutil.copyfile(self.resolved.path, self.layout.suite_copy)
 
     def _requests(self, dataset: VideoDataset) -> list[GenerationRequest]:
         requests = dataset.requests()
@@ -301,7 +314,7 @@ class SuiteRun:
         return requests
 
     def _partial_path(self, spec: ModelSpec) -> Path:
-        return self.run_dir / "partial" / f"{spec.name}.json"
+        return self.layout.partial_of(spec.name)
 
     def _read_partial(self, spec: ModelSpec, mkey: str) -> dict[str, Any] | None:
         """Metrics of ``spec`` computed by an interrupted invocation from the same videos."""
@@ -335,8 +348,7 @@ class SuiteRun:
                         "manifest_hash": dataset.manifest_hash(),
                         "n_requests": len(requests), "limit": self.options.limit},
             "seeds": {"dataset_seed": self.suite.dataset.seed,
-                      "request_seeds_sha256": hashlib.sha256(
-                          ",".join(str(r.seed) for r in requests).encode()).hexdigest()},
+                      "request_seeds_sha256": request_seeds_sha256(requests)},
             "generation": {"generated_now": m.generated_now,
                            "from_cache": len(requests) - m.generated_now},
             "metrics": m.metrics,
@@ -376,11 +388,10 @@ class SuiteRun:
         cache lacks, then call every shardable metric's ``update`` on a throw-away instance,
         which leaves the feature-extractor outputs in the feature cache. Returns the videos
         generated, by model. Nothing but cache entries is written."""
-        records_dir = self.run_dir / "records"
         batches = list(_batches(requests, self.suite.batch_size))
         models = []
         for spec in self._model_order():
-            if (records_dir / record_filename(spec.name)).exists():
+            if self.layout.record(spec.name).exists():
                 if not (spec.name == self.suite.teacher and self._needs_teacher()):
                     continue  # measured; its videos are needed only if it is the teacher
                 models.append((spec, False))
@@ -394,10 +405,11 @@ class SuiteRun:
                             feature_cache=self.feature_cache)
         # reference statistics (content-keyed, shared cache): metric i on rank N−1−i (mod N),
         # concurrently with the other ranks' generation, so rank 0 later only reads them
-        with_reference = [m for m in self.suite.metrics if METRICS.get(m.name).needs_reference_data]
-        for i, m in enumerate(with_reference):
+        metrics = list(self.resolved.metrics.values())
+        with_reference = [e for e in metrics if e.cls.needs_reference_data]
+        for i, e in enumerate(with_reference):
             if (self.world.size - 1 - i) % self.world.size == self.world.rank:
-                METRICS.get(m.name)(self.resolved.metric_options[m.name], ctx).prepare()
+                e.cls(e.options, ctx).prepare()
         generated: dict[str, int] = {}
         for (spec, measure), owner in zip(models, ranks):
             mine = [b for b, r in zip(batches, owner) if r == self.world.rank]
@@ -407,11 +419,10 @@ class SuiteRun:
             mkey = self._key_material(spec, gen.describe())
             generated[spec.name] = self._generate(spec, gen, mkey, [r for b in mine for r in b])
             if measure:
-                for m in self.suite.metrics:
-                    cls = METRICS.get(m.name)
-                    if not cls.shardable or cls.needs_teacher:
+                for e in metrics:
+                    if not e.cls.shardable or e.cls.needs_teacher:
                         continue  # computed by rank 0 alone
-                    metric = cls(self.resolved.metric_options[m.name], ctx)
+                    metric = e.cls(e.options, ctx)
                     for batch in mine:
                         metric.update([self.cache.get(video_key(mkey, r)) for r in batch],
                                       list(batch), None)
@@ -426,7 +437,7 @@ class SuiteRun:
         dataset = self._dataset()
         requests = self._requests(dataset)
         if self.world.is_main:
-            self._write_run_meta(dataset, len(requests))
+            self._write_run_meta(dataset, requests)
         shared: dict[str, int] = {}
         if self.world.distributed:
             with self.progress:
@@ -438,14 +449,13 @@ class SuiteRun:
             if not self.world.is_main:
                 self.close()
                 return None
-        records_dir = self.run_dir / "records"
         env = environment(self.device)
         commit = git_commit()
         written: list[Path] = []
         measured: list[_Measured] = []
         with self.progress:
             for spec in self._model_order():
-                record_path = records_dir / record_filename(spec.name)
+                record_path = self.layout.record(spec.name)
                 if record_path.exists():
                     # not loaded: its videos are found through the recorded cache key
                     mkey = read_record(record_path)["model"]["cache_key"]
@@ -476,17 +486,17 @@ class SuiteRun:
                 speeds = self._time(models, requests[0], self.suite.speed, version=1,
                                     command="run")
             for m in measured:
-                record_path = records_dir / record_filename(m.spec.name)
+                record_path = self.layout.record(m.spec.name)
                 write_once_json(record_path, self._record(m, speeds.get(m.spec.name), dataset,
                                                           requests, env, commit))
                 self._partial_path(m.spec).unlink(missing_ok=True)
                 written.append(record_path)
             with contextlib.suppress(OSError):  # gone once every model has its record
-                (self.run_dir / "partial").rmdir()
+                self.layout.partial.rmdir()
             self.progress.message(f"run {self.run_id}: {len(measured)} model(s) measured, "
                                   f"{len(written) - len(measured)} kept")
         boards = write_leaderboards(self.run_dir, title=self.suite.name)
-        self._write_report(requests)
+        self._write_report()
         return RunResult(run_dir=self.run_dir, records=written, leaderboards=boards)
 
     def retime(self, rounds: int | None = None) -> RunResult:
@@ -494,11 +504,11 @@ class SuiteRun:
         interleaved session; for each model a new record (timing version N+1) that copies the
         latest one and replaces its ``speed``. Earlier records stay as they are."""
         _check_device(self.device)
-        if not (self.run_dir / "run.json").is_file():
+        if not self.layout.run_json.is_file():
             raise VdmbenchError(f"{self.run_dir}: no run of suite {self.suite.name} there (same "
                                 f"--out, --limit and --device as the run); run `vdmbench run` "
                                 f"first")
-        meta = json.loads((self.run_dir / "run.json").read_text(encoding="utf-8"))
+        meta = json.loads(self.layout.run_json.read_text(encoding="utf-8"))
         if meta.get("suite_hash") != self.suite.content_hash():
             raise VdmbenchError(f"{self.run_dir}: belongs to another version of the suite")
         speed = self.suite.speed
@@ -540,20 +550,21 @@ class SuiteRun:
             for spec, _, _ in models:
                 record = copy.deepcopy(latest[spec.name][0])
                 record["speed"] = {**speeds[spec.name], "environment": env}
-                path = self.run_dir / "records" / record_filename(spec.name, version)
+                path = self.layout.record(spec.name, version)
                 write_once_json(path, record)
                 written.append(path)
             self.progress.message(f"run {self.run_id}: timing version {version} written for "
                                   f"{len(written)} model(s)")
         boards = write_leaderboards(self.run_dir, title=self.suite.name)
-        self._write_report(requests)
+        self._write_report()
         return RunResult(run_dir=self.run_dir, records=written, leaderboards=boards)
 
-    def _write_report(self, requests: list[GenerationRequest]) -> None:
-        """``report/index.html`` in the run directory (docs/report.md)."""
+    def _write_report(self) -> None:
+        """``report/index.html`` in the run directory (docs/report.md), built from what the
+        run wrote, as ``vdmbench report`` rebuilds it."""
         from vdmbench.report import build_report
 
-        report = build_report(self.run_dir, video_cache=self.cache.root, requests=requests)
+        report = build_report(self.run_dir, cache_dir=self.caches.root)
         self.progress.message(f"report: {report}")
 
 
