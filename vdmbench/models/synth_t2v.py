@@ -19,7 +19,6 @@ from vdmbench.models.synth_t2v_pipeline import (
     ADAPTER_NAME,
     SynthT2VPipeline,
     load_pipeline,
-    weights_sha256,
 )
 from vdmbench.paths import expand_path
 from vdmbench.video import Video, from_unit_float
@@ -42,7 +41,7 @@ class SynthT2VAdapter:
         self.steps, self.dtype, self.resolved = steps, dtype, resolved
         self.weights_dir = resolved.chain[0]
         self.weights = weights
-        self._sha = weights_sha256(resolved)
+        self._sha = resolved.weights_sha256()
 
     @classmethod
     def load(cls, name: str, weights: str | None, options: Any, device: str,

@@ -23,7 +23,6 @@ names the directory the other parts come from (null = the shipped teacher) and w
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import Sequence
@@ -35,7 +34,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from vdmbench.diffusion.edm import edm_scalings
+from vdmbench.diffusion.edm import edm_scalings, karras_sigmas
 from vdmbench.errors import ConfigError, WeightsNotFoundError
 from vdmbench.models.student_dir import (
     ResolvedModel,
@@ -44,7 +43,7 @@ from vdmbench.models.student_dir import (
     walk_chain,
 )
 from vdmbench.models.videocrafter2_unet import VideoCrafter2UNet
-from vdmbench.paths import sha256_tree, variant_note
+from vdmbench.paths import variant_note
 from vdmbench.video import from_unit_float
 
 ADAPTER_NAME = "synth-t2v"
@@ -127,11 +126,8 @@ class T2VSamplerConfig:
         return 1000.0 * (sigma.log() - lo) / (hi - lo)
 
     def sigmas(self, steps: int) -> torch.Tensor:
-        """Karras σ's, ``steps`` decreasing values then 0 (float64)."""
-        r = torch.linspace(0, 1, steps, dtype=torch.float64)
-        lo, hi = self.sigma_min ** (1 / self.rho), self.sigma_max ** (1 / self.rho)
-        s = (hi + r * (lo - hi)) ** self.rho
-        return torch.cat([s, torch.zeros(1, dtype=torch.float64)])
+        """Karras σ's, ``steps`` decreasing values then 0 (float64; see diffusion/edm.py)."""
+        return karras_sigmas(steps, self.sigma_min, self.sigma_max, self.rho, dtype=torch.float64)
 
 
 def tiny_unet_config() -> dict[str, Any]:
@@ -283,8 +279,3 @@ def load_model_dir(path: Path, device: str = "cpu") -> SynthT2VPipeline:
     return load_pipeline(path, device)[0]
 
 
-def weights_sha256(res: ResolvedModel) -> str:
-    """sha256 of the weights a resolved model reads: the directory's tree hash, or for a
-    student the hash of its chain's tree hashes (student first)."""
-    trees = [sha256_tree(d) for d in res.chain]
-    return trees[0] if len(trees) == 1 else hashlib.sha256("+".join(trees).encode()).hexdigest()

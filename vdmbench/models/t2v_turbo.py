@@ -13,7 +13,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from vdmbench.errors import ConfigError, InvalidRequestError, WeightsNotFoundError
-from vdmbench.generation import GenerationRequest, ModelCard
+from vdmbench.generation import DTYPES, GenerationRequest, ModelCard
 from vdmbench.models.lvdm_convert import read_state_dict
 from vdmbench.models.t2v_turbo_denoiser import T2VTurboDenoiser
 from vdmbench.models.t2v_turbo_pipeline import (
@@ -85,8 +85,7 @@ class T2VTurboAdapter:
         te_path = require_file(rel(opts.text_encoder), "t2v-turbo-v2 text encoder") \
             if opts.text_encoder else None
         import_open_clip()  # fail early, before reading gigabytes
-        tdtype = {"float32": torch.float32, "float16": torch.float16,
-                  "bfloat16": torch.bfloat16}[dtype]
+        tdtype = DTYPES[dtype]
         base = read_state_dict(base_path)
         vae = load_vae(base, str(base_path)).to(device, tdtype)
         if te_path is None:
