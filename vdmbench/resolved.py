@@ -17,9 +17,10 @@ from vdmbench.suite import ModelSpec, Suite
 
 @dataclass(frozen=True)
 class Entry:
-    """One registered name of a suite: its class and its validated options. ``cls`` is None
-    where its module could not be imported (``validate`` without torch; the entry is listed in
-    :attr:`ResolvedSuite.unchecked` and its options are kept unchecked)."""
+    """One registered name of a suite (a model entry's: its adapter) with its class and its
+    validated options. ``cls`` is None where its module could not be imported (``validate``
+    without torch; the entry is listed in :attr:`ResolvedSuite.unchecked` and its options are
+    kept unchecked)."""
 
     name: str
     cls: Any | None

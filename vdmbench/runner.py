@@ -207,25 +207,25 @@ class SuiteRun:
 
     def _write_run_meta(self, dataset: VideoDataset, requests: list[GenerationRequest]) -> None:
         """``run.json``, the suite copy and the request list (``requests.json``; conditioning
-        images go to the video cache by content): what the report is built from."""
-        n_requests = len(requests)
+        images go to the cache's ``inputs/`` by content): what the report is built from. A
+        resumed run checks ``run.json`` and completes what is missing."""
         meta = {"run_id": self.run_id, "suite": self.suite.name,
                 "suite_hash": self.suite.content_hash(), "suite_path": str(self.resolved.path),
                 "device": self.options.device, "limit": self.options.limit,
-                "dataset_manifest": dataset.manifest_hash(), "n_requests": n_requests}
+                "dataset_manifest": dataset.manifest_hash(), "n_requests": len(requests)}
         path = self.layout.run_json
-        if path.exists():
-            old = json.loads(path.read_text())
-            if old.get("suite_hash") != meta["suite_hash"]:
-                raise VdmbenchError(f"{self.run_dir}: belongs to another version of the suite")
-            return
+        resumed = path.exists()
+        if resumed and json.loads(path.read_text()).get("suite_hash") != meta["suite_hash"]:
+            raise VdmbenchError(f"{self.run_dir}: belongs to another version of the suite")
         for r in requests:
             if r.image is not None and not self.inputs.has(key := image_key(r)):
                 self.inputs.put(key, Video(r.image.unsqueeze(0).cpu(), r.fps))
-        atomic_write_text(self.layout.requests_json,
-                          json.dumps(requests_to_json(requests), indent=1) + "\n")
-        atomic_write_text(path, json.dumps({**meta, "started": now_iso()}, indent=2) + "\n")
-        shutil.copyfile(self.resolved.path, self.layout.suite_copy)
+        if not self.layout.requests_json.is_file():
+            atomic_write_text(self.layout.requests_json,
+                              json.dumps(requests_to_json(requests), indent=1) + "\n")
+        if not resumed:
+            atomic_write_text(path, json.dumps({**meta, "started": now_iso()}, indent=2) + "\n")
+            shutil.copyfile(self.resolved.path, self.layout.suite_copy)
 
     def _requests(self, dataset: VideoDataset) -> list[GenerationRequest]:
         requests = dataset.requests()

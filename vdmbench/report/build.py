@@ -278,17 +278,21 @@ class RunRequest:
     content_hash: str
 
 
+def _read_json(path: Path, missing: str) -> Any:
+    """The JSON file ``path`` the run wrote; ``missing``: what to say when it is not there."""
+    if not path.is_file():
+        raise VdmbenchError(missing)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise VdmbenchError(f"{path}: not readable ({e})") from None
+
+
 def read_requests(layout: RunLayout, inputs: Any) -> list[RunRequest]:
     """The run's requests (``requests.json``), conditioning images from ``inputs`` (a
     :class:`~vdmbench.cache.VideoCache` of the cache's ``inputs/``)."""
-    path = layout.requests_json
-    if not path.is_file():
-        raise VdmbenchError(f"{layout.run_dir}: the run wrote no request list (requests.json); "
-                            f"run the suite again with this version of vdmbench")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise VdmbenchError(f"{path}: not readable ({e})") from None
+    data = _read_json(layout.requests_json, f"{layout.run_dir}: the run wrote no request list "
+                      f"(requests.json); run the suite again with this version of vdmbench")
     out = []
     for d in data:
         sha = d.get("image_sha256")
@@ -551,14 +555,8 @@ def build_report(run_dir: str | Path, samples: int = DEFAULT_SAMPLES,
     run_dir = layout.run_dir
     if samples < 0:
         raise VdmbenchError(f"--samples must be >= 0, got {samples}")
-    meta_path = layout.run_json
-    if not meta_path.is_file():
-        raise VdmbenchError(f"{run_dir}: not a run directory (no run.json); give the folder "
-                            f"`vdmbench run` printed")
-    try:
-        run_meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise VdmbenchError(f"{meta_path}: not readable ({e})") from None
+    run_meta = _read_json(layout.run_json, f"{run_dir}: not a run directory (no run.json); "
+                          f"give the folder `vdmbench run` printed")
     suite_copy = layout.suite_copy
     if not suite_copy.is_file():
         raise VdmbenchError(f"{run_dir}: the run's copy of its suite (suite.yaml) is missing")
