@@ -23,8 +23,8 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from baselines.steps import StepTracker, sampler_steps
-from vdmbench.acceleration import Applicability, Transform, denoiser_of
+from baselines.steps import StepTracker, one_step_adapter, sampler_steps
+from vdmbench.acceleration import Applicability, Transform
 from vdmbench.errors import UnsupportedError
 from vdmbench.models.videocrafter2_unet import VC2UpBlock
 
@@ -38,11 +38,6 @@ class DeepCacheOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     interval: int = Field(2, ge=1, le=1000)
     branch: int = Field(0, ge=0)
-
-
-def one_step_adapter(factory: Any) -> bool:
-    """Whether an adapter class samples in exactly one step (``default_steps == 1``: sfv)."""
-    return getattr(factory, "default_steps", None) == 1
 
 
 def unet_blocks(unet: nn.Module) -> tuple[list[nn.Module], nn.Module, list[nn.Module]] | None:
@@ -93,10 +88,7 @@ class DeepCache(Transform):
                                         "step to reuse features in")
         return super().applies_to_adapter(factory)
 
-    def applies_to(self, generator: Any) -> Applicability:
-        spec = denoiser_of(generator)
-        if spec is None:
-            return Applicability(False, "its adapter hands out no denoiser")
+    def applies_to_denoiser(self, generator: Any, spec: Any) -> Applicability:
         blocks = unet_blocks(spec.unet)
         if blocks is None:
             return Applicability(False, f"its UNet ({type(spec.unet).__name__}) has no "
@@ -113,9 +105,9 @@ class DeepCache(Transform):
         return Applicability(True)
 
     def _attach(self, generator: Any) -> tuple[Any, dict[str, Any]]:
-        spec = denoiser_of(generator)
-        blocks = None if spec is None else unet_blocks(spec.unet)
-        if spec is None or blocks is None:
+        spec = self.denoiser(generator)
+        blocks = unet_blocks(spec.unet)
+        if blocks is None:
             raise UnsupportedError("deepcache: no UNet with down/mid/up blocks")
         down, mid, up = blocks
         n = len(down)

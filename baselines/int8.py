@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from vdmbench.acceleration import Applicability, Transform, denoiser_of
+from vdmbench.acceleration import Applicability, Transform
 from vdmbench.errors import UnsupportedError
 
 
@@ -48,19 +48,14 @@ class Int8(Transform):
     name: ClassVar[str] = "int8"
     Options: ClassVar[type[BaseModel]] = Int8Options
 
-    def applies_to(self, generator: Any) -> Applicability:
-        spec = denoiser_of(generator)
-        if spec is None:
-            return Applicability(False, "its adapter hands out no denoiser")
+    def applies_to_denoiser(self, generator: Any, spec: Any) -> Applicability:
         if not any(isinstance(m, nn.Linear) for m in spec.unet.modules()):
             return Applicability(False, "its UNet has no Linear layers")
         return Applicability(True)
 
     def _attach(self, generator: Any) -> tuple[Any, dict[str, Any]]:
         q = _torchao()
-        spec = denoiser_of(generator)
-        if spec is None:
-            raise UnsupportedError("int8: no denoiser")
+        spec = self.denoiser(generator)
         mode = self.options.mode  # type: ignore[attr-defined]
         least = int(self.options.min_features)  # type: ignore[attr-defined]
         config = (q.Int8WeightOnlyConfig() if mode == "weight_only"

@@ -22,8 +22,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from vdmbench.acceleration import Applicability, Transform, denoiser_of
-from vdmbench.errors import UnsupportedError
+from vdmbench.acceleration import Applicability, Transform
 
 
 def _timestep_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor:
@@ -89,6 +88,11 @@ def sampler_steps(generator: Any) -> int | None:
         return None
 
 
+def one_step_adapter(factory: Any) -> bool:
+    """Whether an adapter class samples in exactly one step (``default_steps == 1``: sfv)."""
+    return getattr(factory, "default_steps", None) == 1
+
+
 def attention_modules(unet: nn.Module) -> list[nn.Module]:
     """Every diffusers ``Attention`` module of ``unet``, in module order."""
     from diffusers.models.attention_processor import Attention
@@ -105,24 +109,12 @@ class AcrossStepsAttentionTransform(Transform):
 
     @classmethod
     def applies_to_adapter(cls, factory: Any) -> Applicability:
-        from baselines.deepcache import one_step_adapter
-
         if one_step_adapter(factory):
             return Applicability(False, f"its adapter samples in one step: there is no "
                                         f"{cls.one_step_reason}")
         return super().applies_to_adapter(factory)
 
-    def denoiser(self, generator: Any) -> Any:
-        """``generator.denoiser()``; an adapter without one is an :class:`UnsupportedError`."""
-        spec = denoiser_of(generator)
-        if spec is None:
-            raise UnsupportedError(f"{self.name}: the adapter hands out no denoiser")
-        return spec
-
-    def applies_to(self, generator: Any) -> Applicability:
-        spec = denoiser_of(generator)
-        if spec is None:
-            return Applicability(False, "its adapter hands out no denoiser")
+    def applies_to_denoiser(self, generator: Any, spec: Any) -> Applicability:
         if not attention_modules(spec.unet):
             return Applicability(False, f"its UNet ({type(spec.unet).__name__}) has no "
                                         f"diffusers Attention modules to hook")

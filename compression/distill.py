@@ -56,6 +56,7 @@ from compression.icmd import (
 from compression.recipe import Recipe
 from vdmbench.diffusion.denoiser import DenoiserSpec
 from vdmbench.errors import ConfigError
+from vdmbench.generation import DTYPES
 from vdmbench.records import atomic_save_figure, atomic_write_text
 
 LOG_FIELDS = ["step", "loss", "task", "denoise", "output", "icd", "mca_g", "mca_d", "mca_gap",
@@ -101,7 +102,6 @@ class EMA:
                                    else v) for k, v in state.items()})
 
 
-_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 #: UNet inputs left in float32 when the teacher runs in low precision (diffusers computes the
 #: time embeddings from them in float32 and casts the result itself)
 _KEEP_FLOAT32 = frozenset({"timestep", "timesteps", "added_time_ids", "sigma"})
@@ -363,7 +363,7 @@ def train(family: DenoiserSpec, student: nn.Module, recipe: Recipe,
                       cpu=not torch.cuda.is_available(), kwargs_handlers=handlers)
     teacher = family.unet
     teacher.requires_grad_(False).eval().to(acc.device)
-    t_dtype = _DTYPES[tr.teacher_dtype]
+    t_dtype = DTYPES[tr.teacher_dtype]
     frozen_in_dtype(teacher, t_dtype)
     family.device = str(acc.device)
     taps = ls.icd_taps or default_taps(student)

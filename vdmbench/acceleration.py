@@ -34,6 +34,10 @@ if TYPE_CHECKING:
     from vdmbench.diffusion.denoiser import DenoiserSpec
 
 
+#: why a transform that needs a denoiser does not apply to an adapter without one
+NO_DENOISER = "its adapter hands out no denoiser"
+
+
 class NoOptions(BaseModel):
     """A transform or compressor without options."""
 
@@ -55,9 +59,12 @@ class Applicability:
 class Transform(ABC):
     """A training-free acceleration method (see the module docstring).
 
-    Subclasses set ``name`` and ``Options`` and implement :meth:`applies_to` and :meth:`_attach`.
-    ``_attach`` changes the generator's modules and returns ``(undo, summary)``: a callable that
-    restores them exactly and a JSON-able summary of what was changed (for the model card).
+    Subclasses set ``name`` and ``Options`` and implement :meth:`_attach` and, where more than
+    "the adapter hands out a denoiser" decides it, :meth:`applies_to_denoiser`. ``_attach``
+    changes the generator's modules (those of :meth:`denoiser`) and returns ``(undo,
+    summary)``: a callable that restores them exactly and a JSON-able summary of what was
+    changed (for the model card). A transform that works without a denoiser sets
+    ``needs_denoiser = False`` and overrides :meth:`applies_to`.
     """
 
     name: ClassVar[str] = "transform"
@@ -70,7 +77,7 @@ class Transform(ABC):
         """What can be told from the adapter's class alone (``vdmbench validate``, and a run
         before it loads or generates anything)."""
         if cls.needs_denoiser and not callable(getattr(factory, "denoiser", None)):
-            return Applicability(False, "its adapter hands out no denoiser")
+            return Applicability(False, NO_DENOISER)
         return Applicability(True)
 
     def __init__(self, options: BaseModel | dict[str, Any] | None = None) -> None:
@@ -78,9 +85,28 @@ class Transform(ABC):
             options = self.Options.model_validate(options or {})
         self.options = options
 
-    @abstractmethod
     def applies_to(self, generator: Any) -> Applicability:
-        """Whether this transform can be applied to ``generator`` (a loaded adapter)."""
+        """Whether this transform can be applied to ``generator`` (a loaded adapter): with
+        ``needs_denoiser``, the adapter must hand out a denoiser, and
+        :meth:`applies_to_denoiser` says the rest."""
+        if not self.needs_denoiser:
+            return Applicability(True)
+        spec = denoiser_of(generator)
+        if spec is None:
+            return Applicability(False, NO_DENOISER)
+        return self.applies_to_denoiser(generator, spec)
+
+    def applies_to_denoiser(self, generator: Any, spec: DenoiserSpec) -> Applicability:
+        """What decides, besides a denoiser ``spec`` being there, whether this transform
+        applies to ``generator`` (default: nothing more)."""
+        return Applicability(True)
+
+    def denoiser(self, generator: Any) -> DenoiserSpec:
+        """``generator.denoiser()``; an adapter without one is an :class:`UnsupportedError`."""
+        spec = denoiser_of(generator)
+        if spec is None:
+            raise UnsupportedError(f"{self.name}: {NO_DENOISER.removeprefix('its ')}")
+        return spec
 
     @abstractmethod
     def _attach(self, generator: Any) -> tuple[Any, dict[str, Any]]:
@@ -91,13 +117,14 @@ class Transform(ABC):
         return {"name": self.name, "options": self.options.model_dump(mode="json")}
 
     @contextlib.contextmanager
-    def apply(self, generator: Any) -> Iterator[dict[str, Any]]:
+    def apply(self, generator: Any, *, model: str | None = None) -> Iterator[dict[str, Any]]:
         """Apply to ``generator`` inside the block (yields the summary); restore after it.
-        Raises :class:`UnsupportedError` (naming the transform and why) where it does not
-        apply."""
+        Raises :class:`UnsupportedError` (naming the transform, the suite's model entry
+        ``model`` if given, and why) where it does not apply."""
         verdict = self.applies_to(generator)
         if not verdict:
-            raise UnsupportedError(f"transform '{self.name}' does not apply to "
+            entry = f"model entry '{model}': " if model is not None else ""
+            raise UnsupportedError(f"{entry}transform '{self.name}' does not apply to "
                                    f"{_describe_generator(generator)}: {verdict.reason}")
         undo, summary = self._attach(generator)
         try:
@@ -150,12 +177,7 @@ def transformed(generator: Any, transforms: Sequence[Transform], *, model: str
     with contextlib.ExitStack() as stack:
         applied = []
         for t in transforms:
-            verdict = t.applies_to(generator)
-            if not verdict:
-                raise UnsupportedError(f"model entry '{model}': transform '{t.name}' does not "
-                                       f"apply to {_describe_generator(generator)}: "
-                                       f"{verdict.reason}")
-            summary = stack.enter_context(t.apply(generator))
+            summary = stack.enter_context(t.apply(generator, model=model))
             applied.append({**t.describe(), "installed": summary})
         yield applied
 

@@ -33,9 +33,16 @@ def model_key(material: dict[str, Any]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def video_key(model: str, request: GenerationRequest) -> str:
-    """sha256 of (model key, request content hash)."""
-    return hashlib.sha256(f"{model}|{request.content_hash()}".encode()).hexdigest()
+def video_key(model: str, request: GenerationRequest | str) -> str:
+    """sha256 of (model key, request content hash); ``request`` may be the content hash."""
+    content = request if isinstance(request, str) else request.content_hash()
+    return hashlib.sha256(f"{model}|{content}".encode()).hexdigest()
+
+
+def image_key(request: GenerationRequest) -> str:
+    """The key of a request's conditioning image (kept as a one-frame video in the cache's
+    ``inputs/``): the image's sha256, as in the request's key material."""
+    return str(request.key_material()["image_sha256"])
 
 
 class VideoCache:

@@ -28,10 +28,9 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from vdmbench.catalog import DATASETS, METRICS, MODELS
 from vdmbench.errors import ConfigError, VdmbenchError
 from vdmbench.paths import expand_path
-from vdmbench.resolve import ResolvedSuite
+from vdmbench.resolved import ResolvedSuite
 from vdmbench.suite import field_name, line_of
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
@@ -74,15 +73,6 @@ class _Problems:
             self.add(loc, str(e))
 
 
-def _class(registry: Any, name: str) -> Any:
-    """The registered class, or None where its module cannot be imported (``validate``
-    without torch: ``resolve_suite(..., lenient_imports=True)`` has listed it as unchecked)."""
-    try:
-        return registry.get(name)
-    except ImportError:
-        return None
-
-
 def _n_videos(resolved: ResolvedSuite, limit: int | None) -> int:
     n = resolved.suite.dataset.num_videos
     return n if limit is None else min(n, limit)
@@ -115,7 +105,7 @@ def check_suite(resolved: ResolvedSuite, lines: dict | None = None,
                                  if more else ""))
 
     # the dataset
-    ds_cls = _class(DATASETS, suite.dataset.name)
+    ds_cls = resolved.dataset.cls
     if hasattr(ds_cls, "check") and not any(loc[0] == "dataset" for loc in unset_locs):
         problems.run(("dataset",), lambda: ds_cls.check(suite.dataset))
 
@@ -129,9 +119,8 @@ def check_suite(resolved: ResolvedSuite, lines: dict | None = None,
             if not path.exists():
                 problems.add(loc, f"model '{m.name}': weights {path} not found")
                 continue
-        cls = _class(MODELS, m.adapter)
+        cls, options = resolved.models[m.name].cls, resolved.models[m.name].options
         if hasattr(cls, "check"):
-            options = resolved.model_options[m.name]
             problems.run(("models", i), lambda cls=cls, m=m, o=options: cls.check(m, o, suite))
 
     # metrics: frames, videos, checkpoint files
@@ -139,9 +128,8 @@ def check_suite(resolved: ResolvedSuite, lines: dict | None = None,
     for i, spec in enumerate(suite.metrics):
         if any(u[:2] == ("metrics", i) for u in unset_locs):
             continue
-        cls = _class(METRICS, spec.name)
+        cls, options = resolved.metrics[spec.name].cls, resolved.metrics[spec.name].options
         if hasattr(cls, "check"):
-            options = resolved.metric_options[spec.name]
             problems.run(("metrics", i),
                          lambda cls=cls, o=options: cls.check(o, suite, n_videos=n))
 

@@ -35,10 +35,11 @@ class VdmbenchGroup(click.Group):
         cmd = super().get_command(ctx, name)
         if cmd is not None or name not in LAZY_COMMANDS:
             return cmd
+        from vdmbench.registry import load_target
+
         target, help_text = LAZY_COMMANDS[name]
-        module_name, attr = target.split(":")
         try:
-            module = __import__(module_name, fromlist=[attr])
+            return load_target(target)
         except ImportError as e:
             reason = str(e)
 
@@ -46,7 +47,6 @@ class VdmbenchGroup(click.Group):
             def unavailable() -> None:
                 raise VdmbenchError(f"command '{name}' is unavailable: {reason}")
             return unavailable
-        return getattr(module, attr)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -217,9 +217,7 @@ def report(run_dir: Path, samples: int, cache_dir: Path | None, analysis: Path |
     """Rebuild RUN_DIR/report/index.html from the run's records and video cache."""
     from vdmbench.report import build_report
 
-    path = build_report(run_dir, samples=samples,
-                        video_cache=None if cache_dir is None else cache_dir / "videos",
-                        analysis=analysis)
+    path = build_report(run_dir, samples=samples, cache_dir=cache_dir, analysis=analysis)
     click.echo(f"report: {path}")
 
 

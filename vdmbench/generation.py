@@ -17,6 +17,11 @@ import torch
 
 from vdmbench.video import Video, check_video, video_sha256
 
+#: the ``dtype`` names a suite's model entry (and a recipe's teacher) may give → torch dtypes;
+#: the one such map (adapters, pipelines, the distillation trainer)
+DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "float16": torch.float16,
+                                  "bfloat16": torch.bfloat16}
+
 
 @dataclass(frozen=True, eq=False)
 class GenerationRequest:
@@ -50,6 +55,17 @@ class GenerationRequest:
         """sha256 of :meth:`key_material` (stable across processes)."""
         blob = json.dumps(self.key_material(), sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()
+
+
+def request_seeds_sha256(requests: Sequence[GenerationRequest]) -> str:
+    """sha256 of the requests' seeds in order (a record's ``seeds.request_seeds_sha256``)."""
+    return hashlib.sha256(",".join(str(r.seed) for r in requests).encode()).hexdigest()
+
+
+def requests_to_json(requests: Sequence[GenerationRequest]) -> list[dict[str, Any]]:
+    """The requests as JSON data (a run's ``requests.json``): each one's key material (its
+    image by hash) and ``content_hash``, which keys its videos in the cache."""
+    return [{**r.key_material(), "content_hash": r.content_hash()} for r in requests]
 
 
 @dataclass(frozen=True)

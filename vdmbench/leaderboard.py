@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from vdmbench.errors import ProtocolMismatchError, VdmbenchError
+from vdmbench.layout import LEADERBOARD_PLOT, LEADERBOARD_TABLES
 from vdmbench.records import (
     atomic_save_figure,
     atomic_write_text,
@@ -493,11 +494,11 @@ def write_leaderboards(root: Path, title: str | None = None, timing: int | None 
     dest = root if out_dir is None else out_dir
     out = {}
     for ext, fn in FORMATS.items():
-        path = dest / f"leaderboard.{ext}"
+        path = dest / LEADERBOARD_TABLES[ext]
         atomic_write_text(path, fn(table))
         out[ext] = path
-    if write_plot(table, dest / "leaderboard.png"):
-        out["png"] = dest / "leaderboard.png"
+    if write_plot(table, dest / LEADERBOARD_PLOT):
+        out["png"] = dest / LEADERBOARD_PLOT
     from vdmbench.tradeoff import write_tradeoff  # Pareto plot + matched-speed table
 
     out.update(write_tradeoff(dest, records, title=title))

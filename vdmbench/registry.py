@@ -10,11 +10,24 @@ from __future__ import annotations
 import difflib
 import importlib
 from collections.abc import Iterator
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from vdmbench.errors import DuplicateNameError, UnknownNameError
 
 T = TypeVar("T")
+
+
+def load_target(target: str) -> Any:
+    """The object named by ``"package.module:attr"`` (``attr`` may be dotted: ``Cls.inner``);
+    the one loader of such names (registries, lazy commands, student classes, UNet classes).
+    Raises ImportError or AttributeError; a target without ``:`` is a ValueError."""
+    module_name, sep, attr = target.partition(":")
+    if not sep or not module_name or not attr:
+        raise ValueError(f"target must be 'module:attr', got {target!r}")
+    obj: Any = importlib.import_module(module_name)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
 
 
 class Registry(Generic[T]):
@@ -67,10 +80,5 @@ class Registry(Generic[T]):
         """Import and return the object registered as ``name``."""
         self.check(name)
         if name not in self._loaded:
-            module_name, attr = self._targets[name].split(":", 1)
-            module = importlib.import_module(module_name)
-            obj = module
-            for part in attr.split("."):
-                obj = getattr(obj, part)
-            self._loaded[name] = obj  # type: ignore[assignment]
+            self._loaded[name] = load_target(self._targets[name])
         return self._loaded[name]

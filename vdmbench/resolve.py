@@ -8,31 +8,16 @@ weights or data (environment variables, files and folders, options against prese
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from vdmbench.catalog import DATASETS, METRICS, MODELS, RENAMED_METRICS, TRANSFORMS
+from vdmbench.checks import check_suite
 from vdmbench.errors import ConfigError, UnknownNameError
-from vdmbench.suite import Suite, field_name, line_of, load_suite, validate_model
-
-
-@dataclass(frozen=True)
-class ResolvedSuite:
-    """A suite whose names and options were all checked."""
-
-    path: Path
-    suite: Suite
-    model_options: dict[str, BaseModel]
-    metric_options: dict[str, BaseModel]
-    #: per model name: its transforms' validated options, in order
-    transform_options: dict[str, list[BaseModel]] = field(default_factory=dict)
-    #: entries whose options were not checked because their module could not be imported
-    #: (only with ``lenient_imports``; e.g. ``vdmbench validate`` where torch is missing)
-    unchecked: list[str] = field(default_factory=list)
-    lines: dict = field(default_factory=dict, repr=False)
+from vdmbench.resolved import Entry, ModelEntry, ResolvedSuite
+from vdmbench.suite import field_name, line_of, load_suite, validate_model
 
 
 def _check_name(registry: Any, name: str, *, file: str, lines: dict, loc: tuple) -> None:
@@ -46,12 +31,6 @@ def _check_name(registry: Any, name: str, *, file: str, lines: dict, loc: tuple)
                           ) from None
 
 
-class _Unimportable:
-    """Stands in for a registered class whose module cannot be imported (lenient mode)."""
-
-    Options = None
-
-
 class _NoOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -62,20 +41,20 @@ class _UncheckedOptions(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
 
-def _get(registry: Any, name: str, unchecked: list[str] | None) -> Any:
+def _get(registry: Any, name: str, unchecked: list[str] | None) -> Any | None:
     """``registry.get(name)``; with ``unchecked`` (lenient mode) an ImportError is noted there
-    and answered with :class:`_Unimportable` instead of raised."""
+    and answered with None instead of raised."""
     try:
         return registry.get(name)
     except ImportError as e:
         if unchecked is None:
             raise
         unchecked.append(f"{registry.kind} '{name}' ({e})")
-        return _Unimportable
+        return None
 
 
 def _options(cls: Any, data: dict, *, file: str, lines: dict, loc: tuple) -> BaseModel:
-    if cls is _Unimportable:
+    if cls is None:
         return _UncheckedOptions(**data)
     model = getattr(cls, "Options", None)
     if model is None:
@@ -92,50 +71,49 @@ def resolve_suite(path: str | Path, *, limit: int | None = None, checks: bool = 
     needs no weights or data; ``limit``: the run's ``--limit``. See the module docstring.
 
     ``lenient_imports``: a registered class whose module cannot be imported (no torch here) is
-    not an error; its options and checks are skipped and it is listed in
-    ``ResolvedSuite.unchecked``."""
+    not an error; its options and checks are skipped, its ``Entry.cls`` is None and it is listed
+    in ``ResolvedSuite.unchecked``. Returns the :class:`~vdmbench.resolved.ResolvedSuite` that
+    everything after it (checks, runner, transforms) takes classes and options from."""
     path = Path(path)
     unchecked: list[str] | None = [] if lenient_imports else None
     suite, lines = load_suite(path)
     file = str(path)
     _check_name(DATASETS, suite.dataset.name, file=file, lines=lines, loc=("dataset", "name"))
     dataset_cls = _get(DATASETS, suite.dataset.name, unchecked)
-    _options(dataset_cls, suite.dataset.options, file=file, lines=lines,
-             loc=("dataset", "options"))
-    model_options: dict[str, BaseModel] = {}
-    transform_options: dict[str, list[BaseModel]] = {}
+    dataset = Entry(suite.dataset.name, dataset_cls, _options(
+        dataset_cls, suite.dataset.options, file=file, lines=lines, loc=("dataset", "options")))
+    models: dict[str, ModelEntry] = {}
     for i, m in enumerate(suite.models):
         _check_name(MODELS, m.adapter, file=file, lines=lines, loc=("models", i, "adapter"))
-        model_options[m.name] = _options(_get(MODELS, m.adapter, unchecked), m.options, file=file,
-                                         lines=lines, loc=("models", i, "options"))
-        transform_options[m.name] = []
+        factory = _get(MODELS, m.adapter, unchecked)
+        options = _options(factory, m.options, file=file, lines=lines,
+                           loc=("models", i, "options"))
+        transforms = []
         for j, t in enumerate(m.transforms):
             loc = ("models", i, "transforms", j)
             _check_name(TRANSFORMS, t.name, file=file, lines=lines, loc=loc + ("name",))
             t_cls = _get(TRANSFORMS, t.name, unchecked)
-            transform_options[m.name].append(_options(t_cls, t.options, file=file, lines=lines,
-                                                      loc=loc + ("options",)))
-            factory = _get(MODELS, m.adapter, unchecked)
-            if t_cls is not _Unimportable and factory is not _Unimportable:
+            transforms.append(Entry(t.name, t_cls, _options(t_cls, t.options, file=file,
+                                                            lines=lines, loc=loc + ("options",))))
+            if t_cls is not None and factory is not None:
                 verdict = t_cls.applies_to_adapter(factory)
                 if not verdict:
                     raise ConfigError(f"model entry '{m.name}': transform '{t.name}' does not "
                                       f"apply to adapter '{m.adapter}': {verdict.reason}",
                                       file=file, line=line_of(lines, loc), field=field_name(loc))
-    metric_options: dict[str, BaseModel] = {}
+        models[m.name] = ModelEntry(m.adapter, factory, options, spec=m,
+                                    transforms=tuple(transforms))
+    metrics: dict[str, Entry] = {}
     for i, spec in enumerate(suite.metrics):
         _check_name(METRICS, spec.name, file=file, lines=lines, loc=("metrics", i, "name"))
         cls = _get(METRICS, spec.name, unchecked)
-        metric_options[spec.name] = _options(cls, spec.options, file=file, lines=lines,
-                                             loc=("metrics", i, "options"))
+        metrics[spec.name] = Entry(spec.name, cls, _options(
+            cls, spec.options, file=file, lines=lines, loc=("metrics", i, "options")))
         if getattr(cls, "needs_teacher", False) and len(suite.models) < 1:
             raise ConfigError("needs a teacher model", file=file, line=line_of(
                 lines, ("metrics", i)), field=field_name(("metrics", i)))
-    resolved = ResolvedSuite(path=path, suite=suite, model_options=model_options,
-                             metric_options=metric_options, transform_options=transform_options,
-                             unchecked=unchecked or [], lines=lines)
+    resolved = ResolvedSuite(path=path, suite=suite, dataset=dataset, models=models,
+                             metrics=metrics, unchecked=unchecked or [], lines=lines)
     if checks:
-        from vdmbench.checks import check_suite
-
         check_suite(resolved, lines, limit=limit)
     return resolved

@@ -1,15 +1,16 @@
-"""The runner: generate (cached) → metrics, for every model; then one timing phase for all models
-(interleaved rounds, vdmbench/timing.py); then one record per model → leaderboard.
+"""The runner orders the phases of a run (each in :mod:`vdmbench.phases`): generate (cached) →
+metrics, for every model; then one timing phase for all models (interleaved rounds,
+vdmbench/timing.py); then one record per model → leaderboard → report.
 
 Work is a list of independent items (model × batch of requests). Under torchrun every rank first
 generates its share of the videos and warms the feature cache for its share of the batches
-(:meth:`SuiteRun._sharded_phase`, vdmbench/distributed.py); rank 0 then measures every model from
-the caches in the single-process order, times, and writes records, so the records do not depend
-on the world size (docs/scale-out.md). A run is resumable: videos already in the content-keyed
-cache are not generated again, a model's metrics computed before an interruption are kept in
-``partial/`` until its record is written, and models whose record already exists are neither
-loaded nor run again. :meth:`SuiteRun.retime` (``vdmbench speed``) times the models of a finished
-run again and adds a new record version per model, leaving every earlier record as it was.
+(:func:`vdmbench.phases.sharding.shard_work`, vdmbench/distributed.py); rank 0 then measures every
+model from the caches in the single-process order, times, and writes records, so the records do not
+depend on the world size (docs/scale-out.md). A run is resumable: videos already in the
+content-keyed cache are not generated again, a model's metrics computed before an interruption are
+kept in ``partial/`` until its record is written, and models whose record already exists are
+neither loaded nor run again. :meth:`SuiteRun.retime` (``vdmbench speed``) times the models of a
+finished run again and adds a new record version per model, leaving every earlier record as it was.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import dataclasses
 import hashlib
 import json
 import shutil
-from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,32 +28,41 @@ from typing import Any
 
 import torch
 
-from vdmbench.acceleration import TransformedGenerator, make_transforms, transformed
-from vdmbench.cache import VideoCache, model_key, video_key
-from vdmbench.catalog import DATASETS, METRICS, MODELS
+from vdmbench.acceleration import TransformedGenerator, transformed
+from vdmbench.cache import VideoCache, image_key, model_key, video_key
 from vdmbench.data.base import VideoDataset
-from vdmbench.distributed import World, assign_work, init_world, world_from_env
+from vdmbench.distributed import World, init_world, world_from_env
 from vdmbench.errors import VdmbenchError
-from vdmbench.generation import GenerationRequest, ModelCard, VideoGenerator
+from vdmbench.generation import (
+    GenerationRequest,
+    ModelCard,
+    VideoGenerator,
+    requests_to_json,
+)
+from vdmbench.layout import CacheLayout, RunLayout
 from vdmbench.leaderboard import write_leaderboards
-from vdmbench.metrics.base import Metric, MetricContext
+from vdmbench.metrics.base import MetricContext
 from vdmbench.metrics.feature_cache import FeatureCache
+from vdmbench.phases.evaluation import evaluate
+from vdmbench.phases.generation import generate_missing
+from vdmbench.phases.record import build_record
+from vdmbench.phases.sharding import shard_work
+from vdmbench.phases.timing import speed_sections
 from vdmbench.progress import Reporter
 from vdmbench.records import (
-    RECORD_VERSION,
     atomic_write_text,
     environment,
     find_records,
     git_commit,
     now_iso,
     read_record,
-    record_filename,
     timing_version,
     write_once_json,
 )
-from vdmbench.resolve import ResolvedSuite, resolve_suite
-from vdmbench.suite import ModelSpec, SpeedSpec, TransformSpec
-from vdmbench.timing import WHOLE, TimedModel, order_statistic_interval, time_interleaved
+from vdmbench.resolve import resolve_suite
+from vdmbench.resolved import ResolvedSuite
+from vdmbench.suite import ModelSpec, SpeedSpec
+from vdmbench.timing import order_statistic_interval
 from vdmbench.video import Video
 
 
@@ -95,11 +104,6 @@ class _Measured:
     generated_now: int
 
 
-def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
-
-
 def _check_device(device: str) -> None:
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise VdmbenchError(f"--device {device}: CUDA is not available on this machine")
@@ -124,17 +128,18 @@ class SuiteRun:
         #: where this process computes (``cuda`` becomes ``cuda:LOCAL_RANK`` under torchrun);
         #: ``options.device`` (as the user gave it) names the run and enters the cache keys
         self.device = self.world.device(options.device)
-        base = options.out_dir / (self.suite.output or self.suite.name)
+        output = self.suite.output or self.suite.name
         run_id = run_id_for(resolved, options)
-        if not options.resume and (base / run_id).exists():
+        if not options.resume and RunLayout.of(options.out_dir, output, run_id).run_dir.exists():
             stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
             run_id = f"{run_id}-{stamp}"
         self.run_id = run_id
-        self.run_dir = base / run_id
-        self.cache = VideoCache((options.cache_dir or options.out_dir / ".cache") / "videos")
-        self.metric_cache_dir = (options.cache_dir or options.out_dir / ".cache") / "metrics"
-        self.feature_cache = FeatureCache(
-            (options.cache_dir or options.out_dir / ".cache") / "features", self.device)
+        self.layout = RunLayout.of(options.out_dir, output, run_id)
+        self.run_dir = self.layout.run_dir
+        self.caches = CacheLayout.of(options.out_dir, options.cache_dir)
+        self.cache = VideoCache(self.caches.videos)
+        self.inputs = VideoCache(self.caches.inputs)
+        self.feature_cache = FeatureCache(self.caches.features, self.device)
         main = self.world.is_main
         self.progress = Reporter(quiet=options.quiet or not main,
                                  log_path=options.log_file if main else None,
@@ -147,157 +152,87 @@ class SuiteRun:
     # -- setup ---------------------------------------------------------------------------------
 
     def _dataset(self) -> VideoDataset:
-        return DATASETS.get(self.suite.dataset.name)(self.suite.dataset)
+        return self.resolved.dataset.cls(self.suite.dataset)
 
-    def _load_model(self, spec: ModelSpec) -> VideoGenerator:
+    def load_model(self, spec: ModelSpec) -> VideoGenerator:
         """Load the model entry and apply its transforms in order (they stay applied until
         :meth:`close`); the generator's card lists them."""
-        factory = MODELS.get(spec.adapter)
-        gen = factory.load(spec.name, spec.weights, self.resolved.model_options[spec.name],
-                           self.device, steps=spec.steps, dtype=spec.dtype)
-        if not spec.transforms:
+        entry = self.resolved.models[spec.name]
+        gen = entry.cls.load(spec.name, spec.weights, entry.options, self.device,
+                             steps=spec.steps, dtype=spec.dtype)
+        if not entry.transforms:
             return gen
-        transforms = make_transforms(
-            [TransformSpec(name=t.name, options=opts.model_dump()) for t, opts in
-             zip(spec.transforms, self.resolved.transform_options[spec.name])], model=spec.name)
-        applied = self._stack.enter_context(transformed(gen, transforms, model=spec.name))
+        applied = self._stack.enter_context(
+            transformed(gen, entry.make_transforms(), model=spec.name))
         return TransformedGenerator(gen, applied)
 
     def close(self) -> None:
         """Remove every transform this run applied (restores the models exactly)."""
         self._stack.close()
 
-    def _model_order(self) -> list[ModelSpec]:
+    def model_order(self) -> list[ModelSpec]:
         """The teacher first (its videos feed fidelity metrics), then the suite's order."""
         teacher = self.suite.teacher
         return sorted(self.suite.models, key=lambda m: m.name != teacher)
 
-    def _key_material(self, spec: ModelSpec, card: ModelCard) -> str:
+    def model_key(self, spec: ModelSpec, card: ModelCard) -> str:
         transforms = [{"name": t["name"], "options": t["options"]} for t in card.transforms]
         return model_key({"adapter": spec.adapter, "weights_sha256": card.weights_sha256,
                           "steps": card.steps, "dtype": spec.dtype, "transforms": transforms,
-                          "options": self.resolved.model_options[spec.name].model_dump(
+                          "options": self.resolved.models[spec.name].options.model_dump(
                               mode="json"), "device": self.options.device})
 
     # -- phases --------------------------------------------------------------------------------
 
-    def _generate(self, spec: ModelSpec, gen: VideoGenerator, mkey: str,
-                  requests: list[GenerationRequest]) -> int:
+    def generate(self, spec: ModelSpec, gen: VideoGenerator, mkey: str,
+                 requests: list[GenerationRequest]) -> int:
         """Generate every request not yet cached; returns how many were generated."""
-        todo = [r for r in requests if not self.cache.has(video_key(mkey, r))]
-        with self.progress.stage("generate", spec.name, len(requests), "videos",
-                                 completed=len(requests) - len(todo)) as stage:
-            for batch in _batches(todo, self.suite.batch_size):
-                videos = gen.generate(list(batch))
-                if len(videos) != len(batch):
-                    raise VdmbenchError(f"model {spec.name} returned {len(videos)} videos for "
-                                        f"{len(batch)} requests")
-                for r, v in zip(batch, videos):
-                    if v.num_frames != r.frames or v.size != (r.height, r.width):
-                        raise VdmbenchError(
-                            f"model {spec.name}, request {r.id}: generated "
-                            f"{tuple(v.frames.shape)}, asked for ({r.frames}, {r.height}, "
-                            f"{r.width}, 3)")
-                    self.cache.put(video_key(mkey, r), v)
-                stage.advance(len(batch))
-        return len(todo)
+        return generate_missing(spec.name, gen, mkey, requests, self.cache,
+                                self.suite.batch_size, self.progress)
 
     def _metrics(self, spec: ModelSpec, mkey: str, requests: list[GenerationRequest],
                  dataset: VideoDataset) -> dict[str, Any]:
-        if not self.suite.metrics:
-            return {}
-        ctx = MetricContext(device=self.device, cache_dir=self.metric_cache_dir,
+        ctx = MetricContext(device=self.device, cache_dir=self.caches.metrics,
                             dataset=dataset, progress=not self.options.quiet,
                             feature_cache=self.feature_cache,
                             requested_videos=self.suite.dataset.num_videos,
                             given_videos=len(requests))
-        metrics: list[Metric] = []
-        for m in self.suite.metrics:
-            cls = METRICS.get(m.name)
-            metric = cls(self.resolved.metric_options[m.name], ctx)
-            metric.prepare()
-            metrics.append(metric)
-        teacher_key = self._model_keys.get(self.suite.teacher)
-        with self.progress.stage("metrics", spec.name, len(requests), "videos") as stage:
-            for batch in _batches(requests, self.suite.batch_size):
-                videos = [self.cache.get(video_key(mkey, r)) for r in batch]
-                teacher_videos: list[Video] | None = None
-                if any(type(m).needs_teacher for m in metrics):
-                    if teacher_key is None:
-                        raise VdmbenchError(f"teacher model {self.suite.teacher} has no videos")
-                    teacher_videos = [self.cache.get(video_key(teacher_key, r)) for r in batch]
-                for metric in metrics:
-                    metric.update(videos, list(batch), teacher_videos)
-                stage.advance(len(batch))
-        out = {}
-        for metric in metrics:
-            value = metric.result()  # with its small-sample mark
-            cls = type(metric)
-            out[cls.name] = {**value.to_dict(), "higher_is_better": cls.higher_is_better,
-                             "version": cls.version, "protocol": metric.protocol()}
-        return out
-
-    def _timed_model(self, name: str, gen: VideoGenerator,
-                     request: GenerationRequest) -> tuple[TimedModel, list[str]]:
-        """What timing calls for one model, and the suite's components it does not expose."""
-        comps: dict[str, Callable[[], object]] = dict(gen.components(request))
-        # "video": one whole video at batch 1, if the adapter exposes it (e.g. when generate()
-        # pads batches for reproducibility); otherwise time generate([request]) itself
-        whole = comps.pop(WHOLE, None) or (lambda: gen.generate([request]))
-        missing = [c for c in self.suite.speed.components if c not in comps]
-        return TimedModel(name, {**comps, WHOLE: whole}), missing
+        return evaluate(self.resolved, spec.name, mkey, requests, self.cache, ctx,
+                        self._model_keys.get(self.suite.teacher), self.progress)
 
     def _time(self, models: list[tuple[ModelSpec, VideoGenerator, ModelCard]],
               request: GenerationRequest, speed: SpeedSpec, version: int,
               command: str) -> dict[str, dict[str, Any]]:
-        """One interleaved timing session of ``models`` (suite order); the ``speed`` section of
-        each model's record, by name."""
-        order = {m.name: i for i, m in enumerate(self.suite.models)}
-        models = sorted(models, key=lambda t: order[t[0].name])
-        targets, missing = [], {}
-        for spec, gen, _ in models:
-            target, missing[spec.name] = self._timed_model(spec.name, gen, request)
-            targets.append(target)
-        with self.progress.stage("time", f"{len(targets)} models ({speed.rounds} interleaved "
-                                 f"rounds)", speed.rounds, "rounds") as stage:
-            result = time_interleaved(
-                targets, reference=self.suite.reference, rounds=speed.rounds,
-                warmup=speed.warmup, iterations=speed.iterations, min_seconds=speed.min_seconds,
-                device=self.device, threads=speed.threads,
-                noise_threshold=speed.noise_threshold, on_round=lambda *_: stage.advance())
-        session = {**result["session"], "git_commit": git_commit(), "command": command}
-        out = {}
-        for spec, _, card in models:
-            mine = result["models"][spec.name]
-            out[spec.name] = {"device": self.device, "rank": self.world.rank,
-                              "world_size": self.world.size, "batch_size": 1,
-                              "steps": card.steps, "components": mine["components"],
-                              "per_video": mine["per_video"],
-                              "components_missing": missing[spec.name],
-                              "denoise_repeats_per_video": card.steps,
-                              "speedup": mine["speedup"], "timing_version": version,
-                              "session": session}
-        return out
+        return speed_sections(self.suite, models, request, speed, device=self.device,
+                              world=self.world, version=version, command=command,
+                              progress=self.progress)
 
     def _needs_teacher(self) -> bool:
-        return any(getattr(METRICS.get(m.name), "needs_teacher", False)
-                   for m in self.suite.metrics)
+        return self.resolved.needs_teacher()
 
     # -- main ----------------------------------------------------------------------------------
 
-    def _write_run_meta(self, dataset: VideoDataset, n_requests: int) -> None:
+    def _write_run_meta(self, dataset: VideoDataset, requests: list[GenerationRequest]) -> None:
+        """``run.json``, the suite copy and the request list (``requests.json``; conditioning
+        images go to the cache's ``inputs/`` by content): what the report is built from. A
+        resumed run checks ``run.json`` and completes what is missing."""
         meta = {"run_id": self.run_id, "suite": self.suite.name,
                 "suite_hash": self.suite.content_hash(), "suite_path": str(self.resolved.path),
                 "device": self.options.device, "limit": self.options.limit,
-                "dataset_manifest": dataset.manifest_hash(), "n_requests": n_requests}
-        path = self.run_dir / "run.json"
-        if path.exists():
-            old = json.loads(path.read_text())
-            if old.get("suite_hash") != meta["suite_hash"]:
-                raise VdmbenchError(f"{self.run_dir}: belongs to another version of the suite")
-            return
-        atomic_write_text(path, json.dumps({**meta, "started": now_iso()}, indent=2) + "\n")
-        shutil.copyfile(self.resolved.path, self.run_dir / "suite.yaml")
+                "dataset_manifest": dataset.manifest_hash(), "n_requests": len(requests)}
+        path = self.layout.run_json
+        resumed = path.exists()
+        if resumed and json.loads(path.read_text()).get("suite_hash") != meta["suite_hash"]:
+            raise VdmbenchError(f"{self.run_dir}: belongs to another version of the suite")
+        for r in requests:
+            if r.image is not None and not self.inputs.has(key := image_key(r)):
+                self.inputs.put(key, Video(r.image.unsqueeze(0).cpu(), r.fps))
+        if not self.layout.requests_json.is_file():
+            atomic_write_text(self.layout.requests_json,
+                              json.dumps(requests_to_json(requests), indent=1) + "\n")
+        if not resumed:
+            atomic_write_text(path, json.dumps({**meta, "started": now_iso()}, indent=2) + "\n")
+            shutil.copyfile(self.resolved.path, self.layout.suite_copy)
 
     def _requests(self, dataset: VideoDataset) -> list[GenerationRequest]:
         requests = dataset.requests()
@@ -308,7 +243,7 @@ class SuiteRun:
         return requests
 
     def _partial_path(self, spec: ModelSpec) -> Path:
-        return self.run_dir / "partial" / f"{spec.name}.json"
+        return self.layout.partial_of(spec.name)
 
     def _read_partial(self, spec: ModelSpec, mkey: str) -> dict[str, Any] | None:
         """Metrics of ``spec`` computed by an interrupted invocation from the same videos."""
@@ -326,118 +261,49 @@ class SuiteRun:
     def _record(self, m: _Measured, speed: dict[str, Any] | None, dataset: VideoDataset,
                 requests: list[GenerationRequest], env: dict[str, Any],
                 commit: str | None) -> dict[str, Any]:
-        """The result record of one model (the one place a record is built)."""
-        spec, card = m.spec, m.card
-        return {
-            "record_version": RECORD_VERSION,
-            "created": now_iso(),
-            "run_id": self.run_id,
-            "suite": {"name": self.suite.name, "hash": self.suite.content_hash(),
-                      "task": self.suite.task, "reference_model": self.suite.reference,
-                      "teacher_model": self.suite.teacher},
-            "model": {"name": spec.name, "index": self.suite.models.index(spec),
-                      "spec": spec.model_dump(mode="json"),
-                      "card": card.to_dict(), "cache_key": m.mkey},
-            "dataset": {"spec": self.suite.dataset.model_dump(mode="json"),
-                        "manifest_hash": dataset.manifest_hash(),
-                        "n_requests": len(requests), "limit": self.options.limit},
-            "seeds": {"dataset_seed": self.suite.dataset.seed,
-                      "request_seeds_sha256": hashlib.sha256(
-                          ",".join(str(r.seed) for r in requests).encode()).hexdigest()},
-            "generation": {"generated_now": m.generated_now,
-                           "from_cache": len(requests) - m.generated_now},
-            "metrics": m.metrics,
-            "speed": speed,
-            "environment": env,
-            "git_commit": commit,
-        }
+        return build_record(run_id=self.run_id, suite=self.suite, spec=m.spec, card=m.card,
+                            cache_key=m.mkey, metrics=m.metrics, generated_now=m.generated_now,
+                            speed=speed, manifest_hash=dataset.manifest_hash(),
+                            requests=requests, limit=self.options.limit, env=env,
+                            commit=commit)
 
     def _measure_model(self, spec: ModelSpec, requests: list[GenerationRequest],
                        dataset: VideoDataset, generated_before: int = 0) -> _Measured:
         """Load, generate what the cache lacks, compute the metrics (or reuse those an
         interrupted invocation left in ``partial/``). ``generated_before``: videos of this
         model the ranks generated in this invocation's sharded phase."""
-        gen = self._load_model(spec)
+        gen = self.load_model(spec)
         card = gen.describe()
-        mkey = self._key_material(spec, card)
+        mkey = self.model_key(spec, card)
         self._model_keys[spec.name] = mkey
         partial = self._read_partial(spec, mkey)
         if partial is not None:
             if spec.name == self.suite.teacher and self._needs_teacher():
-                self._generate(spec, gen, mkey, requests)  # only what the cache lost
+                self.generate(spec, gen, mkey, requests)  # only what the cache lost
             self.progress.message(f"{spec.name}: metrics kept from the interrupted run")
             return _Measured(spec, gen, card, mkey, partial["metrics"],
                              int(partial["generated_now"]) + generated_before)
-        n_new = self._generate(spec, gen, mkey, requests) + generated_before
+        n_new = self.generate(spec, gen, mkey, requests) + generated_before
         metrics = self._metrics(spec, mkey, requests, dataset)
         atomic_write_text(self._partial_path(spec), json.dumps(
             {"cache_key": mkey, "teacher_key": self._model_keys.get(self.suite.teacher),
              "metrics": metrics, "generated_now": n_new}, indent=2, default=str) + "\n")
         return _Measured(spec, gen, card, mkey, metrics, n_new)
 
-    def _sharded_phase(self, requests: list[GenerationRequest],
-                       dataset: VideoDataset) -> dict[str, int]:
-        """This rank's share of a distributed run: the reference statistics of some metrics
-        (spread over the ranks, rank 0 last); then, for every model that needs work, the batches
-        :func:`~vdmbench.distributed.assign_work` gives this rank — generate what the video
-        cache lacks, then call every shardable metric's ``update`` on a throw-away instance,
-        which leaves the feature-extractor outputs in the feature cache. Returns the videos
-        generated, by model. Nothing but cache entries is written."""
-        records_dir = self.run_dir / "records"
-        batches = list(_batches(requests, self.suite.batch_size))
-        models = []
-        for spec in self._model_order():
-            if (records_dir / record_filename(spec.name)).exists():
-                if not (spec.name == self.suite.teacher and self._needs_teacher()):
-                    continue  # measured; its videos are needed only if it is the teacher
-                models.append((spec, False))
-            else:
-                models.append((spec, True))
-        keys = [[hashlib.sha256(json.dumps(
-            [spec.model_dump(mode="json"), [r.content_hash() for r in batch]],
-            sort_keys=True).encode()).hexdigest() for batch in batches] for spec, _ in models]
-        ranks = assign_work(keys, self.world.size)
-        ctx = MetricContext(device=self.device, cache_dir=self.metric_cache_dir, dataset=dataset,
-                            feature_cache=self.feature_cache)
-        # reference statistics (content-keyed, shared cache): metric i on rank N−1−i (mod N),
-        # concurrently with the other ranks' generation, so rank 0 later only reads them
-        with_reference = [m for m in self.suite.metrics if METRICS.get(m.name).needs_reference_data]
-        for i, m in enumerate(with_reference):
-            if (self.world.size - 1 - i) % self.world.size == self.world.rank:
-                METRICS.get(m.name)(self.resolved.metric_options[m.name], ctx).prepare()
-        generated: dict[str, int] = {}
-        for (spec, measure), owner in zip(models, ranks):
-            mine = [b for b, r in zip(batches, owner) if r == self.world.rank]
-            if not mine:
-                continue
-            gen = self._load_model(spec)
-            mkey = self._key_material(spec, gen.describe())
-            generated[spec.name] = self._generate(spec, gen, mkey, [r for b in mine for r in b])
-            if measure:
-                for m in self.suite.metrics:
-                    cls = METRICS.get(m.name)
-                    if not cls.shardable or cls.needs_teacher:
-                        continue  # computed by rank 0 alone
-                    metric = cls(self.resolved.metric_options[m.name], ctx)
-                    for batch in mine:
-                        metric.update([self.cache.get(video_key(mkey, r)) for r in batch],
-                                      list(batch), None)
-            del gen  # rank 0 loads it again to measure and time it: one model in memory
-        return generated
-
     def execute(self) -> RunResult | None:
         """Generation and metrics for every model without a record, then one timing phase for
         them all, then their records and the leaderboards. In a distributed run every rank does
-        its share first (:meth:`_sharded_phase`); ranks other than 0 then return None."""
+        its share first (:func:`~vdmbench.phases.sharding.shard_work`); ranks other than 0 then
+        return None."""
         _check_device(self.device)
         dataset = self._dataset()
         requests = self._requests(dataset)
         if self.world.is_main:
-            self._write_run_meta(dataset, len(requests))
+            self._write_run_meta(dataset, requests)
         shared: dict[str, int] = {}
         if self.world.distributed:
             with self.progress:
-                mine = self._sharded_phase(requests, dataset)
+                mine = shard_work(self, requests, dataset)
             for counts in self.world.gather(mine):  # every rank's share is done
                 for name, n in counts.items():
                     shared[name] = shared.get(name, 0) + n
@@ -445,14 +311,13 @@ class SuiteRun:
             if not self.world.is_main:
                 self.close()
                 return None
-        records_dir = self.run_dir / "records"
         env = environment(self.device)
         commit = git_commit()
         written: list[Path] = []
         measured: list[_Measured] = []
         with self.progress:
-            for spec in self._model_order():
-                record_path = records_dir / record_filename(spec.name)
+            for spec in self.model_order():
+                record_path = self.layout.record(spec.name)
                 if record_path.exists():
                     # not loaded: its videos are found through the recorded cache key
                     mkey = read_record(record_path)["model"]["cache_key"]
@@ -460,8 +325,8 @@ class SuiteRun:
                     self.progress.message(f"{spec.name}: record exists, skipped")
                     if spec.name == self.suite.teacher and self._needs_teacher() and any(
                             not self.cache.has(video_key(mkey, r)) for r in requests):
-                        gen = self._load_model(spec)  # the cache lost some teacher videos
-                        self._generate(spec, gen, mkey, requests)
+                        gen = self.load_model(spec)  # the cache lost some teacher videos
+                        self.generate(spec, gen, mkey, requests)
                         del gen
                     written.append(record_path)
                     continue
@@ -478,18 +343,18 @@ class SuiteRun:
                     self.progress.message(f"{ref}: loaded as the timing reference (its record "
                                           f"is kept as it is)")
                     spec = self.suite.model(ref)
-                    gen = self._load_model(spec)
+                    gen = self.load_model(spec)
                     models.append((spec, gen, gen.describe()))
                 speeds = self._time(models, requests[0], self.suite.speed, version=1,
                                     command="run")
             for m in measured:
-                record_path = records_dir / record_filename(m.spec.name)
+                record_path = self.layout.record(m.spec.name)
                 write_once_json(record_path, self._record(m, speeds.get(m.spec.name), dataset,
                                                           requests, env, commit))
                 self._partial_path(m.spec).unlink(missing_ok=True)
                 written.append(record_path)
             with contextlib.suppress(OSError):  # gone once every model has its record
-                (self.run_dir / "partial").rmdir()
+                self.layout.partial.rmdir()
             kept = len(written) - len(measured)
             self.progress.message(
                 f"run {self.run_id}: {len(measured)} model(s) generated and measured"
@@ -498,7 +363,7 @@ class SuiteRun:
                 + ("" if self._timing or not measured else
                    "; not timed (`vdmbench speed` with the same options times them)"))
         boards = write_leaderboards(self.run_dir, title=self.suite.name)
-        self._write_report(requests)
+        self._write_report()
         return RunResult(run_dir=self.run_dir, records=written, leaderboards=boards)
 
     def retime(self, rounds: int | None = None) -> RunResult:
@@ -506,11 +371,11 @@ class SuiteRun:
         interleaved session; for each model a new record (timing version N+1) that copies the
         latest one and replaces its ``speed``. Earlier records stay as they are."""
         _check_device(self.device)
-        if not (self.run_dir / "run.json").is_file():
+        if not self.layout.run_json.is_file():
             raise VdmbenchError(f"{self.run_dir}: no run of suite {self.suite.name} there (same "
                                 f"--out, --limit and --device as the run); run `vdmbench run` "
                                 f"first")
-        meta = json.loads((self.run_dir / "run.json").read_text(encoding="utf-8"))
+        meta = json.loads(self.layout.run_json.read_text(encoding="utf-8"))
         if meta.get("suite_hash") != self.suite.content_hash():
             raise VdmbenchError(f"{self.run_dir}: belongs to another version of the suite")
         speed = self.suite.speed
@@ -536,7 +401,7 @@ class SuiteRun:
         models = []
         with self.progress:
             for spec in self.suite.models:
-                gen = self._load_model(spec)
+                gen = self.load_model(spec)
                 card = gen.describe()
                 old = latest[spec.name][0]["model"]["card"]
                 if (card.weights_sha256, card.steps) != (old["weights_sha256"], old["steps"]):
@@ -552,20 +417,21 @@ class SuiteRun:
             for spec, _, _ in models:
                 record = copy.deepcopy(latest[spec.name][0])
                 record["speed"] = {**speeds[spec.name], "environment": env}
-                path = self.run_dir / "records" / record_filename(spec.name, version)
+                path = self.layout.record(spec.name, version)
                 write_once_json(path, record)
                 written.append(path)
             self.progress.message(f"run {self.run_id}: timing version {version} written for "
                                   f"{len(written)} model(s)")
         boards = write_leaderboards(self.run_dir, title=self.suite.name)
-        self._write_report(requests)
+        self._write_report()
         return RunResult(run_dir=self.run_dir, records=written, leaderboards=boards)
 
-    def _write_report(self, requests: list[GenerationRequest]) -> None:
-        """``report/index.html`` in the run directory (docs/report.md)."""
+    def _write_report(self) -> None:
+        """``report/index.html`` in the run directory (docs/report.md), built from what the
+        run wrote, as ``vdmbench report`` rebuilds it."""
         from vdmbench.report import build_report
 
-        report = build_report(self.run_dir, video_cache=self.cache.root, requests=requests)
+        report = build_report(self.run_dir, cache_dir=self.caches.root)
         self.progress.message(f"report: {report}")
 
 

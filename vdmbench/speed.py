@@ -39,6 +39,23 @@ class Timing:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def of(cls, times: list[float], *, warmup: int, iterations: int, min_seconds: float,
+           device: str, peak_memory_bytes: int | None = None) -> Timing:
+        """The timing of calls that took ``times`` seconds, with the one validity rule: at
+        least ``iterations`` calls lasting at least ``min_seconds`` in all."""
+        total = sum(times)
+        reasons = []
+        if len(times) < iterations:
+            reasons.append(f"only {len(times)} of {iterations} iterations")
+        if total < min_seconds:
+            reasons.append(f"timed {total:.3f}s < min_seconds {min_seconds}")
+        return cls(median_s=statistics.median(times), p90_s=percentile(times, 90),
+                   min_s=min(times), count=len(times), total_s=total, warmup=warmup,
+                   min_iters=iterations, min_seconds=min_seconds, valid=not reasons,
+                   reason="; ".join(reasons) or "ok", device=device,
+                   peak_memory_bytes=peak_memory_bytes)
+
 
 def time_call(fn: Callable[[], object], cuda: bool) -> float:
     """Seconds taken by one call of ``fn``: CUDA events on a GPU, ``perf_counter`` on CPU."""
@@ -94,18 +111,9 @@ def measure(fn: Callable[[], object], warmup: int = 1, iters: int = 5, min_secon
                 break
             if len(times) >= max_iters or time.perf_counter() - wall_start >= max_seconds:
                 break
-    total = sum(times)
-    reasons = []
-    if len(times) < iters:
-        reasons.append(f"only {len(times)} of {iters} iterations")
-    if total < min_seconds:
-        reasons.append(f"timed {total:.3f}s < min_seconds {min_seconds}")
     peak = int(torch.cuda.max_memory_allocated(device)) if cuda else None
-    return Timing(
-        median_s=statistics.median(times), p90_s=percentile(times, 90), min_s=min(times),
-        count=len(times), total_s=total, warmup=warmup, min_iters=iters, min_seconds=min_seconds,
-        valid=not reasons, reason="; ".join(reasons) or "ok", device=device,
-        peak_memory_bytes=peak)
+    return Timing.of(times, warmup=warmup, iterations=iters, min_seconds=min_seconds,
+                     device=device, peak_memory_bytes=peak)
 
 
 def count_parameters(module: torch.nn.Module) -> int:

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from vdmbench.acceleration import Applicability, NoOptions, Transform, denoiser_of
+from vdmbench.acceleration import NoOptions, Transform
 from vdmbench.data.base import VideoDataset
 from vdmbench.errors import InvalidRequestError, MetricError, UnsupportedError
 from vdmbench.generation import GenerationRequest, ModelCard
@@ -188,15 +188,8 @@ class ScaleOutputTransform(Transform):
     name: ClassVar[str] = "test-scale-output"
     Options: ClassVar[type[BaseModel]] = ScaleOutputOptions
 
-    def applies_to(self, generator: Any) -> Applicability:
-        if denoiser_of(generator) is None:
-            return Applicability(False, "its adapter hands out no denoiser")
-        return Applicability(True)
-
     def _attach(self, generator: Any) -> tuple[Any, dict[str, Any]]:
-        spec = denoiser_of(generator)
-        if spec is None:
-            raise UnsupportedError("test-scale-output: no denoiser")
+        spec = self.denoiser(generator)
         factor = float(self.options.factor)  # type: ignore[attr-defined]
         offset = float(self.options.offset)  # type: ignore[attr-defined]
 

@@ -36,7 +36,7 @@ from typing import Any
 
 import torch
 
-from vdmbench.speed import Timing, measure, percentile, time_call
+from vdmbench.speed import Timing, measure, time_call
 
 TIMING_METHOD_VERSION = 2  # 1: sequential (one model after the other); 2: interleaved rounds
 WHOLE = "video"  # the key of the whole-video callable in TimedModel.components
@@ -132,20 +132,6 @@ def new_session_id() -> str:
     return f"t-{stamp}-{secrets.token_hex(3)}"
 
 
-def _timing(times: list[float], warmup: int, iterations: int, min_seconds: float,
-            device: str, peak: int | None) -> Timing:
-    total = sum(times)
-    reasons = []
-    if len(times) < iterations:
-        reasons.append(f"only {len(times)} of {iterations} iterations")
-    if total < min_seconds:
-        reasons.append(f"timed {total:.3f}s < min_seconds {min_seconds}")
-    return Timing(median_s=statistics.median(times), p90_s=percentile(times, 90),
-                  min_s=min(times), count=len(times), total_s=total, warmup=warmup,
-                  min_iters=iterations, min_seconds=min_seconds, valid=not reasons,
-                  reason="; ".join(reasons) or "ok", device=device, peak_memory_bytes=peak)
-
-
 def time_interleaved(models: Sequence[TimedModel], *, reference: str, rounds: int = 10,
                      warmup: int = 1, iterations: int = 5, min_seconds: float = 0.0,
                      device: str = "cpu", threads: int | None = None,
@@ -214,8 +200,9 @@ def time_interleaved(models: Sequence[TimedModel], *, reference: str, rounds: in
                "load_average": {"start": load_start, "end": load_end},
                "started": datetime.fromtimestamp(started, timezone.utc).isoformat(
                    timespec="seconds"), "wall_s": round(time.time() - started, 3)}
-    timings = {m.name: {c: {**_timing(times[m.name][c], warmup, iterations, min_seconds, device,
-                                      peaks[m.name]).to_dict(),
+    timings = {m.name: {c: {**Timing.of(times[m.name][c], warmup=warmup, iterations=iterations,
+                                         min_seconds=min_seconds, device=device,
+                                         peak_memory_bytes=peaks[m.name]).to_dict(),
                             "round_medians_s": medians[m.name][c]}
                         for c in m.components} for m in models}
     out: dict[str, Any] = {}

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from vdmbench.layout import LEADERBOARD_TABLES, PARETO_PLOT
+
 TOLERANCE = 0.15
 
 
@@ -228,11 +230,11 @@ def write_tradeoff(root: Path, records: list[dict[str, Any]], title: str = "",
     out: dict[str, Path] = {}
     if not points or chosen is None:
         return out
-    png = root / "leaderboard_pareto.png"
+    png = root / PARETO_PLOT
     if write_pareto_plot(points, chosen, directions[chosen], png, title):
         out["pareto"] = png
     section = matched_table_markdown(points, directions)
-    md = root / "leaderboard.md"
+    md = root / LEADERBOARD_TABLES["md"]
     if section and md.is_file():
         atomic_write_text(md, md.read_text(encoding="utf-8").rstrip("\n") + "\n\n" + section)
         out["matched"] = md

@@ -14,8 +14,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict
 
 from compression.kernels.install import fast_kernels
-from vdmbench.acceleration import Applicability, Transform, denoiser_of
-from vdmbench.errors import UnsupportedError
+from vdmbench.acceleration import Applicability, Transform
 
 
 class TritonOptions(BaseModel):
@@ -34,10 +33,7 @@ class TritonKernels(Transform):
     name: ClassVar[str] = "triton"
     Options: ClassVar[type[BaseModel]] = TritonOptions
 
-    def applies_to(self, generator: Any) -> Applicability:
-        spec = denoiser_of(generator)
-        if spec is None:
-            return Applicability(False, "its adapter hands out no denoiser modules")
+    def applies_to_denoiser(self, generator: Any, spec: Any) -> Applicability:
         from compression.kernels.install import _diffusers_classes
 
         kinds = tuple(_diffusers_classes()[k] for k in ("unet", "vae", "vc2_unet"))
@@ -47,9 +43,7 @@ class TritonKernels(Transform):
         return Applicability(True)
 
     def _attach(self, generator: Any) -> tuple[Any, dict[str, Any]]:
-        spec = denoiser_of(generator)
-        if spec is None:
-            raise UnsupportedError("triton: the adapter hands out no denoiser modules")
+        spec = self.denoiser(generator)
         opts = self.options.model_dump()
         handles = []
         summary: dict[str, Any] = {}

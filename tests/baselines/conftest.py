@@ -55,7 +55,8 @@ def tiny_turbo_generator() -> Any:
     word-table "text encoder"; 4 frames at 64×64 (latents 8×8). 3 steps, as every generator
     here (the options' identity settings, e.g. T-GATE's gate step 3, assume it); the adapter's
     ``load`` offers 4, 8 and 16."""
-    from vdmbench.models.t2v_turbo import T2VTurboAdapter, T2VTurboPipeline, TurboSampler
+    from vdmbench.models.t2v_turbo import T2VTurboAdapter
+    from vdmbench.models.t2v_turbo_pipeline import T2VTurboPipeline, TurboSampler
     from vdmbench.models.videocrafter2_unet import VideoCrafter2UNet
 
     torch.manual_seed(0)

@@ -28,7 +28,7 @@ from compression.recipe import Recipe, default_recipe
 from compression.student import apply
 from vdmbench.acceleration import teacher_of
 from vdmbench.errors import ConfigError
-from vdmbench.models.synth_t2v import ASSET_DIR
+from vdmbench.models.synth_t2v_pipeline import ASSET_DIR
 from vdmbench.models.videocrafter2_unet import VideoCrafter2UNet
 
 shipped = pytest.mark.skipif(not (ASSET_DIR / "sampler.json").is_file(),

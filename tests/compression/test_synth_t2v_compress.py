@@ -26,15 +26,15 @@ from vdmbench.data.synthmotion import sample_meta
 from vdmbench.diffusion.denoiser import state_hash
 from vdmbench.errors import ConfigError, WeightsNotFoundError
 from vdmbench.generation import GenerationRequest
-from vdmbench.models.synth_t2v import (
+from vdmbench.models.synth_t2v import SynthT2VAdapter
+from vdmbench.models.synth_t2v_denoiser import SynthT2VDenoiser
+from vdmbench.models.synth_t2v_pipeline import (
     ASSET_DIR,
-    SynthT2VAdapter,
     SynthT2VPipeline,
     denoise,
     load_pipeline,
     resolve_model_dir,
 )
-from vdmbench.models.synth_t2v_denoiser import SynthT2VDenoiser
 from vdmbench.models.videocrafter2_unet import VideoCrafter2UNet
 
 pytestmark = pytest.mark.skipif(not (ASSET_DIR / "sampler.json").is_file(),

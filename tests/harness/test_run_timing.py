@@ -185,7 +185,7 @@ def test_interrupted_timing_keeps_the_metrics(tmp_path: Path,
     def broken(*args: object, **kw: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("vdmbench.runner.time_interleaved", broken)
+    monkeypatch.setattr("vdmbench.phases.timing.time_interleaved", broken)  # the timing phase
     result = CliRunner().invoke(main, ["run", str(suite), "--out", str(out), "--quiet"])
     assert result.exit_code != 0
     run = _run_dir(out)

@@ -129,9 +129,13 @@ def test_protocol_leaves_out_paths_and_batch_size(tmp_path) -> None:
     assert p["extractor"] == {"name": "test_stats_extractor", "weights_sha256": "0" * 64}
 
 
-def test_progress_bar_path_runs(tmp_path) -> None:
-    _, val = _run(make_videos(6, seed=1), make_videos(6, seed=2), tmp_path, progress=True)
-    assert np.isfinite(val.value)
+def test_progress_bar_path_gives_the_same_numbers(tmp_path) -> None:
+    ref, gen = make_videos(6, seed=1), make_videos(6, seed=2)
+    _, shown = _run(ref, gen, tmp_path / "bar", progress=True)
+    _, quiet = _run(ref, gen, tmp_path / "quiet", progress=False)
+    _, broken = _run(ref, make_videos(6, seed=2, shift=0.3), tmp_path / "broken", progress=True)
+    assert np.isfinite(shown.value) and shown.value == quiet.value and shown.n == 6
+    assert broken.value > 5 * shown.value  # the bar's path still tells good from broken
 
 
 class OneHotClassifier(VideoFeatureExtractor):

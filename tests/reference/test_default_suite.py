@@ -47,6 +47,7 @@ def _quality(records: list[dict]) -> dict[str, dict[str, float]]:
             for r in records}
 
 
+@pytest.mark.slow  # the whole default suite (over 25 minutes on a loaded 2-core machine); .ci/run
 @pytest.mark.skipif(not REFERENCE.is_dir(), reason="no committed reference run")
 def test_default_suite_reproduces_reference(tmp_path: Path, monkeypatch) -> None:
     ref = load_records(REFERENCE)

@@ -175,3 +175,83 @@ def test_analysis_plot(harness_run: Path, tmp_path: Path) -> None:
     assert (run / "report" / "plots" / "analysis.png").read_bytes() == \
         (analysis / "analysis.png").read_bytes()
     assert "No sample grid: no samples asked for (--samples 0)" in text
+
+
+def test_the_pareto_plot_is_shown_with_its_title(harness_run: Path, tmp_path: Path) -> None:
+    """The leaderboard's Pareto plot (tradeoff.py) appears in the report under its title, not
+    among untitled "other" plots. The plot leaves out noisy speed-ups, which a loaded machine
+    can give: the copy's are marked not noisy, so the plot is there whatever the load was."""
+    from vdmbench.layout import PARETO_PLOT
+
+    shutil.copytree(harness_run.parent.parent, tmp_path / "out")
+    run = tmp_path / "out" / "harness-test" / harness_run.name
+    for path in (run / "records").glob("*.json"):
+        rec = json.loads(path.read_text())
+        rec["speed"]["speedup"]["per_video"]["noisy"] = False
+        path.write_text(json.dumps(rec))
+    run_cli("leaderboard", str(run))
+    assert (run / PARETO_PLOT).is_file()
+    run_cli("report", str(run), "--samples", "0")
+    text = (run / "report" / "index.html").read_text(encoding="utf-8")
+    assert f'<img src="plots/{PARETO_PLOT}" alt="Quality vs latency: Pareto front">' in text
+    assert "<strong>Quality vs latency: Pareto front</strong>" in text
+    assert "leaderboard pareto" not in text  # not among the plots titled by file name
+    assert (run / "report" / "plots" / PARETO_PLOT).read_bytes() == \
+        (run / PARETO_PLOT).read_bytes()
+
+
+def test_rebuild_needs_none_of_the_suites_environment(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The report is built from what the run wrote: a machine without the environment
+    variable the suite names (here: the teacher's weights) rebuilds it, with the same grid."""
+    import yaml
+
+    weights = tmp_path / "teacher.bin"
+    weights.write_bytes(b"test-generator weights are not read")
+    monkeypatch.setenv("VDMB_REPORT_TEST_WEIGHTS", str(weights))
+    suite = quick_suite(tmp_path)
+    data = yaml.safe_load(suite.read_text())
+    data["models"][0]["weights"] = "${VDMB_REPORT_TEST_WEIGHTS}"
+    suite.write_text(yaml.safe_dump(data, sort_keys=False))
+    run_cli("run", str(suite), "--out", str(tmp_path / "out"), "--limit", "3", "--quiet")
+    run = run_dir_of(tmp_path / "out", "harness-test")
+    first = read_page(run / "report" / "index.html")
+    monkeypatch.delenv("VDMB_REPORT_TEST_WEIGHTS")
+    weights.unlink()
+    out = run_cli("report", str(run))
+    assert out.strip() == f"report: {run / 'report' / 'index.html'}"
+    page = read_page(run / "report" / "index.html")
+    assert page.rows == first.rows and len(page.videos) == 3 * 2
+    text = (run / "report" / "index.html").read_text(encoding="utf-8")
+    # the conditioning frames come from the video cache (the run's requests.json names them)
+    assert text.count('alt="conditioning frame of') == 3
+
+
+def test_motion_captions_come_from_the_metric(tmp_path: Path) -> None:
+    """``motion_acc_synth`` captions the report's samples itself: the class its motion net
+    predicts, ✓ where that is the class the request asked for; a metric without captions
+    gives none."""
+    from types import SimpleNamespace
+
+    from vdmbench.catalog import METRICS
+    from vdmbench.data.synthmotion import MOTION_CLASSES, render_batch
+    from vdmbench.metrics.base import MetricContext
+    from vdmbench.video import Video
+
+    frames, metas = render_batch(range(12), "test", frames=8, height=16, width=16)
+    videos = [Video(f, 8.0) for f in frames]
+    asked = [SimpleNamespace(extra={"motion_class": m.motion}) for m in metas]
+    wrong = [SimpleNamespace(extra={"motion_class": (m.motion + 1) % len(MOTION_CLASSES)})
+             for m in metas]
+    cls = METRICS.get("motion_acc_synth")
+    metric = cls(cls.Options(), MetricContext(device="cpu", cache_dir=tmp_path))
+    right = metric.sample_captions(videos, asked)
+    assert all(c is not None and c.startswith("motion ") for c in right)
+    assert sum(c.endswith("✓") for c in right) >= 9  # real clips: the net is mostly right
+    assert [c.rsplit(" ", 1)[0] for c in metric.sample_captions(videos, wrong)] == \
+        [c.rsplit(" ", 1)[0] for c in right]  # same prediction, judged against another ask
+    assert sum(c.endswith("✓") for c in metric.sample_captions(videos, wrong)) <= 3
+    assert cls.sample_label(asked[0]) == f"motion asked: {MOTION_CLASSES[metas[0].motion]}"
+    assert metric.sample_captions(videos, [SimpleNamespace(extra={})] * 12) == [None] * 12
+    psnr = METRICS.get("psnr")
+    assert psnr.sample_captions is not cls.sample_captions and psnr.sample_label(asked[0]) is None

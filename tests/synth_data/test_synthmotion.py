@@ -200,7 +200,9 @@ def test_torch_dataset() -> None:
 
 
 def test_rendering_is_fast() -> None:
-    start = time.perf_counter()
+    """CPU time of this process (all its threads), not wall-clock time: other jobs on the
+    machine do not count (about 1.3 s per 1000 videos on a 2-core AMD EPYC VM)."""
+    start = time.process_time()
     render_batch(range(250), "train", frames=16)
-    per_thousand = (time.perf_counter() - start) * 4
-    assert per_thousand < 10.0, f"{per_thousand:.1f} s per 1000 videos"
+    per_thousand = (time.process_time() - start) * 4
+    assert per_thousand < 10.0, f"{per_thousand:.1f} CPU s per 1000 videos"

@@ -10,10 +10,10 @@ import torch
 from vdmbench.data.synthmotion import sample_meta
 from vdmbench.errors import InvalidRequestError, WeightsNotFoundError
 from vdmbench.generation import GenerationRequest
-from vdmbench.models.synth_t2v import (
+from vdmbench.models.synth_t2v import SynthT2VAdapter
+from vdmbench.models.synth_t2v_pipeline import (
     ASSET_DIR,
     CaptionEncoder,
-    SynthT2VAdapter,
     T2VSamplerConfig,
     save_model_dir,
     synthmotion_vocabulary,

@@ -10,8 +10,8 @@ import torch
 from lvdm_layout import TINY_CONFIG, lvdm_state_dict
 
 from vdmbench.errors import ConfigError, VdmbenchError, WeightsNotFoundError
-from vdmbench.models.t2v_turbo import (
-    T2VTurboAdapter,
+from vdmbench.models.t2v_turbo import T2VTurboAdapter
+from vdmbench.models.t2v_turbo_pipeline import (
     T2VTurboPipeline,
     TurboSampler,
     guidance_embedding,

@@ -98,6 +98,23 @@ class Metric(ABC):
         return {"id": self.name, "version": self.version,
                 "options": self.options.model_dump(mode="json")}
 
+    # -- the report's sample grid (vdmbench/report) ----------------------------------------------
+    #: a sentence the report adds under its sample grid where this metric captions the samples
+    sample_note: ClassVar[str] = ""
+
+    @classmethod
+    def sample_label(cls, request: Any) -> str | None:
+        """What ``request`` asks for as this metric reads it, shown under the request in the
+        report (None: nothing). ``request`` has the fields of a :class:`GenerationRequest`."""
+        return None
+
+    def sample_captions(self, videos: Sequence[Video], requests: Sequence[Any]
+                        ) -> list[str | None]:
+        """One caption per sample video of the report (``videos[i]`` answers ``requests[i]``);
+        None where there is none. The base class captions nothing; the report builds a metric
+        only where its class overrides this."""
+        return [None] * len(videos)
+
     # -- checks before a run (vdmbench.checks; no weights, no data) -------------------------------
     @classmethod
     def frames_needed(cls, options: BaseModel) -> int | None:

@@ -93,7 +93,41 @@ def _as_features(out: Any, batch: int, source: str, dim: int | None = None) -> t
     return out
 
 
-class I3DTorchScriptExtractor(VideoFeatureExtractor):
+class _TorchScriptExtractor(VideoFeatureExtractor):
+    """A StyleGAN-V TorchScript network called as ``module(x, **kwargs)`` on the input its
+    ``preset`` prescribes (:func:`~vdmbench.metrics.protocols.network_input`). Subclasses set
+    ``what`` (the file, for messages), ``env`` (its environment variable), ``default_preset``
+    and ``width`` (the output width, None = any)."""
+
+    what: ClassVar[str]
+    env: ClassVar[str]
+    default_preset: ClassVar[str]
+    width: ClassVar[int | None] = None
+
+    def __init__(self, module: torch.jit.ScriptModule, weights_sha256: str, device: str = "cpu",
+                 preset: str | None = None) -> None:
+        super().__init__(weights_sha256, device)
+        self.module, self.preset = module, preset or self.default_preset
+
+    @classmethod
+    def from_path(cls, path: str | os.PathLike[str] | None, device: str = "cpu",
+                  preset: str | None = None) -> Any:
+        preset = preset or cls.default_preset
+        p = resolve_weights(path, cls.what, cls.env, f"metric '{preset}'")
+        return cls(load_torchscript(p, device), sha256_file(p), device, preset)
+
+    def _outputs(self, batch: torch.Tensor) -> torch.Tensor:
+        """float64 ``(B, width)`` outputs of the network on ``batch``, checked."""
+        x, kwargs = network_input(self.preset, batch, self.device)
+        with torch.no_grad():
+            out = self.module(x, **kwargs)
+        return _as_features(out, batch.shape[0], self.name, self.width)
+
+    def describe(self) -> dict[str, str]:
+        return {**super().describe(), "preset": self.preset}
+
+
+class I3DTorchScriptExtractor(_TorchScriptExtractor):
     """StyleGAN-V's ``i3d_torchscript.pt``: ``forward(x, rescale, resize, return_features)``.
 
     The preset decides the input and the call: ``fvd_styleganv_2048_16f`` passes uint8 0..255
@@ -103,27 +137,13 @@ class I3DTorchScriptExtractor(VideoFeatureExtractor):
     """
 
     name: ClassVar[str] = "i3d_torchscript"
-
-    def __init__(self, module: torch.jit.ScriptModule, weights_sha256: str, device: str = "cpu",
-                 preset: str = "fvd_styleganv_2048_16f") -> None:
-        super().__init__(weights_sha256, device)
-        self.module, self.preset = module, preset
-
-    @classmethod
-    def from_path(cls, path: str | os.PathLike[str] | None, device: str = "cpu",
-                  preset: str = "fvd_styleganv_2048_16f") -> I3DTorchScriptExtractor:
-        p = resolve_weights(path, "I3D TorchScript detector (i3d_torchscript.pt)",
-                            ENV_I3D_TORCHSCRIPT, f"metric '{preset}'")
-        return cls(load_torchscript(p, device), sha256_file(p), device, preset)
+    what: ClassVar[str] = "I3D TorchScript detector (i3d_torchscript.pt)"
+    env: ClassVar[str] = ENV_I3D_TORCHSCRIPT
+    default_preset: ClassVar[str] = "fvd_styleganv_2048_16f"
+    width: ClassVar[int | None] = 400
 
     def features(self, batch: torch.Tensor) -> torch.Tensor:
-        x, kwargs = network_input(self.preset, batch, self.device)
-        with torch.no_grad():
-            out = self.module(x, **kwargs)
-        return _as_features(out, batch.shape[0], self.name, 400)
-
-    def describe(self) -> dict[str, str]:
-        return {**super().describe(), "preset": self.preset}
+        return self._outputs(batch)
 
 
 class I3DStateDictExtractor(VideoFeatureExtractor):
@@ -161,30 +181,18 @@ class I3DStateDictExtractor(VideoFeatureExtractor):
                 "bn_eps": repr(self.model.bn_eps)}
 
 
-class C3DTorchScriptExtractor(VideoFeatureExtractor):
+class C3DTorchScriptExtractor(_TorchScriptExtractor):
     """StyleGAN-V's ``c3d_ucf101.pt`` (TGAN's UCF101-finetuned C3D): called as ``model(x)`` on
     uint8 ``(B, 3, 16, H, W)``; returns 101 class probabilities. ``probs`` → float64 ``(B, 101)``;
     ``features`` returns the same rows (the IS protocol has no other feature)."""
 
     name: ClassVar[str] = "c3d_torchscript"
-
-    def __init__(self, module: torch.jit.ScriptModule, weights_sha256: str, device: str = "cpu",
-                 preset: str = "is_styleganv_ucf101") -> None:
-        super().__init__(weights_sha256, device)
-        self.module, self.preset = module, preset
-
-    @classmethod
-    def from_path(cls, path: str | os.PathLike[str] | None, device: str = "cpu",
-                  preset: str = "is_styleganv_ucf101") -> C3DTorchScriptExtractor:
-        p = resolve_weights(path, "C3D TorchScript classifier (c3d_ucf101.pt)",
-                            ENV_C3D_TORCHSCRIPT, f"metric '{preset}'")
-        return cls(load_torchscript(p, device), sha256_file(p), device, preset)
+    what: ClassVar[str] = "C3D TorchScript classifier (c3d_ucf101.pt)"
+    env: ClassVar[str] = ENV_C3D_TORCHSCRIPT
+    default_preset: ClassVar[str] = "is_styleganv_ucf101"
 
     def probs(self, batch: torch.Tensor) -> torch.Tensor:
-        x, kwargs = network_input(self.preset, batch, self.device)
-        with torch.no_grad():
-            out = self.module(x, **kwargs)
-        p = _as_features(out, batch.shape[0], self.name)
+        p = self._outputs(batch)
         sums = p.sum(dim=1)
         if (p < 0).any() or (sums - 1).abs().max() > 1e-3:
             raise MetricError(f"{self.name}: the detector's outputs are not probabilities "
@@ -194,6 +202,3 @@ class C3DTorchScriptExtractor(VideoFeatureExtractor):
 
     def features(self, batch: torch.Tensor) -> torch.Tensor:
         return self.probs(batch)
-
-    def describe(self) -> dict[str, str]:
-        return {**super().describe(), "preset": self.preset}

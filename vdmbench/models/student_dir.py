@@ -16,7 +16,7 @@ loading unchanged.
 
 from __future__ import annotations
 
-import importlib
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,7 +26,8 @@ from typing import Any
 from torch import nn
 
 from vdmbench.errors import ConfigError, WeightsNotFoundError
-from vdmbench.paths import expand_path
+from vdmbench.paths import expand_path, sha256_tree
+from vdmbench.registry import load_target
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,12 @@ class ResolvedModel:
     sampler_file: Path
     chain: tuple[Path, ...]
     unet_class: str | None = None
+
+    def weights_sha256(self) -> str:
+        """sha256 of the weights the model reads: its directory's tree hash, or for a student
+        the hash of its chain's tree hashes (student first)."""
+        trees = [sha256_tree(d) for d in self.chain]
+        return trees[0] if len(trees) == 1 else hashlib.sha256("+".join(trees).encode()).hexdigest()
 
 
 def read_json(path: Path, what: str) -> dict[str, Any]:
@@ -77,9 +84,7 @@ def import_class(target: str, component: str, where: Path | None = None) -> Any:
                           f"one of {', '.join(ALLOWED_CLASS_MODULES)}", file=file,
                           field=f"classes.{component}")
     try:
-        obj: Any = importlib.import_module(module_name)
-        for part in attr.split("."):
-            obj = getattr(obj, part)
+        obj: Any = load_target(target)
     except (ImportError, AttributeError) as e:
         raise ConfigError(f"component '{component}': cannot import {target!r}: {e}", file=file,
                           field=f"classes.{component}") from e

@@ -40,10 +40,9 @@ import torch
 from pydantic import BaseModel, Field, model_validator
 
 from vdmbench.errors import ConfigError, InvalidRequestError, WeightsNotFoundError
-from vdmbench.generation import GenerationRequest, ModelCard
+from vdmbench.generation import DTYPES, GenerationRequest, ModelCard
 from vdmbench.models.svd_components import (
     COMPONENTS,
-    DTYPES,
     ComponentOptions,
     ComponentSource,
     count_params,

@@ -34,7 +34,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from vdmbench.errors import ConfigError, WeightsNotFoundError
 from vdmbench.paths import expand_path, require_dir, sha256_tree, weight_variants
 
-DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 _MAX_CHAIN = 8
 
 

@@ -7,7 +7,6 @@ what the adapter hands to training and acceleration is
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
 from typing import Any, ClassVar
@@ -17,11 +16,10 @@ from diffusers import UNetSpatioTemporalConditionModel
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from vdmbench.errors import ConfigError, VdmbenchError
-from vdmbench.generation import GenerationRequest, ModelCard
+from vdmbench.generation import DTYPES, GenerationRequest, ModelCard
 from vdmbench.models.student_dir import ResolvedModel
 from vdmbench.models.synth_i2v_denoiser import SynthI2VDenoiser
 from vdmbench.models.synth_i2v_pipeline import (
-    _DTYPES,
     ADAPTER_NAME,
     TEACHER_DIR,
     WEIGHTS_FILE,
@@ -35,7 +33,7 @@ from vdmbench.models.synth_i2v_pipeline import (
     save_model_dir,
     teacher_unet_config,
 )
-from vdmbench.paths import expand_path, sha256_tree
+from vdmbench.paths import expand_path
 from vdmbench.video import Video, video_to_uint8
 
 
@@ -84,12 +82,12 @@ class SynthI2VAdapter:
                 opts = SynthI2VOptions.model_validate(options or {})
             except ValidationError as e:
                 raise ConfigError(f"model {name!r}: invalid options: {e}", field="options") from e
-        if dtype not in _DTYPES:
+        if dtype not in DTYPES:
             raise ConfigError(f"model {name!r}: unknown dtype {dtype!r} "
-                              f"(known: {', '.join(_DTYPES)})", field="dtype")
+                              f"(known: {', '.join(DTYPES)})", field="dtype")
         if steps is not None and steps < 1:
             raise ConfigError(f"model {name!r}: steps must be ≥ 1, got {steps}", field="steps")
-        pipe, res = load_pipeline(weights, device, _DTYPES[dtype])
+        pipe, res = load_pipeline(weights, device, DTYPES[dtype])
         overrides = {k: v for k in ("sigma_min", "sigma_max", "rho")
                      if (v := getattr(opts, k)) is not None}
         pipe.sampler = replace(pipe.sampler, **overrides)
@@ -159,10 +157,7 @@ class SynthI2VAdapter:
         return out
 
     def weights_sha256(self) -> str:
-        trees = [sha256_tree(d) for d in self.resolved.chain]
-        if len(trees) == 1:
-            return trees[0]
-        return hashlib.sha256("+".join(trees).encode()).hexdigest()
+        return self.resolved.weights_sha256()
 
     def describe(self) -> ModelCard:
         s = self.pipeline.sampler

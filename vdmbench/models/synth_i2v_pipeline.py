@@ -60,7 +60,6 @@ ADAPTER_NAME = "synth-i2v"
 TEACHER_DIR = Path(__file__).resolve().parent.parent / "assets" / "synth_i2v_teacher"
 WEIGHTS_FILE = "diffusion_pytorch_model.safetensors"
 COMPONENTS = ("unet", "image_encoder")
-_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
 # ----------------------------------------------------------------------------- configuration

@@ -24,7 +24,7 @@ from vdmbench.data.synthmotion import render_batch
 from vdmbench.diffusion.denoiser import DenoiserSpec, unet_swapped
 from vdmbench.diffusion.edm import edm_scalings
 from vdmbench.errors import ConfigError
-from vdmbench.models.synth_t2v import SynthT2VPipeline
+from vdmbench.models.synth_t2v_pipeline import SynthT2VPipeline
 from vdmbench.video import to_unit_float, video_to_uint8
 
 

@@ -30,7 +30,11 @@ import torch
 from torch import nn
 
 from vdmbench.diffusion.denoiser import DenoiserSpec, unet_swapped
-from vdmbench.models.t2v_turbo import VAE_SCALE, T2VTurboPipeline, guidance_embedding
+from vdmbench.models.t2v_turbo_pipeline import (
+    VAE_SCALE,
+    T2VTurboPipeline,
+    guidance_embedding,
+)
 
 
 def _to_unet(x: torch.Tensor) -> torch.Tensor:

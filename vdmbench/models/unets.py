@@ -13,7 +13,6 @@ nothing from ``compression/``.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 from pathlib import Path
@@ -25,6 +24,7 @@ from diffusers.configuration_utils import register_to_config
 from torch import nn
 
 from vdmbench.errors import ConfigError, WeightsNotFoundError
+from vdmbench.registry import load_target
 
 
 class IdentityMidBlock(nn.Module):
@@ -99,8 +99,7 @@ def unet_class(name: str) -> type[nn.Module] | None:
     if name in UNET_CLASSES:
         return UNET_CLASSES[name]
     if name in LAZY_UNET_CLASSES:
-        module, _, attr = LAZY_UNET_CLASSES[name].partition(":")
-        return getattr(importlib.import_module(module), attr)
+        return load_target(LAZY_UNET_CLASSES[name])
     return None
 
 

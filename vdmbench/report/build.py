@@ -1,9 +1,13 @@
 """Build ``report/index.html`` for one run directory (see :mod:`vdmbench.report`).
 
-Inputs: the run's ``run.json``, its ``suite.yaml`` copy, its records, the leaderboard plots in the
-run directory, and the content-keyed video cache. The page and everything it shows are written to
-a temporary folder next to ``report/`` and swapped in at the end, so a failed build leaves the old
-report (or none), never half of one.
+Inputs: what the run wrote (vdmbench/layout.py) — its ``run.json``, its ``suite.yaml`` copy (read,
+never resolved again: no registry lookups of models or datasets, no environment checks, so a
+report rebuilds on a machine without the suite's environment variables), its request list
+``requests.json``, its records and the leaderboard plots in the run directory — and the
+content-keyed video cache (generated videos and conditioning images). Captions that belong to a
+metric (the synthetic motion class) come from that metric (``Metric.sample_captions``). The page
+and everything it shows are written to a temporary folder next to ``report/`` and swapped in at
+the end, so a failed build leaves the old report (or none), never half of one.
 """
 
 from __future__ import annotations
@@ -16,10 +20,11 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from vdmbench.errors import VdmbenchError
+from vdmbench.layout import LEADERBOARD_PLOT, PARETO_PLOT, REPORT_DIR, CacheLayout, RunLayout
 from vdmbench.leaderboard import (
     INCOMPLETE,
     MISSING,
@@ -32,7 +37,6 @@ from vdmbench.leaderboard import (
     load_records,
 )
 
-REPORT_DIR = "report"
 DEFAULT_SAMPLES = 8
 #: a timing is marked noisy when its 90th percentile exceeds the median by more than this factor
 NOISY_P90_RATIO = 1.2
@@ -40,9 +44,9 @@ NOISY_P90_RATIO = 1.2
 #: part of vdmbench starts writing into the run directory becomes one more entry here; other PNGs
 #: found there are shown after these, titled by file name.
 RUN_PLOTS: dict[str, tuple[str, str]] = {
-    "pareto.png": ("Quality vs latency: Pareto front",
-                   "Models on the front are not beaten on both quality and latency."),
-    "leaderboard.png": ("Quality vs per-video latency",
+    PARETO_PLOT: ("Quality vs latency: Pareto front",
+                  "Models on the front are not beaten on both quality and latency."),
+    LEADERBOARD_PLOT: ("Quality vs per-video latency",
                         "One panel per metric; x: median per-video latency on the run's device; "
                         "hollow markers: under-sampled values."),
 }
@@ -286,35 +290,76 @@ def _fmt_db(v: float) -> str:
     return "identical (PSNR ∞)" if math.isinf(v) else f"PSNR {v:.1f} dB"
 
 
-def _motion_predictor(resolved: Any) -> Any | None:
-    """The suite's ``motion_acc_synth`` motion net (its weights option), or None if the suite
-    does not measure motion accuracy."""
-    if "motion_acc_synth" not in resolved.metric_options:
-        return None
+@dataclass(frozen=True)
+class RunRequest:
+    """One request as the run recorded it (``requests.json``): its fields, its conditioning
+    image from the video cache (None for text-to-video, or when the cache lost it) and the
+    content hash that keys its videos."""
+
+    id: str
+    seed: int
+    prompt: str | None
+    extra: dict[str, Any]
+    image: Any
+    content_hash: str
+
+
+def _read_json(path: Path, missing: str) -> Any:
+    """The JSON file ``path`` the run wrote; ``missing``: what to say when it is not there."""
+    if not path.is_file():
+        raise VdmbenchError(missing)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise VdmbenchError(f"{path}: not readable ({e})") from None
+
+
+def read_requests(layout: RunLayout, inputs: Any) -> list[RunRequest]:
+    """The run's requests (``requests.json``), conditioning images from ``inputs`` (a
+    :class:`~vdmbench.cache.VideoCache` of the cache's ``inputs/``)."""
+    data = _read_json(layout.requests_json, f"{layout.run_dir}: the run wrote no request list "
+                      f"(requests.json); run the suite again with this version of vdmbench")
+    out = []
+    for d in data:
+        sha = d.get("image_sha256")
+        image = None
+        if sha is not None and inputs.has(sha):
+            image = inputs.get(sha).frames[0]
+        out.append(RunRequest(id=str(d["id"]), seed=int(d["seed"]), prompt=d.get("prompt"),
+                              extra=d.get("extra") or {}, image=image,
+                              content_hash=str(d["content_hash"])))
+    return out
+
+
+def _captioning_metrics(suite: Any) -> list[Any]:
+    """Instances of the suite's metrics whose class captions report samples
+    (``Metric.sample_captions`` overridden), built from the suite copy's options."""
     from vdmbench.catalog import METRICS
-    from vdmbench.metrics.base import MetricContext
+    from vdmbench.metrics.base import Metric, MetricContext
 
-    cls = METRICS.get("motion_acc_synth")
-    with tempfile.TemporaryDirectory() as tmp:
-        metric = cls(resolved.metric_options["motion_acc_synth"],
-                     MetricContext(device="cpu", cache_dir=Path(tmp)))
-        return metric.extractor
+    out = []
+    for spec in suite.metrics:
+        if spec.name not in METRICS:
+            continue
+        cls = METRICS.get(spec.name)
+        if cls.sample_captions is Metric.sample_captions:
+            continue
+        options = cls.Options.model_validate(spec.options)
+        with tempfile.TemporaryDirectory() as tmp:
+            out.append(cls(options, MetricContext(device="cpu", cache_dir=Path(tmp))))
+    return out
 
 
-def sample_grid(run_meta: dict[str, Any], resolved: Any,
+def sample_grid(run_meta: dict[str, Any], suite: Any,
                 records: dict[str, dict[str, Any]], speedups: dict[str, float | None],
-                k: int, video_cache: Path, out_dir: Path,
-                requests: list[Any] | None = None) -> Samples:
-    """Encode the K chosen requests' videos of every model into ``out_dir/media``.
-
-    ``requests``: the run's requests (limit applied) when the caller has them; otherwise they are
-    rebuilt from the suite's dataset."""
+                k: int, caches: CacheLayout, out_dir: Path, layout: RunLayout) -> Samples:
+    """Encode the K chosen requests' videos of every model into ``out_dir/media``; the requests
+    are the run's (``requests.json``), the suite is the run's copy (not resolved)."""
     from vdmbench.cache import VideoCache, video_key
-    from vdmbench.catalog import DATASETS
+    from vdmbench.generation import request_seeds_sha256
     from vdmbench.metrics.fidelity import psnr_video
     from vdmbench.report.media import display_frames, encode_mp4, write_png
 
-    suite = resolved.suite
     teacher = suite.teacher
     names = sorted((m.name for m in suite.models), key=lambda n: n != teacher)
     models = []
@@ -328,52 +373,52 @@ def sample_grid(run_meta: dict[str, Any], resolved: Any,
     if k == 0:
         return Samples(models=models, rows=[], note="", unavailable="no samples asked for "
                        "(--samples 0)")
-    if requests is None:
-        try:
-            requests = DATASETS.get(suite.dataset.name)(suite.dataset).requests()
-        except VdmbenchError as e:
-            return Samples(models=models, rows=[], note="",
-                           unavailable=f"the dataset's requests could not be rebuilt: {e}")
-        limit = run_meta.get("limit")
-        if limit is not None:
-            requests = requests[:limit]
+    video_cache = caches.videos
+    cache = VideoCache(video_cache)
+    try:
+        requests = read_requests(layout, VideoCache(caches.inputs))
+    except VdmbenchError as e:
+        return Samples(models=models, rows=[], note="", unavailable=str(e))
     if len(requests) != run_meta.get("n_requests"):
         return Samples(models=models, rows=[], note="", unavailable=(
             f"the dataset now gives {len(requests)} requests, the run had "
             f"{run_meta.get('n_requests')}"))
-    import hashlib
-
-    seeds_hash = hashlib.sha256(",".join(str(r.seed) for r in requests).encode()).hexdigest()
+    seeds_hash = request_seeds_sha256(requests)  # type: ignore[arg-type]
     for rec in records.values():
         if rec.get("seeds", {}).get("request_seeds_sha256") not in (None, seeds_hash):
             return Samples(models=models, rows=[], note="", unavailable=(
                 "the dataset's request seeds differ from the run's (records' "
                 "request_seeds_sha256); its videos cannot be matched"))
     chosen = choose_samples(len(requests), k, suite.dataset.seed)
-    cache = VideoCache(video_cache)
+    rows_req = [requests[i] for i in chosen]
     media = out_dir / "media"
     media.mkdir(parents=True, exist_ok=True)
     # load videos: videos[model][row] (None when not cached)
     videos: dict[str, list[Any]] = {}
     for n in names:
         rec = records.get(n)
-        keys = [video_key(rec["model"]["cache_key"], requests[i]) if rec else None
-                for i in chosen]
+        keys = [video_key(rec["model"]["cache_key"], r.content_hash) if rec else None
+                for r in rows_req]
         videos[n] = [cache.get(key) if key and cache.has(key) else None for key in keys]
-    predicted = _predict_motion(resolved, [requests[i] for i in chosen], videos)
-    from vdmbench.data.synthmotion import MOTION_CLASSES
+    captioners = _captioning_metrics(suite)
+    captions: dict[str, list[list[str]]] = {}
+    for n in names:
+        captions[n] = [[] for _ in chosen]
+        have = [j for j, v in enumerate(videos[n]) if v is not None]
+        for metric in captioners:
+            got = metric.sample_captions([videos[n][j] for j in have], [rows_req[j] for j in have])
+            for j, c in zip(have, got, strict=True):
+                if c is not None:
+                    captions[n][j].append(c)
 
     rows: list[SampleRow] = []
     fps = 0.0
-    for r_i, i in enumerate(chosen):
-        req = requests[i]
+    for r_i, req in enumerate(rows_req):
         image = None
         if req.image is not None and suite.task == "i2v":  # a T2V model sees the prompt only
             image = f"media/r{r_i:02d}-input.png"
             write_png(display_frames(req.image.unsqueeze(0))[0], out_dir / image)
-        asked_c = (req.extra or {}).get("motion_class")
-        asked = MOTION_CLASSES[asked_c] if isinstance(asked_c, int) and \
-            0 <= asked_c < len(MOTION_CLASSES) else None
+        labels = [lab for m in captioners if (lab := type(m).sample_label(req))]
         teacher_video = videos.get(teacher, [None] * len(chosen))[r_i] if teacher else None
         clips = []
         for m_i, n in enumerate(names):
@@ -391,14 +436,11 @@ def sample_grid(run_meta: dict[str, Any], resolved: Any,
             if n != teacher and teacher_video is not None:
                 caption.append(_fmt_db(psnr_video(v.frames, teacher_video.frames,
                                                   f"request {req.id}")))
-            pred = predicted.get(n, [None] * len(chosen))[r_i]
-            if pred is not None:
-                ok = asked is not None and MOTION_CLASSES[pred] == asked
-                caption.append(f"motion {MOTION_CLASSES[pred]} {'✓' if ok else '✗'}")
+            caption += captions[n][r_i]
             clips.append(Clip(model=n, mp4=f"{base}.mp4", still=f"{base}.png",
                               caption=caption))
-        rows.append(SampleRow(request_id=req.id, image=image, prompt=req.prompt, asked=asked,
-                              clips=clips))
+        rows.append(SampleRow(request_id=req.id, image=image, prompt=req.prompt,
+                              asked="; ".join(labels) or None, clips=clips))
     note = (f"{len(chosen)} of {len(requests)} requests, chosen with seed "
             f"{suite.dataset.seed}; the same requests for every model.")
     if teacher:
@@ -407,36 +449,10 @@ def sample_grid(run_meta: dict[str, Any], resolved: Any,
     if n_lost:
         note += (f" {n_lost} videos were not found in the video cache {video_cache} (give "
                  f"the run's cache with --cache-dir).")
-    if any(predicted.values()):
-        note += (" Motion: the class the suite's motion net (motion_acc_synth) predicts; "
-                 "✓ when it is the class asked for.")
+    for metric in captioners:
+        if type(metric).sample_note and any(c for n in names for c in captions[n]):
+            note += " " + type(metric).sample_note
     return Samples(models=models, rows=rows, note=note, fps=fps)
-
-
-def _predict_motion(resolved: Any, requests: list[Any], videos: dict[str, list[Any]]
-                    ) -> dict[str, list[int | None]]:
-    """Motion class index per model and row, for requests that ask for one (SynthMotion) when
-    the suite measures ``motion_acc_synth``; empty otherwise."""
-    if not any(isinstance((r.extra or {}).get("motion_class"), int) for r in requests):
-        return {}
-    net = _motion_predictor(resolved)
-    if net is None:
-        return {}
-    from vdmbench.video import stack_videos
-
-    out: dict[str, list[int | None]] = {}
-    for name, vs in videos.items():
-        have = [j for j, v in enumerate(vs) if v is not None]
-        preds: list[int | None] = [None] * len(vs)
-        groups: dict[tuple[int, ...], list[int]] = {}
-        for j in have:
-            groups.setdefault(tuple(vs[j].frames.shape), []).append(j)
-        for idx in groups.values():
-            p = net.probs(stack_videos([vs[j] for j in idx])).argmax(dim=1).tolist()
-            for j, c in zip(idx, p):
-                preds[j] = int(c)
-        out[name] = preds
-    return out
 
 
 # --- plots and provenance -----------------------------------------------------------------------
@@ -492,13 +508,12 @@ def _distinct(values: list[Any]) -> str:
     return " / ".join(seen) if seen else MISSING
 
 
-def _provenance(run_dir: Path, run_meta: dict[str, Any], resolved: Any,
+def _provenance(run_dir: Path, run_meta: dict[str, Any], suite: Any,
                 records: list[dict[str, Any]], out_root: Path) -> list[tuple[str, str]]:
     import av
 
     envs = [r.get("environment") or {} for r in records]
     created = sorted(r.get("created", "") for r in records if r.get("created"))
-    suite = resolved.suite
     cmd = ["vdmbench", "run", str(run_meta.get("suite_path", "SUITE")), "--out", str(out_root)]
     if run_meta.get("limit") is not None:
         cmd += ["--limit", str(run_meta["limit"])]
@@ -556,47 +571,29 @@ def _breakable(text: str) -> Any:
     return Markup("_<wbr>").join(escape(part) for part in str(text).split("_"))
 
 
-def default_video_cache(run_dir: Path, output: str) -> Path:
-    """Where ``vdmbench run --out OUT`` (without ``--cache-dir``) keeps videos for ``run_dir``
-    = ``OUT/<output>/<run-id>``: ``OUT/.cache/videos``."""
-    return _out_root(run_dir, output) / ".cache" / "videos"
-
-
-def _out_root(run_dir: Path, output: str) -> Path:
-    depth = len(PurePosixPath(output).parts)
-    parents = run_dir.resolve().parents
-    return parents[depth] if depth < len(parents) else parents[-1]
-
-
 def build_report(run_dir: str | Path, samples: int = DEFAULT_SAMPLES,
-                 video_cache: str | Path | None = None, analysis: str | Path | None = None,
-                 requests: list[Any] | None = None) -> Path:
+                 cache_dir: str | Path | None = None, analysis: str | Path | None = None
+                 ) -> Path:
     """Write ``RUN_DIR/report/index.html`` (with its media) and return its path.
 
-    ``samples``: K requests in the side-by-side grid (0: none). ``video_cache``: the folder of
-    cached videos (default: where ``vdmbench run`` keeps them, ``OUT/.cache/videos``).
+    ``samples``: K requests in the side-by-side grid (0: none). ``cache_dir``: the run's cache
+    root, as given to ``vdmbench run --cache-dir`` (default: where ``vdmbench run`` keeps it,
+    ``OUT/.cache``).
     ``analysis``: a ``vdmbench analyze`` output folder (or PNG) whose plot is shown too.
-    ``requests``: the run's requests (``vdmbench run`` passes them; otherwise they are rebuilt
-    from the suite's dataset and checked against the records' request seeds).
+    Everything else is what the run wrote (module docstring).
     """
-    from vdmbench.resolve import resolve_suite
+    from vdmbench.suite import load_suite
 
-    run_dir = Path(run_dir)
+    layout = RunLayout(Path(run_dir))
+    run_dir = layout.run_dir
     if samples < 0:
         raise VdmbenchError(f"--samples must be >= 0, got {samples}")
-    meta_path = run_dir / "run.json"
-    if not meta_path.is_file():
-        raise VdmbenchError(f"{run_dir}: not a run directory (no run.json); give the folder "
-                            f"`vdmbench run` printed")
-    try:
-        run_meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise VdmbenchError(f"{meta_path}: not readable ({e})") from None
-    suite_copy = run_dir / "suite.yaml"
+    run_meta = _read_json(layout.run_json, f"{run_dir}: not a run directory (no run.json); "
+                          f"give the folder `vdmbench run` printed")
+    suite_copy = layout.suite_copy
     if not suite_copy.is_file():
         raise VdmbenchError(f"{run_dir}: the run's copy of its suite (suite.yaml) is missing")
-    resolved = resolve_suite(suite_copy)
-    suite = resolved.suite
+    suite, _ = load_suite(suite_copy)
     records = load_records(run_dir)
     table = build_table(records, title=suite.name)
     by_name = {r["model"]["name"]: r for r in records}
@@ -604,29 +601,29 @@ def build_report(run_dir: str | Path, samples: int = DEFAULT_SAMPLES,
     board = leaderboard_view(records, table, missing)
     speedups = {r["model"]["name"]: row.get("speedup") for r, row in zip(records, table.rows)}
     output = suite.output or suite.name
-    cache = Path(video_cache) if video_cache is not None else default_video_cache(run_dir, output)
+    caches = CacheLayout(Path(cache_dir)) if cache_dir is not None else \
+        layout.default_cache(output)
 
     run_dir.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=run_dir, prefix=f".{REPORT_DIR}."))
     try:
-        grid = sample_grid(run_meta, resolved, by_name, speedups, samples, cache, tmp,
-                           requests)
+        grid = sample_grid(run_meta, suite, by_name, speedups, samples, caches, tmp, layout)
         plots = _plots(run_dir, records, tmp, suite.name,
                        Path(analysis) if analysis is not None else None)
         shutil.copyfile(suite_copy, tmp / "suite.yaml")
         html = render({
             "title": f"{suite.name} · {run_meta.get('run_id', run_dir.name)}",
             "suite": suite, "run": run_meta, "leaderboard": board, "samples": grid,
-            "plots": plots, "provenance": _provenance(run_dir, run_meta, resolved, records,
-                                                      _out_root(run_dir, output)),
+            "plots": plots, "provenance": _provenance(run_dir, run_meta, suite, records,
+                                                      layout.out_root(output)),
         })
         (tmp / "index.html").write_text(html, encoding="utf-8")
         tmp.chmod(0o755)
-        _swap_in(tmp, run_dir / REPORT_DIR)
+        _swap_in(tmp, layout.report)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return run_dir / REPORT_DIR / "index.html"
+    return layout.report / "index.html"
 
 
 def _swap_in(new: Path, target: Path) -> None:

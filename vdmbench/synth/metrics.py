@@ -154,6 +154,37 @@ class SynthMotionAccuracy(_SynthProtocol, _ExtractorMetric):
                               f"{len(MOTION_CLASSES)}), got {m!r}); use a SynthMotion dataset")
         return m
 
+    sample_note: ClassVar[str] = ("Motion: the class the suite's motion net (motion_acc_synth) "
+                                  "predicts; ✓ when it is the class asked for.")
+
+    @staticmethod
+    def _motion_class(request: Any) -> int | None:
+        m = (request.extra or {}).get("motion_class")
+        ok = isinstance(m, int) and not isinstance(m, bool) and 0 <= m < len(MOTION_CLASSES)
+        return m if ok else None
+
+    @classmethod
+    def sample_label(cls, request: Any) -> str | None:
+        m = cls._motion_class(request)
+        return None if m is None else f"motion asked: {MOTION_CLASSES[m]}"
+
+    def sample_captions(self, videos: Sequence[Video], requests: Sequence[Any]
+                        ) -> list[str | None]:
+        """``motion <predicted class> ✓/✗`` per video, where some request asks for a motion."""
+        asked = [self._motion_class(r) for r in requests]
+        if all(a is None for a in asked):
+            return [None] * len(videos)
+        out: list[str | None] = [None] * len(videos)
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for i, v in enumerate(videos):
+            groups.setdefault(tuple(v.frames.shape), []).append(i)
+        for idx in groups.values():
+            pred = self.extractor.probs(stack_videos([videos[i] for i in idx])).argmax(dim=1)
+            for i, c in zip(idx, pred.tolist(), strict=True):
+                mark = "✓" if asked[i] == c else "✗"
+                out[i] = f"motion {MOTION_CLASSES[c]} {mark}"
+        return out
+
     def update(self, videos: Sequence[Video], requests: Sequence[GenerationRequest],
                teacher_videos: Sequence[Video] | None = None) -> None:
         names = self._check_request_names(videos, requests)

@@ -33,7 +33,7 @@ import torch
 
 from vdmbench.data.synthmotion import SynthMotionDataset, render_batch
 from vdmbench.metrics.base import MetricContext
-from vdmbench.models.synth_t2v import (
+from vdmbench.models.synth_t2v_pipeline import (
     CaptionEncoder,
     SynthT2VPipeline,
     T2VSamplerConfig,
