@@ -22,7 +22,7 @@ def triton_module() -> ModuleType | None:
     global _module
     if _module is _UNSET:
         try:
-            from compression.kernels import _triton
+            import compression.kernels._triton as _triton
         except Exception:  # noqa: BLE001 - any import failure (no triton, no driver): absent
             _module = None
         else:
