@@ -3,7 +3,8 @@
 Both return RGB uint8 frames ``(N, H, W, 3)`` by 0-based frame index. PyAV decodes the stream
 from the start up to the last wanted frame and converts each with ``to_ndarray(format="rgb24")``;
 decord seeks by its frame index (``VideoReader.get_batch``). VBench and many UCF101 loaders read
-with decord, StyleGAN-V (moviepy) and cd-fvd (torchvision's PyAV reader) with FFmpeg through
+with decord, StyleGAN-V (moviepy) and cd-fvd (torchvision, which decodes through torchcodec
+since 0.29) with FFmpeg through
 other wrappers. docs/metrics.md records what the two backends give on the same files and
 ``benchmarks/decode_speed.py`` how fast each is. Errors name the file (:class:`DataError`).
 """

@@ -181,8 +181,10 @@ class SVDAdapter:
         """The denoiser for analysis and distillation: only the UNet is loaded (a full pipeline
         folder, a student folder or a bare UNet folder; ``options`` ``variant``/``base`` apply);
         other components (the VAE, for decoder pruning) load on demand through
-        ``component(name)`` from the same folders. Training data are seeded Gaussian latent
-        clips of ``frames`` (default 14) × 16 × 16."""
+        ``component(name)`` from the same folders. Training batches come from the latent
+        cache that ``vdmbench.training_data.attach`` gives the spec (the recipe's ``data:``);
+        seeded Gaussian latents of ``frames`` (default 14) × 16 × 16 only where the ``noise``
+        dataset is named."""
         if weights is None:
             raise WeightsNotFoundError(
                 f"{cls.adapter_name}: no weights given. Pass the teacher's folder (--weights DIR "
