@@ -32,6 +32,7 @@ from vdmbench.acceleration import Compressor, Transform
 from vdmbench.diffusion.denoiser import DenoiserSpec
 from vdmbench.generation import ModelCard
 from vdmbench.metrics.base import Metric, MetricValue
+from vdmbench.training_data.spec import TrainingDataSpec
 from vdmbench.video import Video
 
 
@@ -136,15 +137,10 @@ class ScaleGain(Transform):
         return (lambda: unet.gain.data.copy_(before)), {"scaled": "unet.gain"}
 
 
-class TinyData(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    frames: int = 4
-
-
 class TinyRecipe(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     model: str = "tiny-model"
-    data: TinyData = TinyData()
+    data: TrainingDataSpec = TrainingDataSpec(frames=4)
     gain: float = 0.25
 
 
