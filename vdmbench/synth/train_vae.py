@@ -168,7 +168,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         for g in opt.param_groups:
             g["lr"] = lr
         post = vae.encode(x.flatten(0, 1)).latent_dist
-        rec = vae.decode(post.sample(gen), num_frames=args.frames).sample.unflatten(0, x.shape[:2])
+        z = post.sample(gen) if args.posterior == "sample" else post.mode()
+        rec = vae.decode(z, num_frames=args.frames).sample.unflatten(0, x.shape[:2])
         err = rec - x
         rec_loss = err.abs().mean() + (err ** 2).mean()
         kl = 0.5 * (post.mean ** 2 + post.var - 1.0 - post.logvar).mean()
@@ -230,6 +231,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--ema-decay", type=float, default=0.995)
     p.add_argument("--kl-weight", type=float, default=1e-4,
                    help="weight of the mean per-element KL divergence")
+    p.add_argument("--posterior", choices=["sample", "mode"], default="sample",
+                   help="decode a posterior sample (KL-VAE) or its mean in training")
     p.add_argument("--eval-clips", type=int, default=16)
     p.add_argument("--eval-every", type=int, default=100)
     p.add_argument("--log-every", type=int, default=10)
