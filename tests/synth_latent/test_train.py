@@ -75,3 +75,14 @@ def test_teacher_resumed_run_equals_unbroken_run(vae_runs: tuple[Path, Path],
     other.decoder.conv_out.bias.data += 1.0  # a different VAE, same architecture
     with pytest.raises(ConfigError, match="another VAE"):
         SynthMotionLatents(whole / "latents", other, pool=256)
+
+
+def test_chroma_weight_marks_the_coloured_pixels() -> None:
+    x = train_vae.clips([0, 1, 2, 3], "val", 2, 32)
+    c = train_vae.chroma(x)
+    assert c.shape == (4, 2, 1, 32, 32) and float(c.min()) >= 0 and float(c.max()) <= 1
+    grey = torch.zeros(1, 1, 3, 4, 4).uniform_(-1, 1)[:, :, :1].expand(1, 1, 3, 4, 4)
+    assert float(train_vae.chroma(grey).abs().max()) == 0.0
+    # SynthMotion: grey backgrounds, coloured objects (white ones aside): few coloured pixels
+    frac = float((c > 0.2).float().mean())
+    assert 0.005 < frac < 0.3, frac

@@ -108,8 +108,9 @@ def component_times(teacher: str | None, repeats: int, vae_dir: str | None = Non
     return out
 
 
-def plot_vae_run(run: Path, png: Path) -> None:
-    """The VAE run's loss (per step and a 25-step mean) and eval PSNR vs bilinear."""
+def plot_vae_run(run: Path, png: Path, marks: dict[int, str] | None = None) -> None:
+    """The VAE run's loss (per step and a 25-step mean) and eval PSNR vs bilinear; ``marks``:
+    step → label of a recipe change (a dotted line on both panels)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -134,6 +135,11 @@ def plot_vae_run(run: Path, png: Path) -> None:
             label="VAE (EMA)")
     a2.plot([int(r["step"]) for r in ev], [float(r["psnr_bilinear"]) for r in ev], "--",
             label="bilinear ×4 down/up")
+    for step, label in (marks or {}).items():
+        for ax in (a1, a2):
+            ax.axvline(step, ls=":", lw=0.8, color="grey")
+        a1.annotate(label, (step, 1.0), xycoords=("data", "axes fraction"), fontsize=6,
+                    rotation=90, va="top", ha="right")
     a2.set_xlabel("training step")
     a2.set_ylabel("PSNR on 16 val clips (dB)")
     a2.legend()
@@ -177,6 +183,8 @@ def main(argv: list[str] | None = None) -> None:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--vae", default=None, help="VAE directory (default: the shipped VAE)")
     p.add_argument("--vae-run", default=None, help="the VAE's training run (for --figures)")
+    p.add_argument("--mark", action="append", default=[], metavar="STEP:LABEL",
+                   help="a recipe change to mark on the VAE curves (repeatable)")
     p.add_argument("--teacher", default=None, help="latent teacher directory (timing only)")
     p.add_argument("--clips", type=int, default=512)
     p.add_argument("--repeats", type=int, default=20)
@@ -202,7 +210,8 @@ def main(argv: list[str] | None = None) -> None:
         fig_dir.mkdir(parents=True, exist_ok=True)
         plot_reconstructions(vae, fig_dir / "latent_vae_reconstructions.png")
         if args.vae_run:
-            plot_vae_run(Path(args.vae_run), fig_dir / "latent_vae_loss.png")
+            marks = {int(m.split(":", 1)[0]): m.split(":", 1)[1] for m in args.mark}
+            plot_vae_run(Path(args.vae_run), fig_dir / "latent_vae_loss.png", marks)
 
 
 if __name__ == "__main__":

@@ -3,13 +3,15 @@
     python -m vdmbench.synth.train_vae --out DIR [--steps N] [--max-minutes M] [--seed S]
 
 Model: :func:`vdmbench.models.synth_latent_i2v_vae.vae_config` (diffusers
-``AutoencoderKLTemporalDecoder``). Loss per clip: mean |x̂ − x| + mean (x̂ − x)² over pixels in
-[-1, 1], plus ``--kl-weight`` × the posterior's KL divergence to N(0, I) averaged over latent
-elements; the decoder reconstructs each clip's frames together (its temporal layers see the
-clip). AdamW with a linear warm-up, gradient clipping, an EMA of the weights (the EMA is what is
-exported). Step ``k`` renders SynthMotion train-split videos ``k·batch … k·batch + batch − 1``
-(no video is seen twice). Every ``--eval-every`` steps the EMA's reconstruction PSNR on fixed
-val-split clips is logged beside the bilinear down/up-sampling baseline at the latent size.
+``AutoencoderKLTemporalDecoder``). Loss per clip: the weighted mean of |x̂ − x| + (x̂ − x)² over
+pixels in [-1, 1], weight ``1 + --chroma-weight × chroma(x)`` (normalised by the mean weight;
+the objects are the only coloured pixels), plus ``--kl-weight`` × the posterior's KL divergence
+to N(0, I) averaged over latent elements; the decoder reconstructs each clip's frames together
+(its temporal layers see the clip). AdamW with a linear warm-up, gradient clipping, an EMA of
+the weights (the EMA is what is exported). Step ``k`` renders SynthMotion train-split videos
+``k·batch … k·batch + batch − 1`` (no video is seen twice while the batch size stays). Every
+``--eval-every`` steps the EMA's reconstruction PSNR on fixed val-split clips is logged beside
+the bilinear down/up-sampling baseline at the latent size.
 
 A killed run resumes from ``DIR/train_state.pt`` (written every ``--checkpoint-every`` steps and
 at the end); ``--max-minutes`` stops a run (this invocation's wall clock) after the step in
@@ -55,6 +57,12 @@ def clips(indices: list[int], split: str, frames: int, size: int, data_seed: int
     """SynthMotion videos as float ``(B, T, 3, size, size)`` in [-1, 1]."""
     v, _ = render_batch(indices, split, frames, size, size, data_seed)
     return to_unit_float(v).permute(0, 1, 4, 2, 3).contiguous()
+
+
+def chroma(x: torch.Tensor) -> torch.Tensor:
+    """Per-pixel colourfulness of videos ``(B, T, 3, H, W)`` in [-1, 1]: (max − min over RGB)
+    / 2 ∈ [0, 1], shape ``(B, T, 1, H, W)`` (0 on SynthMotion's grey backgrounds)."""
+    return (x.amax(dim=2, keepdim=True) - x.amin(dim=2, keepdim=True)) / 2
 
 
 def psnr(x: torch.Tensor, y: torch.Tensor) -> float:
@@ -171,7 +179,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         z = post.sample(gen) if args.posterior == "sample" else post.mode()
         rec = vae.decode(z, num_frames=args.frames).sample.unflatten(0, x.shape[:2])
         err = rec - x
-        rec_loss = err.abs().mean() + (err ** 2).mean()
+        w = 1.0 + args.chroma_weight * chroma(x)
+        rec_loss = (w * (err.abs() + err ** 2)).mean() / w.mean()
         kl = 0.5 * (post.mean ** 2 + post.var - 1.0 - post.logvar).mean()
         loss = rec_loss + args.kl_weight * kl
         opt.zero_grad(set_to_none=True)
@@ -231,6 +240,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--ema-decay", type=float, default=0.995)
     p.add_argument("--kl-weight", type=float, default=1e-4,
                    help="weight of the mean per-element KL divergence")
+    p.add_argument("--chroma-weight", type=float, default=0.0,
+                   help="reconstruction weight 1 + c·chroma(x) per pixel (objects are the only "
+                        "coloured pixels and a few percent of them)")
     p.add_argument("--posterior", choices=["sample", "mode"], default="sample",
                    help="decode a posterior sample (KL-VAE) or its mean in training")
     p.add_argument("--eval-clips", type=int, default=16)
