@@ -1,6 +1,6 @@
 """The latent world's training scripts: a stopped run resumes to exactly the weights of an
 unbroken run (the VAE's and the latent teacher's), the VAE export records its sha256 and
-scale, and the latent cache is refused for another VAE."""
+scale, and the teacher's latents come through the content-keyed latent cache."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from vdmbench.errors import ConfigError
 from vdmbench.models.synth_latent_i2v_vae import VAE_RECORD, VAE_WEIGHTS, load_vae
 from vdmbench.paths import sha256_file
 from vdmbench.synth import train_latent_i2v, train_vae
@@ -70,11 +69,24 @@ def test_teacher_resumed_run_equals_unbroken_run(vae_runs: tuple[Path, Path],
     for comp in ("unet", "image_encoder"):
         f = Path(comp) / "diffusion_pytorch_model.safetensors"
         assert _same(_weights(whole / f), _weights(split / f)), comp
-    # the latent cache belongs to one VAE
+    # the latent cache: content-keyed (another VAE, another folder), reused by a second run
+    first = SynthMotionLatents(whole / "latents", load_vae(vae_dir), pool=256)
+    assert first.result.encoded == 0 and first.result.clips == 256
     other = load_vae(vae_runs[1] / "vae")
-    other.decoder.conv_out.bias.data += 1.0  # a different VAE, same architecture
-    with pytest.raises(ConfigError, match="another VAE"):
-        SynthMotionLatents(whole / "latents", other, pool=256)
+    other.encoder.conv_in.bias.data += 1.0  # a different encoder, same architecture
+    second = SynthMotionLatents(whole / "latents", other, pool=256, shard_clips=256)
+    assert second.result.key != first.result.key and second.result.encoded == 256
+    b = first.batch(1, 4)
+    assert b["latents"].shape == (4, 8, 4, 8, 8) and b["latents"].dtype == torch.float32
+    from vdmbench.data.synthmotion import sample_meta
+    assert b["motion"].tolist() == [sample_meta(i, "train", 0).motion for i in range(4, 8)]
+    # cached latents are the VAE's encoding of the clip, rounded to float16
+    from vdmbench.models.synth_latent_i2v_vae import encode_frames
+    from vdmbench.synth.train_vae import clips
+    vae = load_vae(vae_dir)
+    direct = torch.cat([encode_frames(vae, clips([i], "train", 8, 32)) for i in range(4, 8)])
+    # clip by clip as the encoder does; float16 storage, so equal to its rounding
+    assert torch.allclose(b["latents"], direct, rtol=2e-3, atol=1e-3)
 
 
 def test_chroma_weight_marks_the_coloured_pixels() -> None:

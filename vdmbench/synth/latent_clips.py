@@ -1,89 +1,76 @@
-"""SynthMotion clips as VAE latents for the latent teacher's training: one small on-disk cache.
+"""SynthMotion clips as VAE latents for the latent teacher's training, through the latent cache.
 
 The latent teacher trains on batches ``{"latents": (B, T, C, h, w) float32 (scaled VAE
-latents, posterior mode), "motion": (B,) int64}``. :class:`SynthMotionLatents` produces them:
-train-split clips ``0 … pool − 1`` are rendered at the model's shape, encoded by the VAE in
-shards of ``shard_size`` clips and written once to ``DIR/shard_XXXXX.safetensors`` (float16
-latents, int64 classes; written to a temporary file and renamed, so a killed run leaves no
-half shard). ``DIR/key.json`` records what the latents depend on (VAE weights' sha256, clip
-shape, data seed); a directory whose key differs is refused.
-
-This is the interface the general training-data pipeline (a registered dataset encoded by the
-model's VAE into a content-keyed latent cache) serves for every model; until that pipeline
-reads SynthMotion for this teacher, this module is its stand-in.
+latents, posterior mode), "motion": (B,) int64}``. :class:`SynthMotionLatents` makes them with
+the general training-data pipeline, exactly as a real teacher trains on a video folder: the
+registered ``synthmotion`` dataset's clip source (train split, videos ``0 … pool − 1`` rendered
+at the model's shape), :class:`LatentClipEncoder` (the VAE as the encoder), and the
+content-keyed cache (:func:`vdmbench.training_data.cache.prepare`, float16 shards under
+``root``; the key covers the clip list, the VAE's state hash and the storage dtype, so another
+VAE gets another cache). Step ``k`` reads clips ``k·B … k·B + B − 1`` modulo ``pool``.
 """
 
 from __future__ import annotations
 
-import json
+import re
 from pathlib import Path
+from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
 
-from vdmbench.data.synthmotion import render_batch
+from vdmbench.data.clips import TrainClip
+from vdmbench.data.synthmotion import sample_meta
 from vdmbench.diffusion.denoiser import state_hash
-from vdmbench.errors import ConfigError
 from vdmbench.models.synth_latent_i2v_vae import encode_frames
+from vdmbench.training_data import training_source
+from vdmbench.training_data.cache import CachedClips, prepare
+from vdmbench.training_data.spec import TrainingDataSpec
 from vdmbench.video import to_unit_float
+
+_INDEX = re.compile(r"^synthmotion-(train|val|test)-(\d+)$")
+
+
+class LatentClipEncoder:
+    """A SynthMotion :class:`~vdmbench.data.clips.TrainClip` → ``{"x0": (T, C, h, w) scaled
+    latents (posterior mode, float16), "motion": () int64}`` (the motion class from the clip's
+    SynthMotion index and ``data_seed``)."""
+
+    needs_captions = False
+
+    def __init__(self, vae: torch.nn.Module, data_seed: int = 0) -> None:
+        self.vae, self.data_seed = vae, data_seed
+
+    def material(self) -> dict[str, Any]:
+        return {"encoder": "synth-latent-i2v-vae-1", "vae": state_hash(self.vae),
+                "latents": "posterior mode × scaling_factor", "dtype": "float16",
+                "data_seed": self.data_seed}
+
+    @torch.no_grad()
+    def encode(self, clip: TrainClip) -> dict[str, torch.Tensor]:
+        m = _INDEX.match(clip.ref.name)
+        if m is None:
+            raise ValueError(f"not a SynthMotion clip: {clip.ref.name!r}")
+        meta = sample_meta(int(m.group(2)), m.group(1), self.data_seed)
+        x = to_unit_float(clip.frames).permute(0, 3, 1, 2).unsqueeze(0)
+        z = encode_frames(self.vae, x)[0].half().contiguous()
+        return {"x0": z, "motion": torch.tensor(meta.motion, dtype=torch.int64)}
 
 
 class SynthMotionLatents:
-    """Latent batches of SynthMotion train clips (see the module docstring).
+    """Latent batches of SynthMotion train clips (see the module docstring)."""
 
-    ``vae``: the (shipped) VAE; ``frames``/``size``: the pixel clip shape; ``pool``: clips
-    used (step ``k`` takes clips ``k·B … k·B + B − 1`` modulo ``pool``)."""
-
-    def __init__(self, directory: str | Path, vae: torch.nn.Module, frames: int = 8,
-                 size: int = 32, data_seed: int = 0, pool: int = 16384,
-                 shard_size: int = 256) -> None:
-        if pool % shard_size:
-            raise ConfigError(f"latent pool {pool} must be a multiple of the shard size "
-                              f"{shard_size}")
-        self.dir = Path(directory)
-        self.vae, self.frames, self.size = vae, frames, size
-        self.data_seed, self.pool, self.shard_size = data_seed, pool, shard_size
-        self.key = {"vae_state_sha256": state_hash(vae), "frames": frames, "size": size,
-                    "data_seed": data_seed, "split": "train", "shard_size": shard_size,
-                    "encoding": "posterior mode × scaling_factor, float16"}
-        self.dir.mkdir(parents=True, exist_ok=True)
-        key_file = self.dir / "key.json"
-        if key_file.is_file():
-            old = json.loads(key_file.read_text())
-            if old != self.key:
-                raise ConfigError(f"latent cache {self.dir} was written for other settings or "
-                                  f"another VAE: {old} ≠ {self.key}; use another directory",
-                                  file=str(key_file))
-        else:
-            key_file.write_text(json.dumps(self.key, indent=2) + "\n")
-        self._shards: dict[int, dict[str, torch.Tensor]] = {}
-
-    def _shard(self, k: int) -> dict[str, torch.Tensor]:
-        if k in self._shards:
-            return self._shards[k]
-        path = self.dir / f"shard_{k:05d}.safetensors"
-        if not path.is_file():
-            idx = list(range(k * self.shard_size, (k + 1) * self.shard_size))
-            zs, ms = [], []
-            for j in range(0, len(idx), 32):
-                v, metas = render_batch(idx[j:j + 32], "train", self.frames, self.size,
-                                        self.size, self.data_seed)
-                x = to_unit_float(v).permute(0, 1, 4, 2, 3).contiguous()
-                with torch.no_grad():
-                    zs.append(encode_frames(self.vae, x).half())
-                ms.append(torch.tensor([m.motion for m in metas], dtype=torch.int64))
-            tmp = path.with_suffix(".tmp")
-            save_file({"latents": torch.cat(zs).contiguous(), "motion": torch.cat(ms)}, str(tmp))
-            tmp.replace(path)
-        self._shards = {k: load_file(str(path))}  # keep one shard in memory
-        return self._shards[k]
+    def __init__(self, root: str | Path, vae: torch.nn.Module, frames: int = 8, size: int = 32,
+                 data_seed: int = 0, pool: int = 16384, shard_clips: int = 256,
+                 progress: bool = False) -> None:
+        self.data = TrainingDataSpec(name="synthmotion", split="train", num_videos=pool,
+                                     frames=frames, height=size, width=size, seed=data_seed)
+        self.result = prepare(training_source(self.data), LatentClipEncoder(vae, data_seed),
+                              root, shard_clips=shard_clips, progress=progress)
+        self.cache = CachedClips(self.result.path)
+        self.pool = len(self.cache)
 
     def batch(self, step: int, batch: int) -> dict[str, torch.Tensor]:
-        """Clips ``step·batch … step·batch + batch − 1`` (modulo ``pool``)."""
-        zs, ms = [], []
-        for i in range(step * batch, (step + 1) * batch):
-            i %= self.pool
-            s = self._shard(i // self.shard_size)
-            zs.append(s["latents"][i % self.shard_size])
-            ms.append(s["motion"][i % self.shard_size])
-        return {"latents": torch.stack(zs).float(), "motion": torch.stack(ms)}
+        """Clips ``step·batch … step·batch + batch − 1`` (modulo the pool)."""
+        idx = [i % self.pool for i in range(step * batch, (step + 1) * batch)]
+        got = self.cache.get(idx)
+        return {"latents": got["x0"].float(), "motion": got["motion"].to(torch.int64)}

@@ -5,11 +5,12 @@
 
 Trains the UNet and the first-latent encoder of
 :class:`~vdmbench.models.synth_latent_i2v_pipeline.SynthLatentI2VPipeline` on batches of VAE
-latents of SynthMotion train clips (:class:`~vdmbench.synth.latent_clips.SynthMotionLatents`,
-cached under ``DIR/latents``) with the EDM loss, SVD's conditioning noise augmentation, motion
-classes dropped to the null bucket with probability ``--class-dropout``; AdamW with a linear
-warm-up, gradient clipping, an EMA of the weights (what is saved). The VAE is frozen: ``--vae``
-(default: the shipped one) must be the VAE the model will ship with.
+latents of SynthMotion train clips (:class:`~vdmbench.synth.latent_clips.SynthMotionLatents`:
+the ``synthmotion`` dataset's clips encoded by the VAE into the latent cache, ``--cache``) with
+the EDM loss, SVD's conditioning noise augmentation, motion classes dropped to the null bucket
+with probability ``--class-dropout``; AdamW with a linear warm-up, gradient clipping, an EMA of
+the weights (what is saved). The VAE is frozen: ``--vae`` (default: the shipped one) must be the
+VAE the model will ship with.
 
 A killed run resumes from ``DIR/train_state.pt`` (every ``--checkpoint-every`` steps and at the
 end); ``--max-minutes`` ends this invocation after the step in progress, checkpointed, without
@@ -77,8 +78,8 @@ def train(args: argparse.Namespace) -> dict[str, Any] | None:
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.99),
                             weight_decay=args.weight_decay)
     gen = torch.Generator().manual_seed(args.seed + 1)
-    data = SynthMotionLatents(out / "latents", vae, args.frames, args.size, args.data_seed,
-                              args.pool)
+    data = SynthMotionLatents(args.cache or out / "latents", vae, args.frames, args.size,
+                              args.data_seed, args.pool)
     state_path, loss_csv = out / "train_state.pt", out / "loss.csv"
     start, elapsed = 0, 0.0
     logs = (loss_csv,)
@@ -156,6 +157,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="stop this invocation after M minutes (checkpointed; rerun to resume)")
     p.add_argument("--seed", type=int, default=0, help="initialisation and noise seed")
     p.add_argument("--data-seed", type=int, default=0, help="SynthMotion seed")
+    p.add_argument("--cache", default=None,
+                   help="latent cache root (default DIR/latents; any root works: the cache is "
+                        "content-keyed)")
     p.add_argument("--pool", type=int, default=16384, help="train clips encoded and cycled")
     p.add_argument("--threads", type=int, default=2, help="CPU threads")
     p.add_argument("--batch", type=int, default=8)
