@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import make_requests, tiny_vae
+from latent_helpers import make_requests, tiny_vae
 
 from vdmbench.catalog import MODELS
 from vdmbench.errors import ConfigError, VdmbenchError

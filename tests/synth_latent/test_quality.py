@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import make_requests
+from latent_helpers import make_requests
 
 from vdmbench.data.synthmotion import MOTION_CLASSES, render_batch
 from vdmbench.metrics.base import MetricContext
