@@ -18,9 +18,9 @@ import torch
 from pydantic import Field, ValidationError
 
 from vdmbench.errors import ConfigError
-from vdmbench.generation import GenerationRequest, ModelCard
+from vdmbench.generation import DTYPES, GenerationRequest, ModelCard
 from vdmbench.models.synth_i2v import SynthI2VAdapter, SynthI2VOptions
-from vdmbench.models.synth_i2v_pipeline import _DTYPES, count_params
+from vdmbench.models.synth_i2v_pipeline import count_params
 from vdmbench.models.synth_latent_i2v_denoiser import SynthLatentI2VDenoiser
 from vdmbench.models.synth_latent_i2v_pipeline import ADAPTER_NAME, VAE_DIR, load_pipeline
 from vdmbench.paths import expand_path, sha256_tree
@@ -53,12 +53,12 @@ class SynthLatentI2VAdapter(SynthI2VAdapter):
                 opts = SynthLatentI2VOptions.model_validate(options or {})
             except ValidationError as e:
                 raise ConfigError(f"model {name!r}: invalid options: {e}", field="options") from e
-        if dtype not in _DTYPES:
+        if dtype not in DTYPES:
             raise ConfigError(f"model {name!r}: unknown dtype {dtype!r} "
-                              f"(known: {', '.join(_DTYPES)})", field="dtype")
+                              f"(known: {', '.join(DTYPES)})", field="dtype")
         if steps is not None and steps < 1:
             raise ConfigError(f"model {name!r}: steps must be ≥ 1, got {steps}", field="steps")
-        pipe, res = load_pipeline(weights, device, _DTYPES[dtype])
+        pipe, res = load_pipeline(weights, device, DTYPES[dtype])
         overrides = {k: v for k in ("sigma_min", "sigma_max", "rho", "noise_aug_strength")
                      if (v := getattr(opts, k)) is not None}
         pipe.sampler = replace(pipe.sampler, **overrides)
