@@ -53,7 +53,7 @@ from compression.icmd import (
     hinge_g_loss,
     icd_loss,
 )
-from compression.recipe import Recipe
+from compression.recipe import Recipe, TrainSpec
 from vdmbench.diffusion.denoiser import DenoiserSpec
 from vdmbench.errors import ConfigError
 from vdmbench.generation import DTYPES
@@ -159,7 +159,7 @@ def _return_freed_cpu_memory() -> None:
         pass
 
 
-def student_optimizer(params: Any, recipe: Recipe, device: torch.device
+def student_optimizer(params: Any, recipe: Recipe | TrainSpec, device: torch.device
                       ) -> tuple[torch.optim.Optimizer, str]:
     """The student's optimizer and its name (``train.optimizer``):
 
@@ -170,8 +170,10 @@ def student_optimizer(params: Any, recipe: Recipe, device: torch.device
       RMS) or ``train.lr``;
     - ``small-state``: ``adamw8bit`` where bitsandbytes is importable and ``device`` is CUDA,
       else ``adafactor``.
+
+    ``recipe``: a recipe (its ``train``) or the ``train`` section itself.
     """
-    tr = recipe.train
+    tr = recipe if isinstance(recipe, TrainSpec) else recipe.train
     kind = tr.optimizer
     if kind == "small-state":
         kind = "adamw8bit" if device.type == "cuda" and _bitsandbytes() is not None \
@@ -290,19 +292,21 @@ def _read_log(path: Path, upto: int) -> list[dict[str, str]]:
         return [r for r in csv.DictReader(f) if int(r["step"]) <= upto]
 
 
-def _write_log(path: Path, rows: list[dict[str, Any]]) -> None:
+def _write_log(path: Path, rows: list[dict[str, Any]], fields: list[str] = LOG_FIELDS) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     with tmp.open("w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=LOG_FIELDS)
+        w = csv.DictWriter(f, fieldnames=fields)
         w.writeheader()
         for r in rows:
-            w.writerow({k: r.get(k, "") for k in LOG_FIELDS})  # older logs lack mca_gap
+            w.writerow({k: r.get(k, "") for k in fields})  # older logs lack mca_gap
     os.replace(tmp, path)
 
 
-def plot_log(log_path: Path, out: Path) -> Path:
-    """Loss curves (task, ICD, MCA hinge losses and the heads' real − fake logit gap) from
-    ``loss_log.csv``."""
+def plot_log(log_path: Path, out: Path, left: tuple[str, ...] = ("loss", "task", "icd"),
+             right: tuple[str, ...] = ("mca_g", "mca_d"), gap: str = "mca_gap",
+             title: str = "MCA (hinge)") -> Path:
+    """Loss curves from ``loss_log.csv``: the ``left`` columns (log scale), the ``right`` hinge
+    losses and the heads' real − fake logit ``gap`` (ICMD: task, ICD, MCA; SF-V: its own)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -311,19 +315,19 @@ def plot_log(log_path: Path, out: Path) -> Path:
 
     df = pd.read_csv(log_path)
     fig, ax = plt.subplots(1, 2, figsize=(9, 3.4))
-    for col in ("loss", "task", "icd"):
+    for col in left:
         ax[0].plot(df["step"], df[col], label=col)
     ax[0].set_yscale("log")
     ax[0].set_xlabel("step")
     ax[0].legend()
-    for col in ("mca_g", "mca_d"):
+    for col in right:
         ax[1].plot(df["step"], df[col], label=col)
     ax[1].set_xlabel("step")
     ax[1].legend(loc="upper left")
-    ax[1].set_title("MCA (hinge)")
-    if "mca_gap" in df and df["mca_gap"].notna().any():
+    ax[1].set_title(title)
+    if gap in df and df[gap].notna().any():
         gap_ax = ax[1].twinx()
-        gap_ax.plot(df["step"], df["mca_gap"], color="tab:green", alpha=0.7, label="mca_gap")
+        gap_ax.plot(df["step"], df[gap], color="tab:green", alpha=0.7, label=gap)
         gap_ax.axhline(0.0, color="tab:green", lw=0.5, ls=":")
         gap_ax.set_ylabel("mean D(real) − mean D(fake)")
         gap_ax.legend(loc="upper right")
@@ -331,28 +335,88 @@ def plot_log(log_path: Path, out: Path) -> Path:
     return atomic_save_figure(fig, out, dpi=100)
 
 
-def train(family: DenoiserSpec, student: nn.Module, recipe: Recipe,
-          out_dir: str | os.PathLike[str], *, resume: bool = True,
-          stop_after: int | None = None, progress: bool = True,
-          on_step: Callable[[int, dict[str, float]], None] | None = None) -> TrainResult:
-    """Distil ``family.unet`` (frozen teacher) into ``student`` in place (EMA weights copied in
-    at the end when EMA is on). Writes ``out_dir/loss_log.csv``, ``loss.png`` and ``ckpt/``.
+@dataclass
+class Loop:
+    """What the shared loop (:func:`run_loop`) hands to a method's micro-batch function: the
+    accelerator, the family, its frozen teacher (cast to ``t_dtype``), the prepared student
+    (DDP-wrapped under several processes) and the discriminator heads (never wrapped)."""
 
-    ``stop_after``: end after that many steps of this call (simulates an interruption).
-    MCA (``lambda_mca > 0``) needs a teacher whose encoder :func:`encoder_features` reads
-    (:data:`compression.icmd.MCA_UNETS`), else a ``ConfigError`` before anything is written.
-    """
+    acc: Any
+    family: DenoiserSpec
+    teacher: nn.Module
+    t_dtype: torch.dtype
+    student: nn.Module
+    heads: nn.Module
+    grad_accum: int
+
+    def backward(self, loss: torch.Tensor) -> None:
+        """Accumulate ``loss``'s gradients as one of ``grad_accum`` micro-batches."""
+        self.acc.backward(loss / self.grad_accum)
+
+    def encoder(self, batch: dict[str, torch.Tensor], sigma: torch.Tensor, noise: torch.Tensor
+                ) -> Callable[[torch.Tensor], list[torch.Tensor]]:
+        """``x ↦`` the frozen teacher encoder's down-block features of ``x + σ'·n'``
+        (:func:`encoder_features` on the family's UNet inputs at σ'; float32), the
+        discriminator backbone of MCA and SF-V. ``sigma`` (B,), ``noise`` like ``x``."""
+        fam, teacher, t_dtype = self.family, self.teacher, self.t_dtype
+
+        def enc(x: torch.Tensor) -> list[torch.Tensor]:
+            xn = x + sigma.reshape(-1, *([1] * (x.ndim - 1))) * noise
+            kw = fam.encode_inputs(xn, sigma, batch)
+            kw = {k: (v if k in _KEEP_FLOAT32 else _cast(v, t_dtype)) for k, v in kw.items()}
+            return [f.float() for f in encoder_features(teacher, **kw)]
+
+        return enc
+
+    def generator_adv(self, fake_feats: list[torch.Tensor], frames: int) -> torch.Tensor:
+        """The generator's hinge term ``−mean D(fake)`` (the heads' weights get no gradient)."""
+        self.heads.requires_grad_(False)
+        try:
+            return hinge_g_loss(self.heads(fake_feats, frames))
+        finally:
+            self.heads.requires_grad_(True)
+
+    def discriminator_step(self, real_feats: list[torch.Tensor], fake_feats: list[torch.Tensor],
+                           frames: int) -> tuple[float, float]:
+        """Backward of the heads' hinge loss (real vs detached fake features) as one
+        micro-batch; returns (D loss, real − fake logit gap)."""
+        with self.acc.autocast():
+            real_logits = self.heads([x.detach() for x in real_feats], frames)
+            fake_logits = self.heads([x.detach() for x in fake_feats], frames)
+            d = hinge_d_loss(real_logits, fake_logits)
+        self.backward(d)
+        return float(d.detach()), logit_gap(real_logits, fake_logits)
+
+
+#: a method's micro-batch: (loop, step, micro-batch seed) → the logged parts (floats), after
+#: its own backward calls (:meth:`Loop.backward`)
+MicroStep = Callable[[Loop, int, int], dict[str, float]]
+
+
+def run_loop(family: DenoiserSpec, student: nn.Module, tr: TrainSpec,
+             out_dir: str | os.PathLike[str], micro: MicroStep, *, parts: list[str],
+             heads_hidden: int, adv_from: int | None, resume: bool = True,
+             stop_after: int | None = None, progress: bool = True,
+             on_step: Callable[[int, dict[str, float]], None] | None = None,
+             plot: Callable[[Path, Path], Path] | None = None, description: str = "training"
+             ) -> TrainResult:
+    """The training loop shared by ICMD (:func:`train`) and the SF-V stage: accelerate/DDP,
+    the frozen teacher cast to ``tr.teacher_dtype``, MCA-structured discriminator heads
+    (:class:`MCADiscriminator`, width ``heads_hidden``, seeded by ``tr.seed``), the student's
+    optimizer, gradient accumulation with micro-batch seeds :func:`_step_seed` (step, index in
+    the global batch), clipping, EMA, checkpoints and resume, ``loss_log.csv`` (columns
+    ``step``, ``parts``, ``lr``, ``seconds``) and ``plot``. ``micro`` computes one micro-batch's
+    losses and calls :meth:`Loop.backward`; the heads step from step ``adv_from`` on (None:
+    never). ``student`` is trained in place (EMA weights copied in at the end)."""
     from accelerate import Accelerator
 
-    tr, ls = recipe.train, recipe.loss
-    if ls.lambda_mca > 0:  # before anything is written
-        check_mca_teacher(family.unet)
     if tr.num_threads is not None:
         torch.set_num_threads(tr.num_threads)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ckpt_dir = out / "ckpt"
     log_path = out / "loss_log.csv"
+    fields = ["step", *parts, "lr", "seconds"]
 
     from accelerate.utils import AutocastKwargs
 
@@ -366,17 +430,16 @@ def train(family: DenoiserSpec, student: nn.Module, recipe: Recipe,
     t_dtype = DTYPES[tr.teacher_dtype]
     frozen_in_dtype(teacher, t_dtype)
     family.device = str(acc.device)
-    taps = ls.icd_taps or default_taps(student)
     channels = list(teacher.config.block_out_channels)
     torch.manual_seed(tr.seed)
-    heads = MCADiscriminator(channels, ls.mca_hidden)
+    heads = MCADiscriminator(channels, heads_hidden)
     student.train().requires_grad_(True)
     if tr.gradient_checkpointing:
         if not getattr(student, "_supports_gradient_checkpointing", False):
             raise ConfigError(f"train.gradient_checkpointing: {type(student).__name__} does not "
                               f"support it", field="train.gradient_checkpointing")
         student.enable_gradient_checkpointing()  # type: ignore[operator]
-    opt_s, opt_name = student_optimizer(student.parameters(), recipe, acc.device)
+    opt_s, opt_name = student_optimizer(student.parameters(), tr, acc.device)
     opt_d = disc_optimizer(heads, tr.disc_lr)
     ema = EMA(student, tr.ema_decay, "cpu" if tr.ema_device == "cpu" else None) \
         if tr.ema_decay else None
@@ -391,7 +454,7 @@ def train(family: DenoiserSpec, student: nn.Module, recipe: Recipe,
     rank, world = acc.process_index, acc.num_processes
     segments = _segments(out / "train_state.json", start, world, tr) if acc.is_main_process \
         else []
-    use_mca = ls.lambda_mca > 0
+    loop = Loop(acc, family, teacher, t_dtype, student_p, heads_p, tr.grad_accum)
 
     def lr_at(step: int) -> float:
         if tr.warmup_steps and step < tr.warmup_steps:
@@ -402,107 +465,55 @@ def train(family: DenoiserSpec, student: nn.Module, recipe: Recipe,
     it: Any = range(start, end)
     if progress and acc.is_main_process:
         from rich.progress import track
-        it = track(it, description="distilling", total=end - start)
+        it = track(it, description=description, total=end - start)
     t0 = time.perf_counter()
     for step in it:
         for g in opt_s_p.param_groups:
             g["lr"] = lr_at(step)
-        parts = {k: 0.0 for k in ("loss", "task", "denoise", "output", "icd", "mca_g", "mca_d",
-                                  "mca_gap")}
+        acc_parts = {k: 0.0 for k in parts}
         opt_s_p.zero_grad(set_to_none=True)
         opt_d_p.zero_grad(set_to_none=True)
-        for micro in range(tr.grad_accum):
-            s = _step_seed(tr.seed, step, micro * world + rank)
-            g = torch.Generator().manual_seed(s)
-            batch = family.batch(tr.batch_size, s, split=recipe.data.split)
-            x0 = batch["x0"]
-            b = x0.shape[0]
-            sigma = family.train_sigmas(b, g).to(x0)
-            noise = torch.randn(x0.shape, generator=g).to(x0)
-            x_t = x0 + sigma.reshape(-1, 1, 1, 1, 1) * noise
-            w = family.loss_weight(sigma).reshape(-1, 1, 1, 1, 1)
-            with acc.autocast():
-                with torch.no_grad(), FeatureTaps(teacher, taps) as tt:
-                    d_t = family.denoise(teacher, x_t, sigma, batch)
-                with FeatureTaps(acc.unwrap_model(student_p), taps) as st:
-                    d_s = family.denoise(student_p, x_t, sigma, batch)
-                den = (w * (d_s.float() - x0.float()) ** 2).mean()
-                outl = (w * (d_s.float() - d_t.float()) ** 2).mean()
-                task = ls.denoise * den + ls.output * outl
-                icd = icd_loss(st.features, tt.features) if ls.lambda_icd > 0 else torch.zeros(())
-                loss = task + ls.lambda_icd * icd
-                mca_g = torch.zeros(())
-                adv = use_mca and step >= ls.mca_start_step
-                if adv:
-                    sig2 = (ls.mca_sigma_mean + ls.mca_sigma_std * torch.randn(b, generator=g)
-                            ).exp().to(x0)
-                    n2 = torch.randn(x0.shape, generator=g).to(x0)
-                    f = x0.shape[1]
-
-                    def enc(x: torch.Tensor, sig2: torch.Tensor = sig2, n2: torch.Tensor = n2,
-                            batch: dict = batch) -> list[torch.Tensor]:
-                        xn = x + sig2.reshape(-1, 1, 1, 1, 1) * n2
-                        kw = family.encode_inputs(xn, sig2, batch)
-                        kw = {k: (v if k in _KEEP_FLOAT32 else _cast(v, t_dtype))
-                              for k, v in kw.items()}
-                        return [f.float() for f in encoder_features(teacher, **kw)]
-
-                    fake_feats = enc(d_s)
-                    heads_p.requires_grad_(False)
-                    mca_g = hinge_g_loss(heads_p(fake_feats, f))
-                    heads_p.requires_grad_(True)
-                    loss = loss + ls.lambda_mca * mca_g
-            acc.backward(loss / tr.grad_accum)
-            if adv:
-                with acc.autocast():
-                    with torch.no_grad():
-                        real_feats = enc(d_t)
-                    fake_det = [x.detach() for x in fake_feats]
-                    real_logits = heads_p(real_feats, f)
-                    fake_logits = heads_p(fake_det, f)
-                    mca_d = hinge_d_loss(real_logits, fake_logits)
-                acc.backward(mca_d / tr.grad_accum)
-                parts["mca_d"] += float(mca_d.detach()) / tr.grad_accum
-                parts["mca_gap"] += logit_gap(real_logits, fake_logits) / tr.grad_accum
-            for k, v in (("loss", loss), ("task", task), ("denoise", den), ("output", outl),
-                         ("icd", icd), ("mca_g", mca_g)):
-                parts[k] += float(v.detach()) / tr.grad_accum
+        for m in range(tr.grad_accum):
+            got = micro(loop, step, _step_seed(tr.seed, step, m * world + rank))
+            for k, v in got.items():
+                acc_parts[k] += v / tr.grad_accum
         if world > 1:
             _mean_grads(heads_p, world)
-            reduced = acc.reduce(torch.tensor([parts[k] for k in parts], dtype=torch.float64,
-                                              device=acc.device), reduction="mean")
-            parts = dict(zip(parts, (float(v) for v in reduced.cpu())))
+            reduced = acc.reduce(torch.tensor([acc_parts[k] for k in acc_parts],
+                                              dtype=torch.float64, device=acc.device),
+                                 reduction="mean")
+            acc_parts = dict(zip(acc_parts, (float(v) for v in reduced.cpu())))
         if tr.grad_clip is not None:
             acc.clip_grad_norm_(student_p.parameters(), tr.grad_clip)
         opt_s_p.step()
         opt_s_p.zero_grad(set_to_none=True)  # free the gradients before checkpointing
-        if use_mca and step >= ls.mca_start_step:
+        if adv_from is not None and step >= adv_from:
             opt_d_p.step()
         if ema is not None:
             ema.update(acc.unwrap_model(student_p))
-        row = {"step": step + 1, **parts, "lr": lr_at(step),
+        row = {"step": step + 1, **acc_parts, "lr": lr_at(step),
                "seconds": round(time.perf_counter() - t0, 3)}
         rows.append(row)
         if on_step is not None:
-            on_step(step + 1, parts)
+            on_step(step + 1, acc_parts)
         done = step + 1
         if acc.is_main_process and (done % tr.checkpoint_every == 0 or done == tr.max_steps):
             _save_ckpt(ckpt_dir, done, acc.unwrap_model(student_p), heads_p,
                        opt_s_p.optimizer if hasattr(opt_s_p, "optimizer") else opt_s_p,
                        opt_d_p.optimizer if hasattr(opt_d_p, "optimizer") else opt_d_p, ema,
                        tr.keep_checkpoints)
-            _write_log(log_path, rows)
+            _write_log(log_path, rows, fields)
     if acc.is_main_process and rows:
-        _write_log(log_path, rows)
+        _write_log(log_path, rows, fields)
     acc.wait_for_everyone()
     final_step = int(rows[-1]["step"]) if rows else start
     plot_path = None
     if acc.is_main_process and rows and final_step == tr.max_steps:
-        plot_path = plot_log(log_path, out / "loss.png")
+        plot_path = (plot or plot_log)(log_path, out / "loss.png")
     model = acc.unwrap_model(student_p)
     opt_s_p.zero_grad(set_to_none=True)
     acc.free_memory()  # drop accelerate's references to the optimizers (their state)
-    del opt_s, opt_d, opt_s_p, opt_d_p
+    del opt_s, opt_d, opt_s_p, opt_d_p, loop
     _return_freed_cpu_memory()
     if ema is not None and final_step == tr.max_steps:
         ema.copy_to(model)
@@ -521,3 +532,71 @@ def train(family: DenoiserSpec, student: nn.Module, recipe: Recipe,
         raise ConfigError(f"checkpoint step {final_step} is beyond max_steps {tr.max_steps}")
     return TrainResult(final_step, log_path, plot_path, last, world, acc.is_main_process,
                        segments)
+
+
+def train(family: DenoiserSpec, student: nn.Module, recipe: Recipe,
+          out_dir: str | os.PathLike[str], *, resume: bool = True,
+          stop_after: int | None = None, progress: bool = True,
+          on_step: Callable[[int, dict[str, float]], None] | None = None) -> TrainResult:
+    """Distil ``family.unet`` (frozen teacher) into ``student`` in place (EMA weights copied in
+    at the end when EMA is on). Writes ``out_dir/loss_log.csv``, ``loss.png`` and ``ckpt/``.
+
+    ``stop_after``: end after that many steps of this call (simulates an interruption).
+    MCA (``lambda_mca > 0``) needs a teacher whose encoder :func:`encoder_features` reads
+    (:data:`compression.icmd.MCA_UNETS`), else a ``ConfigError`` before anything is written.
+    The loop itself is :func:`run_loop`; this function is ICMD's micro-batch.
+    """
+    ls = recipe.loss
+    if ls.lambda_mca > 0:  # before anything is written
+        check_mca_teacher(family.unet)
+    taps = ls.icd_taps or default_taps(student)
+    use_mca = ls.lambda_mca > 0
+    split = recipe.data.split
+
+    def micro(loop: Loop, step: int, s: int) -> dict[str, float]:
+        acc, teacher = loop.acc, loop.teacher
+        g = torch.Generator().manual_seed(s)
+        batch = family.batch(recipe.train.batch_size, s, split=split)
+        x0 = batch["x0"]
+        b = x0.shape[0]
+        sigma = family.train_sigmas(b, g).to(x0)
+        noise = torch.randn(x0.shape, generator=g).to(x0)
+        x_t = x0 + sigma.reshape(-1, 1, 1, 1, 1) * noise
+        w = family.loss_weight(sigma).reshape(-1, 1, 1, 1, 1)
+        out: dict[str, float] = {}
+        with acc.autocast():
+            with torch.no_grad(), FeatureTaps(teacher, taps) as tt:
+                d_t = family.denoise(teacher, x_t, sigma, batch)
+            with FeatureTaps(acc.unwrap_model(loop.student), taps) as st:
+                d_s = family.denoise(loop.student, x_t, sigma, batch)
+            den = (w * (d_s.float() - x0.float()) ** 2).mean()
+            outl = (w * (d_s.float() - d_t.float()) ** 2).mean()
+            task = ls.denoise * den + ls.output * outl
+            icd = icd_loss(st.features, tt.features) if ls.lambda_icd > 0 else torch.zeros(())
+            loss = task + ls.lambda_icd * icd
+            mca_g = torch.zeros(())
+            adv = use_mca and step >= ls.mca_start_step
+            if adv:
+                sig2 = (ls.mca_sigma_mean + ls.mca_sigma_std * torch.randn(b, generator=g)
+                        ).exp().to(x0)
+                n2 = torch.randn(x0.shape, generator=g).to(x0)
+                f = x0.shape[1]
+                enc = loop.encoder(batch, sig2, n2)
+                fake_feats = enc(d_s)
+                mca_g = loop.generator_adv(fake_feats, f)
+                loss = loss + ls.lambda_mca * mca_g
+        loop.backward(loss)
+        if adv:
+            with acc.autocast(), torch.no_grad():
+                real_feats = enc(d_t)
+            out["mca_d"], out["mca_gap"] = loop.discriminator_step(real_feats, fake_feats, f)
+        for k, v in (("loss", loss), ("task", task), ("denoise", den), ("output", outl),
+                     ("icd", icd), ("mca_g", mca_g)):
+            out[k] = float(v.detach())
+        return out
+
+    return run_loop(family, student, recipe.train, out_dir, micro,
+                    parts=[f for f in LOG_FIELDS if f not in ("step", "lr", "seconds")],
+                    heads_hidden=ls.mca_hidden, adv_from=ls.mca_start_step if use_mca else None,
+                    resume=resume, stop_after=stop_after, progress=progress, on_step=on_step,
+                    description="distilling")

@@ -123,6 +123,9 @@ COMPRESSORS.add("vdmini", "compression.compressor:VDMiniCompressor",
 COMPRESSORS.add("channel", "compression.channel_prune:ChannelPruneCompressor",
                 "structured channel pruning (Torch-Pruning, uniform ratio) + distillation with "
                 "the VDMini budget")
+COMPRESSORS.add("sfv", "compression.sfv_stage:SFVCompressor",
+                "SF-V: one-step adversarial fine-tuning of an SVD-convention teacher (frozen "
+                "encoder + spatial/temporal heads)")
 
 
 def registries() -> dict[str, Registry[Any]]:

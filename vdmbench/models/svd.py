@@ -33,6 +33,7 @@ returns the model's denoised estimate. SF-V's exact inference noise level is *un
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Literal
 
@@ -137,19 +138,41 @@ class SVDAdapter:
     # -- construction --------------------------------------------------------------------------
 
     @classmethod
-    def _check_steps(cls, steps: int | None) -> int:
+    def _check_steps(cls, steps: int | None, name: str | None = None) -> int:
         return cls.default_steps if steps is None else int(steps)
+
+    @classmethod
+    def _check_unet_source(cls, name: str, sources: dict[str, ComponentSource]) -> None:
+        """``svd`` refuses a one-step UNet (an SF-V student written by ``vdmbench compress
+        --method sfv``, or a student of one): it samples with many steps and CFG, which such a
+        UNet was not trained for; the ``sfv`` adapter (one step) evaluates it."""
+        src = sources.get("unet")
+        if src is None:
+            return
+        for cj in (src.folder / "compression.json", src.folder.parent / "compression.json"):
+            if cj.is_file():
+                try:
+                    meta = json.loads(cj.read_text())
+                except (OSError, ValueError):
+                    return
+                if isinstance(meta, dict) and (meta.get("method") == "sfv"
+                                               or meta.get("base_model") == "sfv"):
+                    raise ConfigError(
+                        f"model '{name}': its UNet is a one-step model (method 'sfv': "
+                        f"{cj}); adapter '{cls.adapter_name}' samples with several steps. "
+                        f"Evaluate it with adapter 'sfv' (steps: 1)")
+                return
 
     @classmethod
     def check(cls, spec: Any, options: _CommonOptions, suite: Any) -> None:
         """Before a run (no weights loaded): ``steps``, ``num_frames`` against the dataset's
         frames, and every component's folder and weight file (JSON read only)."""
-        cls._check_steps(spec.steps)
+        cls._check_steps(spec.steps, spec.name)
         frames = suite.dataset.frames
         if options.num_frames is not None and options.num_frames < frames:
             raise ConfigError(f"model '{spec.name}': num_frames {options.num_frames} is fewer "
                               f"than dataset.frames {frames}")
-        resolve_components(spec.name, spec.weights, options)
+        cls._check_unet_source(spec.name, resolve_components(spec.name, spec.weights, options))
 
     @classmethod
     def load(cls, name: str, weights: str | None, options: Any, device: str,
@@ -161,13 +184,14 @@ class SVDAdapter:
         """
         if not isinstance(options, cls.Options):
             options = cls.Options.model_validate(options or {})
-        n_steps = cls._check_steps(steps)
+        n_steps = cls._check_steps(steps, name)
         if dtype not in DTYPES:
             raise ConfigError(f"model '{name}': dtype {dtype!r} is not one of "
                               f"{', '.join(DTYPES)}")
         from diffusers import StableVideoDiffusionPipeline
 
         sources = resolve_components(name, weights, options)
+        cls._check_unet_source(name, sources)
         torch_dtype = DTYPES[dtype]
         parts = {k: load_source(s, torch_dtype, name) for k, s in sources.items()}
         pipe = StableVideoDiffusionPipeline(**parts)
@@ -412,11 +436,16 @@ class SFVAdapter(SVDAdapter):
     default_steps: ClassVar[int] = 1
 
     @classmethod
-    def _check_steps(cls, steps: int | None) -> int:
+    def _check_steps(cls, steps: int | None, name: str | None = None) -> int:
         if steps not in (None, 1):
-            raise ConfigError(f"sfv samples in one UNet forward; steps must be 1 (or left out), "
-                              f"got {steps}")
+            raise ConfigError(f"model '{name or cls.adapter_name}', method 'sfv': a one-step "
+                              f"model samples in one UNet forward; steps must be 1 (or left "
+                              f"out), got {steps}")
         return 1
+
+    @classmethod
+    def _check_unet_source(cls, name: str, sources: dict[str, ComponentSource]) -> None:
+        return None
 
     def _schedule_kwargs(self) -> dict[str, Any]:
         return {"sigmas": [float(self.options.sigma), 0.0]}  # type: ignore[attr-defined]
