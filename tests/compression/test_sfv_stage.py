@@ -112,6 +112,20 @@ def test_student_loads_in_the_sfv_adapter_samples_in_one_step_and_compresses_fur
         SFVAdapter.load("my-sfv", str(out), {}, "cpu", steps=4)
     with pytest.raises(ConfigError, match="one-step model.*adapter 'sfv'"):
         SVDAdapter.load("svd", str(out), {}, "cpu", steps=4)
+    from vdmbench.cli import main
+
+    for steps, code in ((4, 2), (1, 0)):  # a suite asking for more steps: exit 2 at validate
+        suite = tmp_path / f"suite{steps}.yaml"
+        suite.write_text(yaml.safe_dump({
+            "schema_version": 2, "name": "sfv-steps", "task": "i2v",
+            "dataset": {"name": "test-patterns", "num_videos": 2, "frames": 4, "height": 16,
+                        "width": 16, "fps": 8},
+            "models": [{"name": "my-sfv", "adapter": "sfv", "weights": str(out),
+                        "steps": steps}],
+            "metrics": [{"name": "temporal_flickering"}]}))
+        res = CliRunner().invoke(main, ["validate", str(suite)])
+        assert res.exit_code == code, res.output
+        assert code == 0 or "model 'my-sfv', method 'sfv'" in res.output, res.output
 
     # SVD → SF-V → VDMini-I2V: the one-step student is the teacher of `compress --model sfv`
     vdmini = tmp_path / "vdmini.yaml"
