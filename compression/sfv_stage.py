@@ -128,16 +128,22 @@ def check_teacher(teacher: DenoiserSpec) -> None:
                              f"{cfg.out_channels}", UnsupportedError)
 
 
-def check_data(teacher: DenoiserSpec, recipe: SFVRecipe) -> None:
-    """Refuse training data without the conditioning the teacher needs, before training: the
-    ``noise`` dataset for a model that is not a test model (Gaussian latents with random
-    conditioning: nothing of a video to learn), and batches lacking the conditioning frame,
-    the image embedding or ``added_time_ids``, or whose shapes the UNet cannot take."""
-    data = recipe.data
-    if data.name == "noise" and not teacher.noise_by_default:
+def check_dataset(teacher: DenoiserSpec, recipe: SFVRecipe) -> None:
+    """Refuse, before anything is encoded, the ``noise`` dataset for a model that is not a
+    test model: Gaussian latents with a random image embedding carry no conditioning and
+    nothing of a video to learn."""
+    if recipe.data.name == "noise" and not teacher.noise_by_default:
         raise _fail(teacher, "dataset 'noise' carries no conditioning (Gaussian latents, a "
                              "random image embedding): SF-V learns the videos themselves; name "
                              "a video dataset (--dataset videofolder, ucf101)", field="data.name")
+
+
+def check_data(teacher: DenoiserSpec, recipe: SFVRecipe) -> None:
+    """Refuse training data without the conditioning the teacher needs, before training
+    (:func:`check_dataset`, then one attached batch): batches lacking the conditioning frame,
+    the image embedding or ``added_time_ids``, or whose shapes the UNet cannot take."""
+    data = recipe.data
+    check_dataset(teacher, recipe)
     batch = teacher.batch(1, seed=0, split=data.split)
     missing = [k for k in ("x0", *CONDITIONING) if k not in batch]
     if missing:
@@ -328,6 +334,7 @@ class SFVCompressor(Compressor):
         if recipe.train.num_threads is not None:
             torch.set_num_threads(recipe.train.num_threads)
         source = training_data.check(recipe.data)
+        check_dataset(teacher, recipe)
         data_info = attach_data(teacher, recipe.data, data_cache, source=source,
                                 progress=progress)
         check_data(teacher, recipe)

@@ -284,3 +284,52 @@ def test_bad_input_exits_2_naming_model_method_and_reason(svd_dir: Path, folder:
     assert res.exit_code == 2 and "method 'sfv'" in res.output and "--plan" in res.output
     with pytest.raises(UnsupportedError):
         sfv_stage.check_teacher(_video_helpers().t2v_denoiser())
+
+
+REAL_SIZE_CHILD = r"""
+import json, os, resource, sys, threading, time
+import torch
+torch.set_num_threads(1)
+t0 = time.perf_counter()
+log = os.environ.get("VDMBENCH_TEST_RSS_LOG")
+def sample():
+    while log:
+        rss = open("/proc/self/status").read().split("VmRSS:")[1].split()[0]
+        with open(log, "a") as f:
+            f.write(f"{time.perf_counter() - t0:.0f} {int(rss) / 2**20:.2f}\n")
+        time.sleep(5)
+threading.Thread(target=sample, daemon=True).start()
+from diffusers import UNetSpatioTemporalConditionModel
+from compression.recipe import RECIPE_DIR, load_recipe
+from compression.sfv_stage import SFVCompressor, SFVRecipe
+from vdmbench.models.svd_denoiser import SVDDenoiser
+torch.manual_seed(0)
+unet = UNetSpatioTemporalConditionModel(sample_size=96, num_frames=25).eval()
+spec = SVDDenoiser(unet, frames=14, size=16, name="svd-xt-random")
+spec.noise_by_default = True
+lean = load_recipe(RECIPE_DIR / "svd-to-sfv-24gb.yaml", SFVRecipe).model_dump()
+lean.update(model="svd-xt-random", data={"frames": 14})
+lean["train"].update(max_steps=1, grad_accum=1, num_threads=1, checkpoint_every=1)
+out = SFVCompressor().fit(spec, SFVRecipe.model_validate(lean), sys.argv[1], progress=False,
+                          release_teacher=True)
+meta = json.loads((out / "compression.json").read_text())
+print(json.dumps({"unet_params": meta["unet_params"], "seconds": time.perf_counter() - t0,
+                  "step_seconds": meta["final_losses"]["seconds"],
+                  "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
+"""
+
+
+@pytest.mark.slow
+def test_real_size_lean_step(tmp_path: Path) -> None:
+    """One SF-V step at SVD-xt's UNet configuration (random weights; 14 frames of 16×16
+    latents, as the VDMini trainer's real-size test) with ``svd-to-sfv-24gb.yaml`` on the CPU,
+    in a child process: the student has the teacher's 1,524,623,082 parameters and the peak
+    resident set stays ≤ 20 GB (docs/compression.md, "SF-V")."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-c", REAL_SIZE_CHILD, str(tmp_path / "s")],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=3 * 3600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    print(res)
+    assert res["unet_params"] == 1_524_623_082
+    assert res["peak_rss_gib"] * 2**30 / 1e9 <= 20.0
