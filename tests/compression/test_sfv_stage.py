@@ -6,7 +6,6 @@ frozen, and bad input exits 2."""
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import os
 import subprocess
@@ -33,12 +32,11 @@ ACCELERATE = Path(sys.executable).with_name("accelerate")
 TEST_RECIPE = RECIPE_DIR / "svd-to-sfv-test.yaml"
 
 
-def _video_helpers():  # noqa: ANN202 (the training-data tests' folder writer, by file)
-    spec = importlib.util.spec_from_file_location(
-        "training_data_conftest", ROOT / "tests" / "training_data" / "conftest.py")
-    mod = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(mod)  # type: ignore[union-attr]
-    return mod
+def _video_helpers():  # noqa: ANN202 (the training-data tests' helpers: folder writer, T2V spec)
+    sys.path.insert(0, str(ROOT / "tests" / "training_data"))
+    import training_data_utils
+
+    return training_data_utils
 
 
 @pytest.fixture(scope="module")
