@@ -140,6 +140,38 @@ def test_student_loads_in_the_sfv_adapter_samples_in_one_step_and_compresses_fur
         sum(p.numel() for p in m.pipe.unet.parameters())
 
 
+def test_a_synthetic_svd_convention_teacher_becomes_a_one_step_student(tmp_path: Path) -> None:
+    """``synth-i2v`` (SVD architecture in pixel space, its own SynthMotion clips): the student
+    loads in that adapter with ``steps: 1`` and samples with one UNet call."""
+    from vdmbench.data.synthmotion import render_batch
+    from vdmbench.generation import GenerationRequest
+    from vdmbench.models.synth_i2v import SynthI2VAdapter
+
+    recipe = tmp_path / "synth.yaml"
+    recipe.write_text(yaml.safe_dump({
+        "model": "synth-i2v", "loss": {"sigma_mean": 3.0, "disc_hidden": 8},
+        "train": {"max_steps": 2, "batch_size": 1, "ema_decay": None, "checkpoint_every": 2}}))
+    out = tmp_path / "synth-sfv"
+    _compress(["--model", "synth-i2v", "--method", "sfv", "--recipe", str(recipe),
+               "--out", str(out)])
+    meta = json.loads((out / "compression.json").read_text())
+    assert (meta["base_model"], meta["base_weights"], meta["sampler"]["adapter"]) == \
+        ("synth-i2v", None, "synth-i2v")
+    assert meta["data"]["dataset"] == "synthmotion" and meta["sampler"]["steps"] == 1
+    m = SynthI2VAdapter.load("synth-sfv", str(out), {}, "cpu", steps=1)
+    saved = _unet(out)
+    unet = m.denoiser().unet
+    assert all(torch.equal(v, saved[k]) for k, v in unet.state_dict().items())
+    videos, metas = render_batch([0], "test", 8, 16, 16, 0)
+    r = GenerationRequest(id="r", seed=1, frames=8, height=16, width=16, fps=8.0,
+                          image=videos[0, 0].clone(), extra={"motion_class": metas[0].motion})
+    calls: list[int] = []
+    h = unet.register_forward_pre_hook(lambda *_: calls.append(1))
+    video = m.generate([r])[0]
+    h.remove()
+    assert calls == [1] and video.frames.shape == (8, 16, 16, 3)
+
+
 def test_resume_equals_one_go_bit_for_bit(svd_dir: Path, folder: Path, cache: Path,
                                           tmp_path: Path) -> None:
     _compress(_args(svd_dir, folder, cache, tmp_path / "one", 4))
