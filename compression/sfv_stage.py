@@ -331,6 +331,10 @@ class SFVCompressor(Compressor):
         if kwargs:
             raise TypeError(f"unexpected arguments {sorted(kwargs)}")
         check_teacher(teacher)
+        cast = getattr(teacher.unet, "_frozen_in_dtype", None)
+        if cast is not None:  # its weights were rounded by an earlier training in this process
+            raise _fail(teacher, f"the teacher UNet was cast to {cast} by an earlier training "
+                                 f"in this process; load the teacher again")
         if recipe.train.num_threads is not None:
             torch.set_num_threads(recipe.train.num_threads)
         source = training_data.check(recipe.data)
@@ -343,10 +347,6 @@ class SFVCompressor(Compressor):
         if int(os.environ.get("RANK", "0")) == 0:
             atomic_write_text(out_dir / "recipe.yaml",
                               yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False))
-        cast = getattr(teacher.unet, "_frozen_in_dtype", None)
-        if cast is not None:  # its weights were rounded by an earlier training in this process
-            raise _fail(teacher, f"the teacher UNet was cast to {cast} by an earlier training "
-                                 f"in this process; load the teacher again")
         teacher_sha = teacher.sha256
         generator = copy.deepcopy(teacher.unet).float()
         if release_teacher:
