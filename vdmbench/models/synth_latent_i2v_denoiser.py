@@ -10,35 +10,27 @@ bucket. ``modules`` holds ``unet``, ``image_encoder`` and ``vae`` (decoder pruni
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
 from vdmbench.data.synthmotion import render_batch
-from vdmbench.diffusion.denoiser import DenoiserSpec, unet_swapped
-from vdmbench.diffusion.edm import edm_scalings
+from vdmbench.diffusion.denoiser import unet_swapped
+from vdmbench.models.synth_i2v_denoiser import SynthI2VDenoiser
 from vdmbench.models.synth_latent_i2v_pipeline import SynthLatentI2VPipeline
 from vdmbench.video import to_unit_float, video_to_uint8
 
 
-class SynthLatentI2VDenoiser(DenoiserSpec):
-    """``pipeline``: a :class:`SynthLatentI2VPipeline` (its ``unet`` is the denoiser)."""
+class SynthLatentI2VDenoiser(SynthI2VDenoiser):
+    """``pipeline``: a :class:`SynthLatentI2VPipeline` (its ``unet`` is the denoiser); the
+    pixel teacher's SVD convention (``encode_inputs``, ``precondition``) on latents."""
 
     name = "synth-latent-i2v"
     clip_dataset = "synthmotion"
 
     def __init__(self, pipeline: SynthLatentI2VPipeline, device: str = "cpu",
                  pool: int = 4096, weights: str | None = None) -> None:
-        super().__init__(pipeline.unet, device, weights=weights,
-                         modules={"image_encoder": pipeline.image_encoder, "vae": pipeline.vae})
-        self.pipe = pipeline
-        s = pipeline.sampler
-        self.sigma_min, self.sigma_max = s.sigma_min, s.sigma_max
-        self.sigma_data = s.sigma_data
-        self.default_steps = s.steps
-        self.pool = pool
-        pipeline.image_encoder.requires_grad_(False).eval()
+        super().__init__(pipeline, device, pool, weights)  # type: ignore[arg-type]
+        self.modules["vae"] = pipeline.vae
         pipeline.vae.requires_grad_(False).eval()
 
     def batch(self, n: int, seed: int, split: str = "train") -> dict[str, torch.Tensor]:
@@ -60,26 +52,6 @@ class SynthLatentI2VDenoiser(DenoiserSpec):
         ids = self.pipe.added_time_ids(motion).to(self.device)
         return {"x0": x0, "cond": cond, "context": context, "added_time_ids": ids,
                 "motion": torch.tensor(motion), "frames": pix.to(self.device)}
-
-    def encode_inputs(self, x_noisy: torch.Tensor, sigma: torch.Tensor,
-                      batch: dict[str, torch.Tensor]) -> dict[str, Any]:
-        b, t = x_noisy.shape[:2]
-        sigma = sigma.to(x_noisy.device, torch.float32).reshape(-1).expand(b)
-        _, _, c_in, c_noise = edm_scalings(sigma, self.sigma_data)
-        cond = batch["cond"].to(x_noisy).unsqueeze(1).expand(b, t, -1, -1, -1)
-        sample = torch.cat([(c_in.view(-1, 1, 1, 1, 1) * x_noisy.float()).to(x_noisy.dtype),
-                            cond], dim=2)
-        return {"sample": sample, "timestep": c_noise.to(x_noisy.dtype),
-                "encoder_hidden_states": batch["context"].to(x_noisy),
-                "added_time_ids": batch["added_time_ids"].to(x_noisy)}
-
-    def precondition(self, x_noisy: torch.Tensor, sigma: torch.Tensor, raw: torch.Tensor
-                     ) -> torch.Tensor:
-        b = x_noisy.shape[0]
-        sigma = sigma.to(x_noisy.device, torch.float32).reshape(-1).expand(b)
-        c_skip, c_out, _, _ = edm_scalings(sigma, self.sigma_data)
-        bc = (-1, 1, 1, 1, 1)
-        return (c_skip.view(bc) * x_noisy.float() + c_out.view(bc) * raw.float()).to(x_noisy)
 
     @torch.no_grad()
     def sample(self, unet: nn.Module, batch: dict[str, torch.Tensor], seed: int,
