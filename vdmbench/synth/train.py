@@ -37,7 +37,11 @@ from vdmbench.models.synth_i2v import (
     save_model_dir,
     video_to_uint8,
 )
-from vdmbench.synth.train_state import load_train_state, save_train_state
+from vdmbench.synth.train_state import (
+    ema_update,
+    load_train_state,
+    save_train_state,
+)
 from vdmbench.video import to_unit_float
 
 
@@ -56,12 +60,6 @@ def batch_videos(step: int, batch: int, sampler: SamplerConfig, data_seed: int
                                  data_seed)
     x = to_unit_float(videos).permute(0, 1, 4, 2, 3).contiguous()
     return x, torch.tensor([m.motion for m in metas], dtype=torch.int64)
-
-
-def _ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
-    with torch.no_grad():
-        for pe, pm in zip(ema.parameters(), model.parameters(), strict=True):
-            pe.lerp_(pm.detach(), 1.0 - decay)
 
 
 def plot_loss(csv_path: Path, png_path: Path) -> None:
@@ -170,7 +168,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
         opt.step()
-        _ema_update(ema, model, min(args.ema_decay, (1 + step) / (10 + step)))
+        ema_update(ema, model, min(args.ema_decay, (1 + step) / (10 + step)))
         now = time.perf_counter() - t0
         with loss_csv.open("a") as f:
             f.write(f"{step},{loss.item():.6f},{now:.2f}\n")

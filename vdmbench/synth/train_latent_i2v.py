@@ -42,24 +42,12 @@ from vdmbench.models.synth_latent_i2v_pipeline import (
 from vdmbench.models.synth_latent_i2v_vae import VAE_DIR, VAE_WEIGHTS, load_vae
 from vdmbench.paths import sha256_file
 from vdmbench.synth.latent_clips import SynthMotionLatents
-from vdmbench.synth.train_state import load_train_state, save_train_state
-
-
-def _truncate_log(path: Path, steps: int) -> None:
-    """Keep the header and the rows of a CSV log whose step (first column) is below ``steps``
-    (eval rows are numbered by finished steps, so those up to ``steps`` stay)."""
-    if not path.is_file():
-        return
-    lines = path.read_text().splitlines(keepends=True)
-    limit = steps + 1 if path.name == "eval.csv" else steps
-    keep = [ln for ln in lines[1:] if int(ln.split(",", 1)[0]) < limit]
-    path.write_text("".join(lines[:1] + keep))
-
-
-def _ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
-    with torch.no_grad():
-        for pe, pm in zip(ema.parameters(), model.parameters(), strict=True):
-            pe.lerp_(pm.detach(), 1.0 - decay)
+from vdmbench.synth.train_state import (
+    ema_update,
+    load_train_state,
+    save_train_state,
+    truncate_log,
+)
 
 
 def train(args: argparse.Namespace) -> dict[str, Any] | None:
@@ -87,7 +75,7 @@ def train(args: argparse.Namespace) -> dict[str, Any] | None:
     if resumed:
         start, elapsed = resumed
         for log in logs:  # rows written after the checkpoint are redone
-            _truncate_log(log, start)
+            truncate_log(log, start)
     else:
         loss_csv.write_text("step,loss,seconds\n")
     t_run = time.perf_counter()
@@ -106,7 +94,7 @@ def train(args: argparse.Namespace) -> dict[str, Any] | None:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
         opt.step()
-        _ema_update(ema, model, min(args.ema_decay, (1 + step) / (10 + step)))
+        ema_update(ema, model, min(args.ema_decay, (1 + step) / (10 + step)))
         step += 1
         now = time.perf_counter() - t0
         with loss_csv.open("a") as f:

@@ -36,3 +36,22 @@ def load_train_state(path: Path, model: torch.nn.Module, ema: torch.nn.Module,
     gen.set_state(st["gen"])
     print(f"resuming from step {int(st['step'])}", flush=True)
     return int(st["step"]), float(st["elapsed"])
+
+
+def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    """``ema ← decay·ema + (1 − decay)·model``, parameter by parameter."""
+    with torch.no_grad():
+        for pe, pm in zip(ema.parameters(), model.parameters(), strict=True):
+            pe.lerp_(pm.detach(), 1.0 - decay)
+
+
+def truncate_log(path: Path, steps: int) -> None:
+    """Keep the header and the rows of a CSV log whose step (first column) is below ``steps``
+    (``eval.csv`` rows are numbered by finished steps, so those up to ``steps`` stay): a resumed
+    run rewrites what the killed one logged after its last checkpoint."""
+    if not path.is_file():
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    limit = steps + 1 if path.name == "eval.csv" else steps
+    keep = [ln for ln in lines[1:] if int(ln.split(",", 1)[0]) < limit]
+    path.write_text("".join(lines[:1] + keep))

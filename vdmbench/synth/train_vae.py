@@ -48,7 +48,12 @@ from vdmbench.models.synth_latent_i2v_vae import (
     save_vae,
 )
 from vdmbench.paths import sha256_file
-from vdmbench.synth.train_state import load_train_state, save_train_state
+from vdmbench.synth.train_state import (
+    ema_update,
+    load_train_state,
+    save_train_state,
+    truncate_log,
+)
 from vdmbench.video import to_unit_float
 
 
@@ -87,23 +92,6 @@ def bilinear_baseline(x: torch.Tensor, factor: int) -> torch.Tensor:
 def reconstruct(vae: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
     """Encode (posterior mode) and decode videos ``(B, T, 3, H, W)``."""
     return decode_latents(vae, encode_frames(vae, x))
-
-
-def _truncate_log(path: Path, steps: int) -> None:
-    """Keep the header and the rows of a CSV log whose step (first column) is below ``steps``
-    (eval rows are numbered by finished steps, so those up to ``steps`` stay)."""
-    if not path.is_file():
-        return
-    lines = path.read_text().splitlines(keepends=True)
-    limit = steps + 1 if path.name == "eval.csv" else steps
-    keep = [ln for ln in lines[1:] if int(ln.split(",", 1)[0]) < limit]
-    path.write_text("".join(lines[:1] + keep))
-
-
-def _ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
-    with torch.no_grad():
-        for pe, pm in zip(ema.parameters(), model.parameters(), strict=True):
-            pe.lerp_(pm.detach(), 1.0 - decay)
 
 
 def export(out: Path, ema: torch.nn.Module, args: argparse.Namespace, step: int,
@@ -159,7 +147,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     if resumed:
         start, elapsed = resumed
         for log in logs:  # rows written after the checkpoint are redone
-            _truncate_log(log, start)
+            truncate_log(log, start)
     else:
         loss_csv.write_text("step,loss,rec,kl,seconds\n")
         eval_csv.write_text("step,psnr_vae,psnr_bilinear,seconds\n")
@@ -187,7 +175,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(vae.parameters(), args.clip)
         opt.step()
-        _ema_update(ema, vae, min(args.ema_decay, (1 + step) / (10 + step)))
+        ema_update(ema, vae, min(args.ema_decay, (1 + step) / (10 + step)))
         step += 1
         now = time.perf_counter() - t0
         with loss_csv.open("a") as f:
