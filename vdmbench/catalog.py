@@ -32,6 +32,14 @@ MODELS.add("sfv", "vdmbench.models.svd:SFVAdapter",
            "SF-V: SVD's UNet fine-tuned for one-step sampling, from local weights")
 MODELS.add("t2v-turbo-v2", "vdmbench.models.t2v_turbo:T2VTurboAdapter",
            "T2V-Turbo-v2 (VideoCrafter2 UNet, consistency sampler) from local weights")
+MODELS.add("videos", "vdmbench.models.videos:VideosAdapter",
+           "videos already made by any generator: options folder (one file per request id, "
+           "names from `vdmbench requests`), answers (user-reported latency_s); not timed")
+MODELS.add("diffusers", "vdmbench.models.diffusers_pipeline:DiffusersAdapter",
+           "any local diffusers video pipeline folder (weights: the folder; I2V or T2V from its "
+           "class); options variant, call_kwargs, num_frames, height, width, fps")
+MODELS.add("python", "vdmbench.api:PythonAdapter",
+           "a function or pipeline object given to vdmbench.evaluate() in the same process")
 MODELS.add("test-generator", "vdmbench.testing:TestGenerator",
            "tiny seeded CPU generator for tests (moving pattern + noise)")
 MODELS.add("random-svd", "vdmbench.testing:RandomSVDTeacher",

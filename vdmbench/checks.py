@@ -69,8 +69,9 @@ class _Problems:
     def run(self, loc: tuple, fn: Callable[[], Any]) -> None:
         try:
             fn()
-        except VdmbenchError as e:
-            self.add(loc, str(e))
+        except VdmbenchError as e:  # ``e.loc``: where inside ``loc`` (e.g. one options key)
+            sub = getattr(e, "loc", None)
+            self.add(loc + tuple(sub) if sub else loc, str(e))
 
 
 def _n_videos(resolved: ResolvedSuite, limit: int | None) -> int:
@@ -121,7 +122,9 @@ def check_suite(resolved: ResolvedSuite, lines: dict | None = None,
                 continue
         cls, options = resolved.models[m.name].cls, resolved.models[m.name].options
         if hasattr(cls, "check"):
-            problems.run(("models", i), lambda cls=cls, m=m, o=options: cls.check(m, o, suite))
+            extra = {"limit": limit} if getattr(cls, "check_takes_limit", False) else {}
+            problems.run(("models", i),
+                         lambda cls=cls, m=m, o=options, kw=extra: cls.check(m, o, suite, **kw))
 
     # metrics: frames, videos, checkpoint files
     n = _n_videos(resolved, limit)

@@ -22,6 +22,7 @@ LAZY_COMMANDS = {
     "compress": ("compression.cli:compress_cmd", "prune + distill a teacher into a student"),
     "prepare-data": ("compression.cli:prepare_data_cmd",
                      "encode a training dataset into the latent cache compress reads"),
+    "requests": ("vdmbench.requests_list:requests_cmd", "a suite's request list for others"),
 }
 
 

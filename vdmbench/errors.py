@@ -66,6 +66,16 @@ class ConfigError(VdmbenchError):
         super().__init__(text)
 
 
+class OptionError(ConfigError):
+    """A model entry's option found wrong by its adapter's ``check``: ``loc`` says where inside
+    the entry (e.g. ``("options", "call_kwargs", "foo")``), so that the suite check names the
+    file, the line and the field."""
+
+    def __init__(self, message: str, *, loc: tuple = ()) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
 class UnknownNameError(VdmbenchError):
     """A name (model, metric, dataset, …) is not registered; says what was meant."""
 

@@ -85,6 +85,12 @@ class ModelCard:
     sampler: dict[str, Any] = field(default_factory=dict)
     #: transforms applied, in order: ``[{"name", "options", "installed"}]`` (set by the runner)
     transforms: list[dict[str, Any]] = field(default_factory=list)
+    #: False for videos made outside vdmbench (the ``videos`` model): the runner does not time
+    #: the model and the leaderboard says "not timed"
+    timed: bool = True
+    #: latency the user measured and reported (``videos`` model's answers file), shown marked
+    #: "user-reported": ``{"per_video": {"median_s", "p90_s", "min_s", "n"}, "file"}``
+    reported_latency: dict[str, Any] | None = None
 
     @property
     def total_params(self) -> int:

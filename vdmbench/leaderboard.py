@@ -38,6 +38,8 @@ from vdmbench.records import (
 )
 
 MISSING = "—"
+NOT_TIMED = "not timed"  # videos made outside vdmbench (card ``timed: false``)
+USER_REPORTED = "user-reported"
 NOISY = "†"
 UNDERSAMPLED = "‡"
 CAPPED = "(cap)"
@@ -113,7 +115,8 @@ def build_table(records: Sequence[dict[str, Any]], title: str = "") -> Table:
     columns += [Column(f"ms:{c}", f"{c} (ms/step)" if c == "denoise" else f"{c} (ms)", "ms")
                 for c in components]
     timed = any(rec.get("speed") for rec in records)
-    if timed:  # no latency columns where no model was timed (``run --no-timing``)
+    reported = any(rec["model"]["card"].get("reported_latency") for rec in records)
+    if timed or reported:  # none where no model was timed (``run --no-timing``) or reported
         columns += [Column("ms:per_video", "per video (ms)", "ms"),
                     Column("speedup", "speed-up (×)", "ratio")]
     if "denoise" in components:
@@ -130,8 +133,9 @@ def build_table(records: Sequence[dict[str, Any]], title: str = "") -> Table:
     for rec in records:
         card = rec["model"]["card"]
         name = rec["model"]["name"] + (f" [{rec['run_id']}]" if multi_run else "")
-        row: dict[str, Any] = {"model": name, "params": card.get("total_params", 0) / 1e6,
-                               "steps": card.get("steps")}
+        row: dict[str, Any] = {"model": name, "steps": card.get("steps"),
+                               "params": (card.get("total_params", 0) / 1e6
+                                          if card.get("params") else None)}
         undersampled: dict[str, str] = {}
         capped: set[str] = set()
         for n in metric_names:
@@ -182,14 +186,23 @@ def build_table(records: Sequence[dict[str, Any]], title: str = "") -> Table:
                 ref_step = ref and ref["components"].get("denoise")
                 row["step_speedup"] = _ratio(ref_step, speed["components"].get("denoise"))
                 noisy |= {k for k in ("speedup", "step_speedup") if row.get(k) is not None}
+        elif card.get("timed") is False:  # made outside vdmbench: never timed by it
+            row["_not_timed"] = True
+            reported = (card.get("reported_latency") or {}).get("per_video")
+            if reported:
+                row["_reported_ms"] = reported["median_s"] * 1e3
         row["_invalid"], row["_noisy"] = invalid, noisy
         invalid_seen |= bool(invalid)
         noisy_seen |= bool(noisy)
         rows.append(row)
     notes += _timing_notes(records, noisy_seen, sequential_seen)
-    if not timed:
+    if not timed and any(r["model"]["card"].get("timed", True) for r in records):
         notes.append("not timed (`vdmbench run --no-timing` or the suite's speed.enabled: "
                      "false); `vdmbench speed` adds a timing to a finished run")
+    if any(r.get("_not_timed") for r in rows):
+        notes.append(f"{NOT_TIMED}: videos made outside vdmbench (`videos` model); a latency "
+                     f"marked ({USER_REPORTED}) is what the user measured, not comparable with "
+                     f"the timed rows")
     if invalid_seen:
         notes.append("* timing did not meet its minimum iterations or duration (not valid)")
     for reason, names in undersampled_seen.items():
@@ -281,6 +294,10 @@ def _fmt_number(v: float, digits: int = 5) -> str:
 
 def format_cell(col: Column, row: dict[str, Any]) -> str:
     v = row.get(col.key)
+    if row.get("_not_timed") and col.key in ("ms:per_video", "speedup", "step_speedup"):
+        if col.key == "ms:per_video" and row.get("_reported_ms") is not None:
+            return f"{row['_reported_ms']:.2f} ({USER_REPORTED})"
+        return NOT_TIMED
     if v is None:
         return MISSING
     if v == INCOMPLETE:
@@ -315,7 +332,8 @@ def to_csv(table: Table) -> str:
             header += [c.key, c.key + "_lo", c.key + "_hi"]
         else:
             header.append(c.key.replace("ms:", "ms_"))
-    header += ["invalid_timings", "noisy_speedups", "undersampled_metrics"]
+    header += ["timing", "user_reported_ms_per_video", "invalid_timings", "noisy_speedups",
+               "undersampled_metrics"]
     w.writerow(header)
     for row in table.rows:
         out: list[Any] = []
@@ -331,6 +349,10 @@ def to_csv(table: Table) -> str:
                 out += ["" if v is None else repr(v), *(repr(x) if x != "" else x for x in ci)]
             else:
                 out.append("" if v is None else (repr(v) if isinstance(v, float) else v))
+        out.append(NOT_TIMED if row.get("_not_timed") else
+                   "measured" if row.get("ms:per_video") is not None else "")
+        reported = row.get("_reported_ms")
+        out.append("" if reported is None else repr(reported))
         out.append(";".join(sorted(k.replace("ms:", "ms_") for k in row.get("_invalid", ()))))
         out.append(";".join(sorted(row.get("_noisy", ()))))
         out.append(";".join(sorted(k.split(":", 1)[1] for k in row.get("_undersampled", {}))))

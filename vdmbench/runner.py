@@ -335,8 +335,10 @@ class SuiteRun:
                     m.gen = None  # no timing phase: free its weights before the next model loads
                 measured.append(m)
             speeds: dict[str, dict[str, Any]] = {}
-            if measured and self._timing:
-                models = [(m.spec, m.gen, m.card) for m in measured if m.gen is not None]
+            # a model whose card says it cannot be timed (videos made outside vdmbench) is not
+            models = [(m.spec, m.gen, m.card) for m in measured
+                      if m.gen is not None and m.card.timed]
+            if models and self._timing:
                 ref = self.suite.reference
                 if ref not in {m.spec.name for m in measured}:
                     # its record exists; it is timed again only as the reference of this session
@@ -403,6 +405,8 @@ class SuiteRun:
             for spec in self.suite.models:
                 gen = self.load_model(spec)
                 card = gen.describe()
+                if not card.timed:
+                    continue  # videos made outside vdmbench: its record stays as it is
                 old = latest[spec.name][0]["model"]["card"]
                 if (card.weights_sha256, card.steps) != (old["weights_sha256"], old["steps"]):
                     raise VdmbenchError(
