@@ -117,10 +117,10 @@ class PythonAdapter:
         kind, obj, call_kwargs = _BOUND[options.key]
         if kind == "generate":
             return FunctionGenerator(name, obj, options.key, steps or 0, dtype)
-        from vdmbench.models.diffusers_pipeline import DiffusersGenerator, DiffusersOptions
+        from vdmbench.models.diffusers_pipeline import DiffusersAdapter, DiffusersOptions
 
         dtype = str(getattr(obj, "dtype", dtype)).replace("torch.", "")
-        return DiffusersGenerator(name, obj, DiffusersOptions(call_kwargs=call_kwargs), device,
+        return DiffusersAdapter(name, obj, DiffusersOptions(call_kwargs=call_kwargs), device,
                                   steps, dtype, weights_sha256=options.key, adapter="python",
                                   origin=f"object {type(obj).__name__}")
 

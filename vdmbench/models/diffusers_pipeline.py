@@ -15,7 +15,7 @@ has (``fps``, ``frame_rate`` or ``target_fps``), ``num_inference_steps`` = the m
 ``round(255 · frames)``, cut to the request's frames and resized to its size where the pipeline
 made more frames or another size (options ``num_frames``/``height``/``width`` set what it makes).
 
-Per-component timing (:meth:`DiffusersGenerator.components`) runs the pipeline once with
+Per-component timing (:meth:`DiffusersAdapter.components`) runs the pipeline once with
 recording wrappers on its modules and replays what they were called with: ``text_encode`` (every
 ``text_encoder*`` call), ``image_encode`` (``image_encoder``), ``vae_encode``/``decode``
 (``vae.encode``/``vae.decode``) and ``denoise`` (the ``unet``/``transformer`` calls of one step:
@@ -143,7 +143,7 @@ def check_call_kwargs(cls: Any, call_kwargs: dict[str, Any]) -> None:
                               loc=("options", "call_kwargs", key))
 
 
-def _svd_denoiser(gen: DiffusersGenerator) -> Any:
+def _svd_denoiser(gen: DiffusersAdapter) -> Any:
     from vdmbench.models.svd_denoiser import SVDDenoiser
 
     p = gen.pipe
@@ -152,7 +152,7 @@ def _svd_denoiser(gen: DiffusersGenerator) -> Any:
 
 
 #: pipeline class → the DenoiserSpec of a loaded generator (its denoiser's convention)
-DENOISER_CONVENTIONS: dict[str, Callable[[DiffusersGenerator], Any]] = {
+DENOISER_CONVENTIONS: dict[str, Callable[[DiffusersAdapter], Any]] = {
     "StableVideoDiffusionPipeline": _svd_denoiser,
 }
 
@@ -185,10 +185,12 @@ def pipeline_hash(pipe: Any) -> str:
     return h.hexdigest()
 
 
-class DiffusersGenerator:
-    """A loaded diffusers video pipeline as a :class:`~vdmbench.generation.VideoGenerator`
-    (see the module docstring). Built by :class:`DiffusersAdapter` from a folder, or by
-    ``vdmbench.evaluate(pipeline=…)`` from a pipeline object."""
+class DiffusersAdapter:
+    """``diffusers``: a loaded diffusers video pipeline as a
+    :class:`~vdmbench.generation.VideoGenerator` (see the module docstring). :meth:`load` builds it
+    from a folder; ``vdmbench.evaluate(pipeline=…)`` from a pipeline object."""
+
+    Options: ClassVar[type[BaseModel]] = DiffusersOptions
 
     def __init__(self, name: str, pipe: Any, options: DiffusersOptions, device: str,
                  steps: int | None, dtype: str, weights_sha256: str,
@@ -207,6 +209,57 @@ class DiffusersGenerator:
         if hasattr(pipe, "set_progress_bar_config"):
             pipe.set_progress_bar_config(disable=True)
         self._card: ModelCard | None = None
+
+    # -- construction -------------------------------------------------------------------------
+
+
+    @classmethod
+    def check(cls, spec: Any, options: DiffusersOptions, suite: Any) -> None:
+        """Before a run (JSON and signatures only): the folder and its pipeline class, the
+        suite's task, ``call_kwargs`` against the signature, transforms that need a denoiser."""
+        folder = _folder(spec.weights, spec.name)
+        pipe_cls = pipeline_class(pipeline_class_name(folder))
+        task = task_of(pipe_cls)
+        if task != suite.task:
+            raise OptionError(f"model '{spec.name}': {pipe_cls.__name__} is {task} and the "
+                              f"suite's task is {suite.task}", loc=("weights",))
+        check_call_kwargs(pipe_cls, options.call_kwargs)
+        if pipe_cls.__name__ not in DENOISER_CONVENTIONS:
+            from vdmbench.catalog import TRANSFORMS
+
+            for j, t in enumerate(spec.transforms):
+                try:
+                    needs = getattr(TRANSFORMS.get(t.name), "needs_denoiser", True)
+                except ImportError:
+                    continue
+                if needs:
+                    raise OptionError(
+                        f"transform '{t.name}' cannot apply to model '{spec.name}': the "
+                        f"denoiser convention of {pipe_cls.__name__} is not known to vdmbench "
+                        f"(known: {', '.join(DENOISER_CONVENTIONS)})",
+                        loc=("transforms", j, "name"))
+
+    @classmethod
+    def load(cls, name: str, weights: str | None, options: Any, device: str,
+             steps: int | None = None, dtype: str = "float32") -> DiffusersAdapter:
+        if not isinstance(options, DiffusersOptions):
+            options = DiffusersOptions.model_validate(options or {})
+        if dtype not in DTYPES:
+            raise ConfigError(f"model '{name}': dtype {dtype!r} is not one of "
+                              f"{', '.join(DTYPES)}")
+        folder = _folder(weights, name)
+        pipe_cls = pipeline_class(pipeline_class_name(folder))
+        try:
+            pipe = pipe_cls.from_pretrained(folder, local_files_only=True, use_safetensors=True,
+                                            variant=options.variant, torch_dtype=DTYPES[dtype])
+        except (OSError, ValueError) as e:
+            raise WeightsNotFoundError(f"model '{name}': cannot load {pipe_cls.__name__} from "
+                                       f"{folder} (offline, safetensors only, variant "
+                                       f"{options.variant}): {e}") from None
+        pipe.to(device)
+        sha = sha256_tree(folder, ("*.json", "*.txt", "*.model", "*.safetensors"))
+        return cls(name, pipe, options, device, steps, dtype, sha,
+                                  origin=str(folder))
 
     # -- the call ------------------------------------------------------------------------------
 
@@ -377,57 +430,3 @@ def _folder(weights: str | None, name: str) -> Path:
         raise WeightsNotFoundError(f"model '{name}': pipeline folder {folder} not found "
                                    f"(nothing is downloaded)")
     return folder
-
-
-class DiffusersAdapter:
-    """``diffusers``: a local pipeline folder (module docstring)."""
-
-    Options: ClassVar[type[BaseModel]] = DiffusersOptions
-
-    @classmethod
-    def check(cls, spec: Any, options: DiffusersOptions, suite: Any) -> None:
-        """Before a run (JSON and signatures only): the folder and its pipeline class, the
-        suite's task, ``call_kwargs`` against the signature, transforms that need a denoiser."""
-        folder = _folder(spec.weights, spec.name)
-        pipe_cls = pipeline_class(pipeline_class_name(folder))
-        task = task_of(pipe_cls)
-        if task != suite.task:
-            raise OptionError(f"model '{spec.name}': {pipe_cls.__name__} is {task} and the "
-                              f"suite's task is {suite.task}", loc=("weights",))
-        check_call_kwargs(pipe_cls, options.call_kwargs)
-        if pipe_cls.__name__ not in DENOISER_CONVENTIONS:
-            from vdmbench.catalog import TRANSFORMS
-
-            for j, t in enumerate(spec.transforms):
-                try:
-                    needs = getattr(TRANSFORMS.get(t.name), "needs_denoiser", True)
-                except ImportError:
-                    continue
-                if needs:
-                    raise OptionError(
-                        f"transform '{t.name}' cannot apply to model '{spec.name}': the "
-                        f"denoiser convention of {pipe_cls.__name__} is not known to vdmbench "
-                        f"(known: {', '.join(DENOISER_CONVENTIONS)})",
-                        loc=("transforms", j, "name"))
-
-    @classmethod
-    def load(cls, name: str, weights: str | None, options: Any, device: str,
-             steps: int | None = None, dtype: str = "float32") -> DiffusersGenerator:
-        if not isinstance(options, DiffusersOptions):
-            options = DiffusersOptions.model_validate(options or {})
-        if dtype not in DTYPES:
-            raise ConfigError(f"model '{name}': dtype {dtype!r} is not one of "
-                              f"{', '.join(DTYPES)}")
-        folder = _folder(weights, name)
-        pipe_cls = pipeline_class(pipeline_class_name(folder))
-        try:
-            pipe = pipe_cls.from_pretrained(folder, local_files_only=True, use_safetensors=True,
-                                            variant=options.variant, torch_dtype=DTYPES[dtype])
-        except (OSError, ValueError) as e:
-            raise WeightsNotFoundError(f"model '{name}': cannot load {pipe_cls.__name__} from "
-                                       f"{folder} (offline, safetensors only, variant "
-                                       f"{options.variant}): {e}") from None
-        pipe.to(device)
-        sha = sha256_tree(folder, ("*.json", "*.txt", "*.model", "*.safetensors"))
-        return DiffusersGenerator(name, pipe, options, device, steps, dtype, sha,
-                                  origin=str(folder))
