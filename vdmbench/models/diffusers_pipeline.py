@@ -418,7 +418,7 @@ class DiffusersAdapter:
         return {comp: replay(items) for comp, items in calls.items()}
 
 
-# ------------------------------------------------------------------------------- the adapter
+# ------------------------------------------------------------------------------------ helpers
 
 
 def _folder(weights: str | None, name: str) -> Path:
