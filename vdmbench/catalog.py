@@ -37,7 +37,7 @@ MODELS.add("videos", "vdmbench.models.videos:VideosAdapter",
            "names from `vdmbench requests`), answers (user-reported latency_s); not timed")
 MODELS.add("diffusers", "vdmbench.models.diffusers_pipeline:DiffusersAdapter",
            "any local diffusers video pipeline folder (weights: the folder; I2V or T2V from its "
-           "class); options variant, call_kwargs, num_frames, height, width, fps")
+           "class); options variant, call_kwargs, num_frames, height, width, output_resize")
 MODELS.add("python", "vdmbench.api:PythonAdapter",
            "a function or pipeline object given to vdmbench.evaluate() in the same process")
 MODELS.add("test-generator", "vdmbench.testing:TestGenerator",

@@ -415,6 +415,9 @@ class SuiteRun:
                         f"{old['weights_sha256'][:12]}); timing it would not time the recorded "
                         f"model")
                 models.append((spec, gen, card))
+            if not models:
+                raise VdmbenchError(f"suite {self.suite.name}: none of its models is timed "
+                                    f"(videos made outside vdmbench)")
             speeds = self._time(models, requests[0], speed, version=version, command="speed")
             env = environment(self.device)
             written = []

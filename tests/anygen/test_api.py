@@ -93,3 +93,11 @@ def test_python_entries_work_only_through_evaluate(tmp_path: Path) -> None:
     assert "vdmbench.evaluate()" in result.output
     with pytest.raises(ConfigError, match="exactly one of generate=fn or pipeline=pipe"):
         vdmbench.evaluate(s)
+
+
+def test_ls_models_says_what_the_generic_models_accept() -> None:
+    result = cli("ls", "models")
+    lines = {line.split()[0]: line for line in result.output.splitlines()}
+    assert "folder" in lines["videos"] and "answers" in lines["videos"]
+    assert "call_kwargs" in lines["diffusers"] and "variant" in lines["diffusers"]
+    assert "vdmbench.evaluate()" in lines["python"]

@@ -98,6 +98,12 @@ def test_folder_run_equals_the_generating_models_run(made: dict[str, Path]) -> N
     student_row = dict(zip(header, next(x for x in csv if x.startswith("student")).split(",")))
     assert student_row["timing"] == "not timed" and student_row["ms_per_video"] == ""
     assert float(student_row["user_reported_ms_per_video"]) == pytest.approx(650.0)
+    # re-timing (`vdmbench speed`) times the teacher again and leaves the videos model alone
+    result = cli("speed", ext, "--out", root / "out-ext", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (run_dir / "records").iterdir()) == [
+        "student.json", "teacher.json", "teacher@timing2.json"]
+    assert "650.00 (user-reported)" in (run_dir / "leaderboard.md").read_text()
     # without answers the cell says "not timed", never a blank
     plain = write_suite(root / "plain.yaml", suite("anygen-plain", [TEACHER, {
         "name": "student", "adapter": "videos", "options": {"folder": str(made["folder"])}}]))
