@@ -89,7 +89,7 @@ def test_call_kwargs_are_checked_against_the_signature(folders: dict[str, Path],
     assert result.exit_code == 2, result.output
     line = _line_of(s.read_text(), "bogus_scale")
     assert f"{s}" in result.output and f"line {line}, " in result.output
-    assert "models[0].options.call_kwargs.bogus_scale: unknown key 'bogus_scale'" in \
+    assert "models[0].options.call_kwargs.bogus_scale: unknown key 'bogus_scale'." in \
         result.output and "guidance_scale" in result.output  # what it takes
     s = write_suite(tmp_path / "t.yaml", suite(
         "anygen-kw", [_entry("wan", folders["wan"], call_kwargs={"num_frames": 9})],

@@ -25,6 +25,7 @@ convention is known (:data:`DENOISER_CONVENTIONS`: SVD); elsewhere transforms th
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import inspect
 import json
@@ -138,9 +139,11 @@ def check_call_kwargs(cls: Any, call_kwargs: dict[str, Any]) -> None:
                               f"options num_frames/height/width); leave it out of call_kwargs",
                               loc=("options", "call_kwargs", key))
         if key not in params and not var_kw:
-            allowed = ", ".join(k for k in params if k not in SET_BY_REQUEST)
-            raise OptionError(f"unknown key '{key}': {cls.__name__}.__call__ takes {allowed}",
-                              loc=("options", "call_kwargs", key))
+            allowed = [k for k in params if k not in SET_BY_REQUEST]
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            raise OptionError(f"unknown key '{key}'.{hint} {cls.__name__}.__call__ takes "
+                              f"{', '.join(allowed)}", loc=("options", "call_kwargs", key))
 
 
 def _svd_denoiser(gen: DiffusersAdapter) -> Any:
