@@ -131,7 +131,8 @@ def test_unusable_files_are_all_named_before_anything_is_written(made: dict[str,
         result = cli(*args)
         assert result.exit_code == 2, result.output
         message = result.output
-        assert f"{files[0].stem}.mp4 missing" in message, message
+        assert f"(.mp4 or any of .npy, .mp4, .webm, .mkv, .avi, .mov, .gif): {files[0].stem}.mp4;" \
+            in message, message
         assert f"{files[1].name}: 3 frames, 4 expected" in message, message
         assert "2 of 4 videos" in message and "s.yaml" in message
     assert not (tmp_path / "out").exists()

@@ -53,14 +53,23 @@ def _folder(options: VideosOptions, model: str) -> Path:
     return path
 
 
+class MissingVideoError(DataError):
+    """No file for a request; ``name``: the expected file name."""
+
+    def __init__(self, message: str, *, name: str) -> None:
+        super().__init__(message)
+        self.name = name
+
+
 def find_file(folder: Path, request_id: str) -> Path:
     """The one file of ``request_id`` in ``folder``; DataError when there is none or several."""
     stem = file_stem(request_id)
     found = [folder / f"{stem}{ext}" for ext in VIDEO_EXTENSIONS
              if (folder / f"{stem}{ext}").is_file()]
     if not found:
-        raise DataError(f"{folder / stem}.mp4 missing (request {request_id}; any of "
-                        f"{', '.join(VIDEO_EXTENSIONS)})")
+        raise MissingVideoError(f"{folder / stem}.mp4 missing (request {request_id}; any of "
+                                f"{', '.join(VIDEO_EXTENSIONS)} may replace .mp4)",
+                                name=f"{stem}.mp4")
     if len(found) > 1:
         raise DataError(f"{', '.join(p.name for p in found)} in {folder}: several files for "
                         f"request {request_id}; keep one")
@@ -100,27 +109,40 @@ def _shape(path: Path) -> tuple[int, int, int]:
     return int(frames.shape[0]), int(frames.shape[1]), int(frames.shape[2])
 
 
-def _problem(folder: Path, r: GenerationRequest) -> str | None:
-    """What is wrong with the file of request ``r`` (None: nothing)."""
+def _problem(folder: Path, r: GenerationRequest) -> tuple[str, str] | None:
+    """What is wrong with the file of request ``r``: ("missing", file name) or ("bad", what);
+    None: nothing."""
     try:
         path = find_file(folder, r.id)
         t, h, w = _shape(path)
+    except MissingVideoError as e:
+        return "missing", e.name
     except DataError as e:
-        return str(e)
+        return "bad", str(e)
     wrong = []
     if t != r.frames:
         wrong.append(f"{t} frames, {r.frames} expected")
     if (h, w) != (r.height, r.width):
         wrong.append(f"{h}×{w} pixels, {r.height}×{r.width} expected")
-    return f"{path}: {'; '.join(wrong)}" if wrong else None
+    return ("bad", f"{path}: {'; '.join(wrong)}") if wrong else None
 
 
-def check_folder(folder: Path, requests: Sequence[GenerationRequest], model: str) -> None:
-    """Raise one DataError naming every request whose file is missing or unusable."""
-    problems = [p for p in (_problem(folder, r) for r in requests) if p is not None]
-    if problems:
-        raise DataError(f"model '{model}': {len(problems)} of {len(requests)} videos in {folder} "
-                        f"are missing or unusable: " + "; ".join(problems))
+def check_folder(folder: Path, requests: Sequence[GenerationRequest], model: str,
+                 limit: int | None = None) -> None:
+    """Raise one DataError naming every request whose file is missing or unusable (``limit``:
+    the run's ``--limit``, for the hint)."""
+    found = [p for p in (_problem(folder, r) for r in requests) if p is not None]
+    if not found:
+        return
+    missing = [text for kind, text in found if kind == "missing"]
+    parts = [text for kind, text in found if kind == "bad"]
+    if missing:
+        parts.insert(0, f"missing in {folder} (.mp4 or any of {', '.join(VIDEO_EXTENSIONS)}): "
+                        + ", ".join(missing))
+    hint = "" if limit is not None or not missing else (
+        "; a run with --limit N needs only the first N requests' videos")
+    raise DataError(f"model '{model}': {len(found)} of {len(requests)} videos in {folder} are "
+                    f"missing or unusable: " + "; ".join(parts) + hint)
 
 
 def _reported(answers: dict[str, Answer], path: str) -> dict[str, Any] | None:
@@ -167,7 +189,7 @@ class VideosAdapter:
 
         requests = DATASETS.get(suite.dataset.name)(suite.dataset).requests()
         requests = requests if limit is None else requests[:limit]
-        check_folder(folder, requests, spec.name)
+        check_folder(folder, requests, spec.name, limit)
         if options.answers is not None:
             path = expand_path(options.answers, f"model '{spec.name}' answers file")
             answers = read_answers(path)
