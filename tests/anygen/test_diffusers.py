@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 from anygen_utils import cli, run, suite, write_suite
-from tiny_pipelines import save
+from tiny_pipelines import save, tiny_wan
 
 from vdmbench.acceleration import transformed
 from vdmbench.errors import WeightsNotFoundError
@@ -112,6 +112,16 @@ def test_missing_weights_and_wrong_task(folders: dict[str, Path], tmp_path: Path
     (tmp_path / "empty").mkdir()
     with pytest.raises(WeightsNotFoundError, match="no model_index.json"):
         DiffusersAdapter.load("m", str(tmp_path / "empty"), {}, "cpu")
+    # variant files load with options.variant only; pickle (.bin) weights are never read
+    pipe = tiny_wan()
+    pipe.save_pretrained(tmp_path / "fp16", safe_serialization=True, variant="fp16")
+    gen = DiffusersAdapter.load("m", str(tmp_path / "fp16"), {"variant": "fp16"}, "cpu", steps=2)
+    assert gen.describe().sampler["variant"] == "fp16"
+    with pytest.raises(WeightsNotFoundError, match="variant None"):
+        DiffusersAdapter.load("m", str(tmp_path / "fp16"), {}, "cpu", steps=2)
+    pipe.save_pretrained(tmp_path / "bin", safe_serialization=False)
+    with pytest.raises(WeightsNotFoundError, match="safetensors only"):
+        DiffusersAdapter.load("m", str(tmp_path / "bin"), {}, "cpu", steps=2)
     s = write_suite(tmp_path / "s.yaml", suite("anygen-w", [_entry("wan", absent)], task="t2v"))
     result = cli("validate", s)
     assert result.exit_code == 2 and str(absent) in result.output
