@@ -145,6 +145,13 @@ def test_unusable_files_are_all_named_before_anything_is_written(made: dict[str,
     assert not (tmp_path / "out").exists()
     result = cli("validate", s)
     assert result.exit_code == 2 and f"{files[1].name}: cannot read" in result.output
+    # a run with --limit needs only its requests' videos (checks, run, records, report)
+    np.save(folder / files[0].name, np.load(files[0]))
+    (folder / files[1].name).write_bytes(files[1].read_bytes())
+    (folder / files[2].name).unlink()
+    result = cli("run", s, "--out", tmp_path / "out", "--quiet", "--limit", "2")
+    assert result.exit_code == 0, result.output
+    assert "| student |" in result.output
 
 
 def test_answers_without_latency_and_untimed_reference_are_refused(made: dict[str, Path],
