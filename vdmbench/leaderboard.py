@@ -133,7 +133,7 @@ def build_table(records: Sequence[dict[str, Any]], title: str = "") -> Table:
     for rec in records:
         card = rec["model"]["card"]
         name = rec["model"]["name"] + (f" [{rec['run_id']}]" if multi_run else "")
-        row: dict[str, Any] = {"model": name, "steps": card.get("steps"),
+        row: dict[str, Any] = {"model": name, "steps": card.get("steps") or None,  # 0: unknown
                                "params": (card.get("total_params", 0) / 1e6
                                           if card.get("params") else None)}
         undersampled: dict[str, str] = {}

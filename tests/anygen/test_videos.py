@@ -92,6 +92,7 @@ def test_folder_run_equals_the_generating_models_run(made: dict[str, Path]) -> N
     md = (run_dir / "leaderboard.md").read_text()
     row = next(x for x in md.splitlines() if x.startswith("| student"))
     assert "650.00 (user-reported)" in row and "not timed" in row
+    assert row.startswith("| student | — | — |")  # parameters and steps unknown, not 0
     assert "user-reported" in md.split("\n\n")[-1]  # the notes say what it means
     csv = (run_dir / "leaderboard.csv").read_text().splitlines()
     header = csv[0].split(",")
