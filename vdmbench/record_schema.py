@@ -75,6 +75,11 @@ class Card(_Open):
     cfg: bool = False
     sampler: dict[str, Any] = Field(default_factory=dict)
     transforms: list[TransformEntry] = Field(default_factory=list)
+    #: False: videos made outside vdmbench (the ``videos`` model), never timed
+    timed: bool = True
+    #: latency the user reported for such videos: ``{"per_video": {"median_s", "p90_s", "min_s",
+    #: "n"}, "source": "user-reported", "file"}``
+    reported_latency: dict[str, Any] | None = None
 
 
 class ModelSection(_Closed):
