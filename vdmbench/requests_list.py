@@ -4,11 +4,14 @@ One line per request, in the run's order::
 
     {"id": "pattern-test-00000", "seed": 123, "prompt": "…" | null,
      "image": "requests-images/pattern-test-00000.png" | null,
-     "frames": 8, "height": 32, "width": 32, "fps": 8.0, "file": "pattern-test-00000.mp4"}
+     "frames": 8, "height": 32, "width": 32, "fps": 8.0, "file": "pattern-test-00000.mp4",
+     "extra": {…}}
 
 ``image`` is the conditioning frame written as a PNG beside the list (a path relative to the list's
-folder); ``file`` is the name the ``videos`` model looks for in its folder (any extension of
-:data:`VIDEO_EXTENSIONS` may replace ``.mp4``; ``.npy`` holds uint8 ``(T, H, W, 3)`` losslessly).
+folder); ``extra``: whatever else the dataset's request carries (e.g. SynthMotion's
+``motion_class``, which the synthetic models condition on); ``file`` is the name the ``videos``
+model looks for in its folder (any extension of :data:`VIDEO_EXTENSIONS` may replace ``.mp4``;
+``.npy`` holds uint8 ``(T, H, W, 3)`` losslessly).
 The same file can carry the user's answers: a ``latency_s`` per line (seconds per video the user
 measured) is read by the ``videos`` model as user-reported latency.
 """
@@ -41,7 +44,8 @@ def request_line(request: Any, image: str | None) -> dict[str, Any]:
     return {"id": request.id, "seed": int(request.seed), "prompt": request.prompt,
             "image": image, "frames": int(request.frames), "height": int(request.height),
             "width": int(request.width), "fps": float(request.fps),
-            "file": f"{file_stem(request.id)}.mp4"}
+            "file": f"{file_stem(request.id)}.mp4",
+            "extra": json.loads(json.dumps(request.extra, default=str))}
 
 
 def suite_requests(path: str | Path, limit: int | None = None) -> list[Any]:

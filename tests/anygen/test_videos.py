@@ -37,7 +37,7 @@ def generate_folder(requests_file: Path, folder: Path) -> None:
         image = torch.from_numpy(np.array(PIL.Image.open(requests_file.parent / item["image"])))
         request = GenerationRequest(id=item["id"], seed=item["seed"], frames=item["frames"],
                                     height=item["height"], width=item["width"], fps=item["fps"],
-                                    prompt=item["prompt"], image=image)
+                                    prompt=item["prompt"], image=image, extra=item["extra"])
         (video,) = gen.generate([request])
         np.save(folder / (Path(item["file"]).stem + ".npy"), video.frames.numpy())
 
@@ -58,7 +58,7 @@ def test_requests_lists_every_request_with_its_image(made: dict[str, Path]) -> N
     assert len(lines) == 4
     first = lines[0]
     assert set(first) == {"id", "seed", "prompt", "image", "frames", "height", "width", "fps",
-                          "file"}
+                          "file", "extra"}
     assert (first["frames"], first["height"], first["width"]) == (4, 16, 16)
     assert first["file"] == f"{first['id']}.mp4"
     png = np.array(PIL.Image.open(made["root"] / first["image"]))
