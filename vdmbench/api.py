@@ -48,8 +48,12 @@ class PythonOptions(BaseModel):
 
 
 class FunctionGenerator:
-    """``fn(request) -> video`` as a :class:`~vdmbench.generation.VideoGenerator` (timed as a
-    whole per video; no components)."""
+    """``python``: ``fn(request) -> video`` as a :class:`~vdmbench.generation.VideoGenerator`
+    (timed as a whole per video; no components). :meth:`load` builds it, or a
+    :class:`~vdmbench.models.diffusers_pipeline.DiffusersAdapter` for a bound pipeline, from what
+    :func:`evaluate` bound in this process (not usable from the CLI)."""
+
+    Options: ClassVar[type[BaseModel]] = PythonOptions
 
     def __init__(self, name: str, fn: Callable[[Any], Any], key: str, steps: int,
                  dtype: str) -> None:
@@ -91,13 +95,6 @@ class FunctionGenerator:
     def components(self, request: Any) -> dict[str, Callable[[], object]]:
         return {}
 
-
-class PythonAdapter:
-    """``python``: an object bound by :func:`evaluate` in this process (not usable from the
-    CLI)."""
-
-    Options: ClassVar[type[BaseModel]] = PythonOptions
-
     @classmethod
     def check(cls, spec: Any, options: PythonOptions, suite: Any) -> None:
         if options.key not in _BOUND:
@@ -121,8 +118,8 @@ class PythonAdapter:
 
         dtype = str(getattr(obj, "dtype", dtype)).replace("torch.", "")
         return DiffusersAdapter(name, obj, DiffusersOptions(call_kwargs=call_kwargs), device,
-                                  steps, dtype, weights_sha256=options.key, adapter="python",
-                                  origin=f"object {type(obj).__name__}")
+                                steps, dtype, weights_sha256=options.key, adapter="python",
+                                origin=f"object {type(obj).__name__}")
 
 
 @dataclass(frozen=True)

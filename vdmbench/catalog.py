@@ -38,7 +38,7 @@ MODELS.add("videos", "vdmbench.models.videos:VideosAdapter",
 MODELS.add("diffusers", "vdmbench.models.diffusers_pipeline:DiffusersAdapter",
            "any local diffusers video pipeline folder (weights: the folder; I2V or T2V from its "
            "class); options variant, call_kwargs, num_frames, height, width, output_resize")
-MODELS.add("python", "vdmbench.api:PythonAdapter",
+MODELS.add("python", "vdmbench.api:FunctionGenerator",
            "a function or pipeline object given to vdmbench.evaluate() in the same process")
 MODELS.add("test-generator", "vdmbench.testing:TestGenerator",
            "tiny seeded CPU generator for tests (moving pattern + noise)")
