@@ -22,8 +22,8 @@ MODELS.add("synth-i2v", "vdmbench.models.synth_i2v:SynthI2VAdapter",
            "the synthetic world's tiny I2V teacher (SVD architecture, pixel space) or a student")
 MODELS.add("synth-latent-i2v", "vdmbench.models.synth_latent_i2v:SynthLatentI2VAdapter",
            "the latent synthetic world's I2V teacher (temporal VAE + SVD-architecture UNet); "
-           "weights not shipped yet: give a folder trained with vdmbench.synth.train_vae and "
-           "train_latent_i2v")
+           "the VAE is shipped, the teacher not yet: give a folder trained with "
+           "vdmbench.synth.train_latent_i2v")
 MODELS.add("synth-t2v", "vdmbench.models.synth_t2v:SynthT2VAdapter",
            "the synthetic world's tiny T2V teacher (VideoCrafter2 UNet, pixel space)")
 MODELS.add("svd", "vdmbench.models.svd:SVDAdapter",
