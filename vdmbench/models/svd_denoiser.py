@@ -27,6 +27,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from vdmbench.data.noise import drifting_latents, gaussian_latents, noise_generator
 from vdmbench.diffusion.denoiser import DenoiserSpec, broadcast
 
 
@@ -78,15 +79,12 @@ class SVDDenoiser(DenoiserSpec):
     def batch(self, n: int, seed: int, split: str = "train") -> dict[str, torch.Tensor]:
         if self.train_data is not None:
             return self.cached_batch(n, seed)
-        g = torch.Generator().manual_seed(seed * 7919 + (0 if split == "train" else 1))
+        g = noise_generator(seed, split)  # the `noise` dataset (or random-svd's own clips)
         if self.data_fn is not None:
             x0 = self.data_fn(n, seed).float()
         else:
-            base = torch.randn(n, 1, self.channels, self.size, self.size, generator=g)
-            drift = torch.randn(n, 1, self.channels, self.size, self.size, generator=g)
-            t = torch.linspace(0, 1, self.frames).reshape(1, -1, 1, 1, 1)
-            x0 = 0.5 * (base + t * drift)
-        ctx = torch.randn(n, 1, self.ctx_dim, generator=g)
+            x0 = drifting_latents(n, self.frames, self.channels, self.size, g)
+        ctx = gaussian_latents((n, 1, self.ctx_dim), g)
         ids = torch.tensor(self.added_time_ids).repeat(n, 1)
         return {"x0": x0.to(self.device), "cond": x0[:, 0].to(self.device),
                 "context": ctx.to(self.device), "added_time_ids": ids.to(self.device)}

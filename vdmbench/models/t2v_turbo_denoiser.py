@@ -29,6 +29,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from vdmbench.data.noise import gaussian_latents, noise_generator
 from vdmbench.diffusion.denoiser import DenoiserSpec, unet_swapped
 from vdmbench.models.t2v_turbo_pipeline import (
     VAE_SCALE,
@@ -88,9 +89,9 @@ class T2VTurboDenoiser(DenoiserSpec):
         empty prompt's features."""
         if self.train_data is not None:
             return self.cached_batch(n, seed)
-        g = torch.Generator().manual_seed(seed * 7919 + (0 if split == "train" else 1))
+        g = noise_generator(seed, split)  # the `noise` dataset
         c = int(self.pipe.unet.config.in_channels)
-        x0 = torch.randn(n, self.frames, c, self.height // 8, self.width // 8, generator=g)
+        x0 = gaussian_latents((n, self.frames, c, self.height // 8, self.width // 8), g)
         context = self.pipe.encode_text([""] * n)
         return {"x0": x0.to(self.device), "context": context.to(self.device)}
 
