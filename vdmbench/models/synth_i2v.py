@@ -61,6 +61,11 @@ class SynthI2VAdapter:
     """The ``synth-i2v`` model adapter (a :class:`~vdmbench.generation.VideoGenerator`)."""
 
     Options: ClassVar[type[SynthI2VOptions]] = SynthI2VOptions
+    #: what differs in the latent world's adapter (a subclass): its registered name, how a model
+    #: directory loads, and which options override ``sampler.json``
+    adapter_name: ClassVar[str] = ADAPTER_NAME
+    load_pipeline: ClassVar[Callable[..., Any]] = staticmethod(load_pipeline)
+    sampler_overrides: ClassVar[tuple[str, ...]] = ("sigma_min", "sigma_max", "rho")
 
     def __init__(self, name: str, pipeline: SynthI2VPipeline, resolved: ResolvedModel,
                  options: SynthI2VOptions, device: str, dtype: str, steps: int,
@@ -75,11 +80,11 @@ class SynthI2VAdapter:
         """Load a model directory (``weights`` None = the shipped teacher; see
         :func:`resolve_model_dir`). ``steps`` None = ``sampler.json``'s; ``dtype`` one of
         float32/float16/bfloat16."""
-        if isinstance(options, SynthI2VOptions):
+        if isinstance(options, cls.Options):
             opts = options
         else:
             try:
-                opts = SynthI2VOptions.model_validate(options or {})
+                opts = cls.Options.model_validate(options or {})
             except ValidationError as e:
                 raise ConfigError(f"model {name!r}: invalid options: {e}", field="options") from e
         if dtype not in DTYPES:
@@ -87,15 +92,15 @@ class SynthI2VAdapter:
                               f"(known: {', '.join(DTYPES)})", field="dtype")
         if steps is not None and steps < 1:
             raise ConfigError(f"model {name!r}: steps must be ≥ 1, got {steps}", field="steps")
-        pipe, res = load_pipeline(weights, device, DTYPES[dtype])
-        overrides = {k: v for k in ("sigma_min", "sigma_max", "rho")
-                     if (v := getattr(opts, k)) is not None}
+        pipe, res = cls.load_pipeline(weights, device, DTYPES[dtype])
+        overrides = {k: v for k in cls.sampler_overrides if (v := getattr(opts, k)) is not None}
         pipe.sampler = replace(pipe.sampler, **overrides)
         s = pipe.sampler
         if not 0 < s.sigma_min < s.sigma_max:
             raise ConfigError(f"model {name!r}: need sigma_min < sigma_max, got "
                               f"{s.sigma_min}, {s.sigma_max}", field="options")
-        w = None if weights is None else str(expand_path(weights, "synth-i2v weights").resolve())
+        w = None if weights is None else str(
+            expand_path(weights, f"{cls.adapter_name} weights").resolve())
         return cls(name, pipe, res, opts, device, dtype, steps or s.steps, w)
 
     @classmethod
@@ -104,10 +109,11 @@ class SynthI2VAdapter:
         """The denoiser of a model directory (None = the shipped teacher) for analysis and
         distillation; ``frames`` must be None or the model's own (its clips are rendered at the
         shape of ``sampler.json``)."""
-        adapter = cls.load(ADAPTER_NAME, weights, options, device, dtype=dtype)
+        adapter = cls.load(cls.adapter_name, weights, options, device, dtype=dtype)
         s = adapter.pipeline.sampler
         if frames is not None and frames != s.frames:
-            raise ConfigError(f"synth-i2v trains on {s.frames}-frame clips (its sampler.json), "
+            raise ConfigError(f"{cls.adapter_name} trains on {s.frames}-frame clips (its "
+                              f"sampler.json), "
                               f"not {frames}", field="data.frames")
         return adapter.denoiser()
 

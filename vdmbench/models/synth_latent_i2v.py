@@ -11,19 +11,18 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from typing import Any, ClassVar
 
 import torch
-from pydantic import Field, ValidationError
+from pydantic import Field
 
-from vdmbench.errors import ConfigError
-from vdmbench.generation import DTYPES, GenerationRequest, ModelCard
+from vdmbench.generation import GenerationRequest, ModelCard
 from vdmbench.models.synth_i2v import SynthI2VAdapter, SynthI2VOptions
 from vdmbench.models.synth_i2v_pipeline import count_params
 from vdmbench.models.synth_latent_i2v_denoiser import SynthLatentI2VDenoiser
 from vdmbench.models.synth_latent_i2v_pipeline import ADAPTER_NAME, VAE_DIR, load_pipeline
-from vdmbench.paths import expand_path, sha256_tree
+from vdmbench.paths import sha256_tree
 from vdmbench.video import video_to_uint8
 
 
@@ -39,6 +38,11 @@ class SynthLatentI2VAdapter(SynthI2VAdapter):
 
     Options: ClassVar[type[SynthLatentI2VOptions]] = SynthLatentI2VOptions  # type: ignore[assignment]
 
+    adapter_name: ClassVar[str] = ADAPTER_NAME
+    load_pipeline: ClassVar[Callable[..., Any]] = staticmethod(load_pipeline)
+    sampler_overrides: ClassVar[tuple[str, ...]] = ("sigma_min", "sigma_max", "rho",
+                                                    "noise_aug_strength")
+
     @classmethod
     def load(cls, name: str, weights: str | None, options: Any, device: str,
              steps: int | None = None, dtype: str = "float32") -> SynthLatentI2VAdapter:
@@ -46,41 +50,15 @@ class SynthLatentI2VAdapter(SynthI2VAdapter):
         :func:`~vdmbench.models.synth_latent_i2v_pipeline.resolve_model_dir`). ``steps`` None =
         ``sampler.json``'s; ``dtype`` (float32/float16/bfloat16) applies to the UNet and the
         image encoder, the VAE runs in float32."""
-        if isinstance(options, SynthLatentI2VOptions):
-            opts = options
-        else:
-            try:
-                opts = SynthLatentI2VOptions.model_validate(options or {})
-            except ValidationError as e:
-                raise ConfigError(f"model {name!r}: invalid options: {e}", field="options") from e
-        if dtype not in DTYPES:
-            raise ConfigError(f"model {name!r}: unknown dtype {dtype!r} "
-                              f"(known: {', '.join(DTYPES)})", field="dtype")
-        if steps is not None and steps < 1:
-            raise ConfigError(f"model {name!r}: steps must be ≥ 1, got {steps}", field="steps")
-        pipe, res = load_pipeline(weights, device, DTYPES[dtype])
-        overrides = {k: v for k in ("sigma_min", "sigma_max", "rho", "noise_aug_strength")
-                     if (v := getattr(opts, k)) is not None}
-        pipe.sampler = replace(pipe.sampler, **overrides)
-        s = pipe.sampler
-        if not 0 < s.sigma_min < s.sigma_max:
-            raise ConfigError(f"model {name!r}: need sigma_min < sigma_max, got "
-                              f"{s.sigma_min}, {s.sigma_max}", field="options")
-        w = None if weights is None else str(
-            expand_path(weights, "synth-latent-i2v weights").resolve())
-        return cls(name, pipe, res, opts, device, dtype, steps or s.steps, w)
+        return super().load(name, weights, options, device, steps, dtype)  # type: ignore[return-value]
 
     @classmethod
     def teacher(cls, weights: str | None, device: str = "cpu", *, frames: int | None = None,
                 options: Any = None, dtype: str = "float32") -> SynthLatentI2VDenoiser:
         """The denoiser of a model directory (None = the shipped teacher) for analysis and
         distillation; ``frames`` must be None or the model's own."""
-        adapter = cls.load(ADAPTER_NAME, weights, options, device, dtype=dtype)
-        s = adapter.pipeline.sampler
-        if frames is not None and frames != s.frames:
-            raise ConfigError(f"synth-latent-i2v trains on {s.frames}-frame clips (its "
-                              f"sampler.json), not {frames}", field="data.frames")
-        return adapter.denoiser()
+        return super().teacher(weights, device, frames=frames, options=options,  # type: ignore[return-value]
+                               dtype=dtype)
 
     def denoiser(self) -> SynthLatentI2VDenoiser:  # type: ignore[override]
         """What training and acceleration need (see :class:`SynthLatentI2VDenoiser`)."""
