@@ -38,6 +38,7 @@ from vdmbench.models.synth_i2v import (
     video_to_uint8,
 )
 from vdmbench.synth.train_state import (
+    check_args,
     ema_update,
     load_train_state,
     save_train_state,
@@ -239,11 +240,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--checkpoint-every", type=int, default=100)
     p.add_argument("--figures", default=None, help="write teacher_samples.png/teacher_loss.png")
     args = p.parse_args(argv)
-    for k in ("steps", "batch", "warmup", "threads", "frames", "size", "sample_steps"):
-        if getattr(args, k) < 1:
-            p.error(f"--{k.replace('_', '-')} must be ≥ 1")
-    if any(c % 32 for c in args.channels):
-        p.error("--channels must be multiples of 32 (GroupNorm with 32 groups)")
+    check_args(p, args, ("steps", "batch", "warmup", "threads", "frames", "size", "sample_steps"))
     if args.size % 8:
         p.error("--size must be a multiple of 8 (three 2× downsamplings)")
     return args

@@ -43,6 +43,7 @@ from vdmbench.models.synth_latent_i2v_vae import VAE_DIR, VAE_WEIGHTS, load_vae
 from vdmbench.paths import sha256_file
 from vdmbench.synth.latent_clips import SynthMotionLatents
 from vdmbench.synth.train_state import (
+    check_args,
     ema_update,
     load_train_state,
     save_train_state,
@@ -169,11 +170,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--log-every", type=int, default=25)
     p.add_argument("--checkpoint-every", type=int, default=50)
     args = p.parse_args(argv)
-    for k in ("steps", "batch", "warmup", "threads", "frames", "size", "sample_steps", "pool"):
-        if getattr(args, k) < 1:
-            p.error(f"--{k.replace('_', '-')} must be ≥ 1")
-    if any(c % 32 for c in args.channels):
-        p.error("--channels must be multiples of 32 (GroupNorm with 32 groups)")
+    check_args(p, args, ("steps", "batch", "warmup", "threads", "frames", "size", "sample_steps",
+                         "pool"))
     return args
 
 

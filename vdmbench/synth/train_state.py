@@ -7,6 +7,8 @@ so a run killed while saving keeps the previous state.
 
 from __future__ import annotations
 
+import argparse
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -55,3 +57,14 @@ def truncate_log(path: Path, steps: int) -> None:
     limit = steps + 1 if path.name == "eval.csv" else steps
     keep = [ln for ln in lines[1:] if int(ln.split(",", 1)[0]) < limit]
     path.write_text("".join(lines[:1] + keep))
+
+
+def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace,
+               positive: Sequence[str], channels: bool = True) -> None:
+    """``parser.error`` (exit 2) unless every option in ``positive`` is ≥ 1 and, with
+    ``channels``, every ``--channels`` width is a multiple of 32 (GroupNorm with 32 groups)."""
+    for k in positive:
+        if getattr(args, k) < 1:
+            parser.error(f"--{k.replace('_', '-')} must be ≥ 1")
+    if channels and any(c % 32 for c in args.channels):
+        parser.error("--channels must be multiples of 32 (GroupNorm with 32 groups)")

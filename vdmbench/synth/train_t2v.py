@@ -45,7 +45,7 @@ from vdmbench.models.synth_t2v_pipeline import (
 from vdmbench.models.videocrafter2_unet import VideoCrafter2UNet
 from vdmbench.suite import DatasetSpec
 from vdmbench.synth.metrics import SynthMotionAccuracy
-from vdmbench.synth.train_state import load_train_state, save_train_state
+from vdmbench.synth.train_state import check_args, load_train_state, save_train_state
 from vdmbench.video import Video, to_unit_float
 
 
@@ -98,10 +98,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--eval-videos", type=int, default=64)
     ap.add_argument("--eval-steps", type=int, default=8, help="Heun steps of the evaluation")
     args = ap.parse_args(argv)
-    for k in ("steps", "batch", "warmup", "threads", "checkpoint_every", "eval_videos",
-              "eval_steps"):
-        if getattr(args, k) < 1:
-            ap.error(f"--{k.replace('_', '-')} must be ≥ 1")
+    check_args(ap, args, ("steps", "batch", "warmup", "threads", "checkpoint_every", "eval_videos",
+              "eval_steps"), channels=False)
     return args
 
 

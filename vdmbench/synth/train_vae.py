@@ -49,6 +49,7 @@ from vdmbench.models.synth_latent_i2v_vae import (
 )
 from vdmbench.paths import sha256_file
 from vdmbench.synth.train_state import (
+    check_args,
     ema_update,
     load_train_state,
     save_train_state,
@@ -238,12 +239,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--log-every", type=int, default=10)
     p.add_argument("--checkpoint-every", type=int, default=25)
     args = p.parse_args(argv)
-    for k in ("steps", "batch", "warmup", "threads", "frames", "size", "eval_clips",
-              "eval_every", "checkpoint_every", "log_every"):
-        if getattr(args, k) < 1:
-            p.error(f"--{k.replace('_', '-')} must be ≥ 1")
-    if any(c % 32 for c in args.channels):
-        p.error("--channels must be multiples of 32 (GroupNorm with 32 groups)")
+    check_args(p, args, ("steps", "batch", "warmup", "threads", "frames", "size", "eval_clips",
+              "eval_every", "checkpoint_every", "log_every"))
     if args.size % 2 ** (len(args.channels) - 1):
         p.error("--size must be divisible by the spatial factor 2^(len(channels)-1)")
     return args
