@@ -22,8 +22,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from compression.dit_units import (
+    DIT_UNIT_RE,
+    dit_preset_removed,
+    dit_units,
+    kept_blocks,
+    ranking,
+    resolve_dit,
+)
 from compression.units import Unit, levels_of, list_units, resolve
 from vdmbench.errors import ConfigError
+from vdmbench.models.pruned_dit import block_lists, is_transformer
 from vdmbench.records import atomic_write_text
 
 PRESETS = ("none", "vdmini", "auto", "uniform", "deep-first")
@@ -103,6 +112,8 @@ class DepthPlan:
 
 
 def _unit_order(name: str) -> tuple:
+    if (m := DIT_UNIT_RE.match(name)) is not None:  # a transformer block: by depth
+        return (4, int(m.group(1)), 0)
     if name == "M":
         return (1, 0, 0)
     kind, block, pair = name.split(".") if name.count(".") == 2 else (name, "0", "0")
@@ -113,8 +124,11 @@ def _unit_order(name: str) -> tuple:
 
 
 def check_plan(config: Mapping[str, Any] | Any, plan: DepthPlan) -> list[Unit]:
-    """Validate a plan against a UNet config; returns its units. Raises :class:`ConfigError`
-    for unknown units or unmatched down/up removals (diffusers ties their counts)."""
+    """Validate a plan against a UNet config (or a transformer model: its blocks); returns its
+    units. Raises :class:`ConfigError` for unknown units or unmatched down/up removals
+    (diffusers ties their counts), or a transformer plan removing every block."""
+    if is_transformer(config):
+        return resolve_dit(config, plan.removed, where=f"plan '{plan.preset}'")
     units = resolve(config, plan.removed, where=f"plan '{plan.preset}'")
     n = len(levels_of(config))
     down = [0] * n
@@ -204,8 +218,17 @@ def make_plan(preset: str, config: Mapping[str, Any] | Any, *, base: str = "",
       parameters reach those of ``match_removed`` (default: ``vdmini``).
 
     ``unit_params`` (unit name → parameter count) is needed by ``uniform``/``deep-first``.
+
+    ``config`` may be a video transformer *model* (not its config: its block lists are read
+    from the module): the presets are then those of
+    :func:`compression.dit_units.dit_preset_removed` (``auto`` over the analysis ranking), and
+    the plan's provenance records the kept blocks (:func:`with_kept_blocks`).
     """
     scores = dict(scores or {})
+    if is_transformer(config):
+        return _make_dit_plan(preset, config, base=base, scores=scores,
+                              total_params=total_params, target_speedup=target_speedup,
+                              param_budget=param_budget, match_removed=match_removed)
     n = len(levels_of(config))
     prov: dict[str, Any] = {"created_by": "compression.plan.make_plan", "preset": preset}
     if preset == "none":
@@ -254,21 +277,61 @@ def make_plan(preset: str, config: Mapping[str, Any] | Any, *, base: str = "",
     return plan
 
 
+def _make_dit_plan(preset: str, model: Any, *, base: str,
+                   scores: Mapping[str, Mapping[str, float]], total_params: int | None,
+                   target_speedup: float | None, param_budget: float | None,
+                   match_removed: Sequence[str] | None) -> DepthPlan:
+    prov: dict[str, Any] = {"created_by": "compression.plan.make_plan", "preset": preset}
+    budget = target_speedup is not None or param_budget is not None
+    if preset == "auto" or (preset == "vdmini" and budget):
+        removed = _auto(model, scores, target_speedup, param_budget, total_params, prov)
+    else:
+        removed = dit_preset_removed(preset, model, scores=scores, match_removed=match_removed,
+                                     prov=prov)
+    kept_scores = {name: dict(scores[name]) for name in removed if name in scores}
+    plan = DepthPlan(removed=tuple(removed), preset=preset, base=base, scores=kept_scores,
+                     provenance=prov)
+    check_plan(model, plan)
+    return with_kept_blocks(plan, model)
+
+
+def with_kept_blocks(plan: DepthPlan, model: Any) -> DepthPlan:
+    """``plan`` with ``provenance.kept_blocks`` (block list → original indices kept) and
+    ``provenance.teacher_blocks`` (block list → its length) of the transformer ``model``."""
+    prov = {**dict(plan.provenance), "kept_blocks": kept_blocks(model, plan.removed),
+            "teacher_blocks": {attr: n for attr, _key, n in block_lists(model)}}
+    return DepthPlan(removed=plan.removed, preset=plan.preset, base=plan.base,
+                     scores=plan.scores, provenance=prov)
+
+
 def _auto(config: Any, scores: Mapping[str, Mapping[str, float]], target_speedup: float | None,
           param_budget: float | None, total_params: int | None, prov: dict) -> list[str]:
     if not scores:
         raise ConfigError("preset 'auto' needs an analysis (run `vdmbench analyze` first and "
                           "pass its analysis.json)")
+    if is_transformer(config):
+        units = dit_units(config)
+        order = [(name,) for name in ranking(units, scores)][: len(units) - 1]
+    else:
+        n = len(levels_of(config))
+        cuts = level_cuts(config)
+        missing = [x for c in cuts for x in c if x not in scores]
+        if missing:
+            raise ConfigError(f"preset 'auto': the analysis has no scores for "
+                              f"{', '.join(missing)}")
+        order = sorted(cuts, key=lambda c: (_scores_for(c, scores).get("motion", 0.0),
+                                            _cut_level(c, n),
+                                            _scores_for(c, scores).get("content", 0.0)))
+    return _budgeted(order, scores, target_speedup, param_budget, total_params, prov)
+
+
+def _budgeted(order: Sequence[tuple[str, ...]], scores: Mapping[str, Mapping[str, float]],
+              target_speedup: float | None, param_budget: float | None,
+              total_params: int | None, prov: dict) -> list[str]:
+    """Cuts of ``order`` added until ``target_speedup`` (from the analysis' latency shares) or
+    until the kept parameter fraction is ≤ ``param_budget`` (exactly one of them)."""
     if (target_speedup is None) == (param_budget is None):
         raise ConfigError("preset 'auto' needs exactly one of target_speedup or param_budget")
-    n = len(levels_of(config))
-    cuts = level_cuts(config)
-    missing = [x for c in cuts for x in c if x not in scores]
-    if missing:
-        raise ConfigError(f"preset 'auto': the analysis has no scores for {', '.join(missing)}")
-    order = sorted(cuts, key=lambda c: (_scores_for(c, scores).get("motion", 0.0),
-                                        _cut_level(c, n),
-                                        _scores_for(c, scores).get("content", 0.0)))
     prov["order"] = ["+".join(c) for c in order]
     full_ms = float(next(iter(scores.values())).get("full_latency_ms", 0.0))
     removed: list[str] = []

@@ -33,10 +33,12 @@ import torch
 from diffusers import UNetSpatioTemporalConditionModel
 from torch import nn
 
+from compression.dit_student import apply_dit
 from compression.plan import DepthPlan, atomic_write_text, check_plan
 from compression.units import levels_of
 from vdmbench.diffusion.denoiser import state_hash
 from vdmbench.errors import ConfigError, WeightsNotFoundError
+from vdmbench.models.pruned_dit import is_transformer
 from vdmbench.models.unets import (
     VDMiniUNetSpatioTemporalConditionModel,
 )
@@ -121,8 +123,11 @@ def apply(teacher: nn.Module, plan: DepthPlan) -> nn.Module:
     ``teacher`` is a ``UNetSpatioTemporalConditionModel`` (→ that class or the no-mid-block
     subclass) or a ``VideoCrafter2UNet`` (→ a ``VideoCrafter2UNet``); see :func:`student_class`.
     The student is on the teacher's device and dtype, in eval mode; its forward takes and returns
-    the same shapes as the teacher's.
+    the same shapes as the teacher's. A diffusers video transformer teacher gives a shorter
+    transformer of its class (:func:`compression.dit_student.apply_dit`).
     """
+    if is_transformer(teacher):
+        return apply_dit(teacher, plan)
     cfg = student_config(teacher.config, plan)
     student = student_class(teacher, cfg).from_config(cfg)
     key_map = teacher_key_map(teacher.config, plan)
@@ -152,13 +157,20 @@ def save_student(out_dir: str | os.PathLike[str], unet: nn.Module, plan: DepthPl
     """Write ``out_dir/unet`` (save_pretrained, safetensors), optionally ``out_dir/vae``, and
     ``out_dir/compression.json`` (written last, atomically). Returns ``out_dir``.
 
+    A video transformer student (``is_transformer(unet)``) goes to ``out_dir/transformer``
+    instead, its class under
+    ``classes.transformer`` (the diffusers class: plain ``from_pretrained`` loads it), and
+    ``compression.json`` gets ``denoiser_component: "transformer"`` and ``kept_blocks`` (the
+    plan's ``provenance.kept_blocks``: block list → the teacher's block indices kept).
+
     ``compression.json`` ``classes.unet`` is ``"module:qualname"`` of ``type(unet)`` (SVD classes,
     ``compression.student:VDMiniUNetSpatioTemporalConditionModel`` or
     ``vdmbench.models.videocrafter2_unet:VideoCrafter2UNet``); ``extra["classes"]`` is merged in.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    unet.save_pretrained(str(out / "unet"), safe_serialization=True)
+    component = "transformer" if is_transformer(unet) else "unet"
+    unet.save_pretrained(str(out / component), safe_serialization=True)
     if vae is not None:
         vae.save_pretrained(str(out / "vae"), safe_serialization=True)
     record = {
@@ -171,11 +183,14 @@ def save_student(out_dir: str | os.PathLike[str], unet: nn.Module, plan: DepthPl
         "kernel_backend": kernel_backend,
         "unet_class": type(unet).__name__,
         # read by every adapter (svd/sfv and synth-i2v): which class loads each component
-        "classes": {"unet": f"{type(unet).__module__}:{type(unet).__qualname__}"},
+        "classes": {component: f"{type(unet).__module__}:{type(unet).__qualname__}"},
         "unet_params": sum(p.numel() for p in unet.parameters()),
         "unet_sha256": state_hash(unet),
         "vae": vae is not None,
     }
+    if component == "transformer":
+        record["denoiser_component"] = component
+        record["kept_blocks"] = plan.provenance.get("kept_blocks")
     if extra:
         extra = dict(extra)
         # an explicit ``classes`` entry adds to (or overrides) the UNet's, it does not drop it
