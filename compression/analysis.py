@@ -1,8 +1,9 @@
-"""Block sensitivity analysis (the paper's Fig. 1, for any ``UNetSpatioTemporalConditionModel``).
+"""Block sensitivity analysis (the paper's Fig. 1, for the UNets and for video transformers).
 
-For every unit (see :mod:`compression.units`) the unit is replaced by an identity and the model
-samples the calibration set from the same seeds as the unpruned model. Against the unpruned
-samples we measure:
+For every unit (UNet pairs and mid block, :mod:`compression.units`; a transformer's blocks,
+:mod:`compression.dit_units`) the unit is removed (a UNet unit replaced by an identity, a
+transformer block skipped) and the model samples the calibration set from the same seeds as the
+unpruned model. Against the unpruned samples we measure:
 
 - ``content``: per-frame content distance — mean over frames of the L2 distance between per-frame
   content-net embeddings when a content extractor is given, else the per-frame RMSE of the
@@ -11,7 +12,7 @@ samples we measure:
   extractor is given, else a temporal-difference statistic: the relative L1 change of the
   per-frame-pair motion profile ``m_f = mean|x_{f+1} − x_f|`` (f = 0 … F-2);
 - ``latency_ms``: one denoiser step with the unit minus one without it (median timings, same run);
-- ``params`` and ``param_share``: the unit's parameters and their share of the UNet.
+- ``params`` and ``param_share``: the unit's parameters and their share of the denoiser.
 
 Outputs: ``analysis.json`` (rows + model info), ``analysis.csv``, ``analysis.md`` and
 ``analysis.png`` (content vs motion damage by depth).
@@ -28,7 +29,8 @@ from typing import Any
 
 import torch
 
-from compression.units import Unit, count_params, list_units, removed, unit_params
+from compression.dit_units import removed_from, units_of
+from compression.units import Unit, count_params, unit_params
 from vdmbench.diffusion.denoiser import DenoiserSpec
 from vdmbench.records import atomic_save_figure, atomic_write_text
 from vdmbench.speed import measure
@@ -93,9 +95,10 @@ def analyze(family: DenoiserSpec, *, num_clips: int = 8, batch_size: int = 4, se
             content_fn: Callable[[torch.Tensor], torch.Tensor] | None = None,
             motion_fn: Callable[[torch.Tensor], torch.Tensor] | None = None,
             timing_iters: int = 5, progress: bool = True) -> list[UnitScore]:
-    """Score every unit of ``family.unet`` (see the module docstring)."""
+    """Score every unit of ``family.unet`` (a UNet or a video transformer; see the module
+    docstring)."""
     unet = family.unet.eval()
-    units = list(units) if units is not None else list_units(unet.config)
+    units = list(units) if units is not None else units_of(unet)
     total = count_params(unet)
     nets = content_fn is not None and motion_fn is not None
     batches = [family.batch(min(batch_size, num_clips - k), seed + k, split="val")
@@ -125,7 +128,7 @@ def analyze(family: DenoiserSpec, *, num_clips: int = 8, batch_size: int = 4, se
         from rich.progress import track
         it = track(units, description="analysing units")
     for unit in it:
-        with removed(unet, [unit]):
+        with removed_from(unet, [unit]):
             outs = outputs()
             ms = step_ms()
         c = torch.cat([content_distance(o, r, content_fn if nets else None)
@@ -170,7 +173,8 @@ def write_report(rows: Sequence[UnitScore], out_dir: str | os.PathLike[str], *,
 
 
 def plot(rows: Sequence[UnitScore], path: Path, title: str = "") -> Path:
-    """Content vs motion damage per unit, ordered by depth (down → mid → up)."""
+    """Content vs motion damage per unit, ordered by depth (UNet: down → mid → up; transformer:
+    block 0 → last)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -184,14 +188,15 @@ def plot(rows: Sequence[UnitScore], path: Path, title: str = "") -> Path:
     axes[0].set_xticks(list(x), names, rotation=45)
     axes[0].set_ylabel("damage when removed")
     axes[0].legend()
-    axes[0].set_title("per unit (down → mid → up)")
+    dit = bool(rows) and rows[0].kind == "block"
+    axes[0].set_title("per block (first → last)" if dit else "per unit (down → mid → up)")
     sc = axes[1].scatter([r.content for r in rows], [r.motion for r in rows],
                          c=[r.level for r in rows], cmap="viridis", s=40)
     for r in rows:
         axes[1].annotate(r.unit, (r.content, r.motion), fontsize=7)
     axes[1].set_xlabel("content damage")
     axes[1].set_ylabel("motion damage")
-    fig.colorbar(sc, ax=axes[1], label="depth (0 = full resolution)")
+    fig.colorbar(sc, ax=axes[1], label="block index" if dit else "depth (0 = full resolution)")
     fig.suptitle(f"block sensitivity {title}".strip())
     fig.tight_layout()
     return atomic_save_figure(fig, path, dpi=110)

@@ -2,7 +2,10 @@
 
 Student directory::
 
-    <out>/unet/                 diffusers save_pretrained (config.json + safetensors)
+    <out>/unet/                 diffusers save_pretrained (config.json + safetensors); a video
+                                transformer teacher's student is <out>/transformer/ instead
+                                (its diffusers class with fewer blocks, compression.json
+                                kept_blocks; docs/compression.md "Video DiTs")
     <out>/compression.json      base model, its weights hash, plan, recipe hash, kernel backend,
                                 base_weights (teacher dir, or null = the base model's shipped
                                 synthetic teacher: synth-i2v, synth-t2v),
@@ -24,15 +27,18 @@ from typing import Any
 import torch
 import yaml
 
+from compression.dit_student import dit_tap_map
+from compression.dit_units import units_of
 from compression.icmd import check_mca_teacher
-from compression.plan import DepthPlan, make_plan
+from compression.plan import DepthPlan, check_plan, make_plan, with_kept_blocks
 from compression.recipe import PlanSpec, Recipe
 from compression.student import apply, save_student
-from compression.units import count_params, list_units, unit_params
+from compression.units import count_params, unit_params
 from vdmbench import training_data
 from vdmbench.acceleration import teacher_of
 from vdmbench.diffusion.denoiser import DenoiserSpec
 from vdmbench.errors import ConfigError, UnsupportedError
+from vdmbench.models.pruned_dit import is_transformer
 from vdmbench.records import atomic_write_text
 
 
@@ -42,22 +48,22 @@ def plan_for(spec: PlanSpec | str, teacher: DenoiserSpec, analysis: str | None =
     if isinstance(spec, str):
         spec = PlanSpec(path=spec) if spec.endswith(".json") else PlanSpec(preset=spec)  # type: ignore[arg-type]
     unet = teacher.unet
+    dit = is_transformer(unet)
+    target = unet if dit else unet.config  # a transformer's blocks are read from the module
     if spec.path:
         plan = DepthPlan.load(spec.path)
-        from compression.plan import check_plan
-
-        check_plan(unet.config, plan)
-        return plan
+        check_plan(target, plan)
+        return with_kept_blocks(plan, unet) if dit else plan
     scores: dict = {}
-    if spec.preset == "auto":
+    src = analysis or spec.analysis
+    if spec.preset == "auto" or (dit and spec.preset == "vdmini" and src is not None):
         from compression.analysis import load_scores
 
-        src = analysis or spec.analysis
         if src is None:
             raise ConfigError("plan preset 'auto' needs an analysis (--analysis FILE)")
         scores = load_scores(src)
-    up = {u.name: unit_params(unet, u) for u in list_units(unet.config)}
-    return make_plan(spec.preset, unet.config, base=teacher.name, scores=scores,
+    up = {u.name: unit_params(unet, u) for u in units_of(unet)}
+    return make_plan(spec.preset, target, base=teacher.name, scores=scores,
                      unit_params=up, total_params=count_params(unet),
                      target_speedup=spec.target_speedup, param_budget=spec.param_budget)
 
@@ -194,6 +200,9 @@ def compress(recipe: Recipe, out: str | os.PathLike[str], *, weights: str | None
     if recipe.loss.lambda_mca > 0:  # a teacher UNet whose encoder MCA cannot read: fail now
         check_mca_teacher(teacher.unet)
     plan = plan or plan_for(recipe.plan, teacher)
+    dit = is_transformer(teacher.unet)
+    if dit:  # the saved plan names the kept blocks
+        plan = with_kept_blocks(plan, teacher.unet)
     if recipe.vae.enabled:  # fail before training, not after it
         teacher_vae(teacher)
     steps_vae = recipe.vae.finetune_steps if vae_finetune_steps is None else vae_finetune_steps
@@ -209,7 +218,8 @@ def compress(recipe: Recipe, out: str | os.PathLike[str], *, weights: str | None
     teacher_sha = teacher.sha256  # before training (the teacher is frozen; hashed once)
     student = apply(teacher.unet, plan)
     res = train(teacher, student, recipe, out_dir / "train", resume=resume,
-                progress=progress, stop_after=stop_after)
+                progress=progress, stop_after=stop_after,
+                teacher_taps=dit_tap_map(teacher.unet, plan) if dit else None)
     if res.steps < recipe.train.max_steps or not res.is_main:
         return out_dir  # unfinished, or a process other than the main one (it writes)
     teacher_params = count_params(teacher.unet)

@@ -34,7 +34,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,15 +48,17 @@ from compression.icmd import (
     MCADiscriminator,
     check_mca_teacher,
     default_taps,
-    encoder_features,
     hinge_d_loss,
     hinge_g_loss,
     icd_loss,
+    mca_channels,
+    mca_features,
 )
 from compression.recipe import Recipe, TrainSpec
 from vdmbench.diffusion.denoiser import DenoiserSpec
 from vdmbench.errors import ConfigError
 from vdmbench.generation import DTYPES
+from vdmbench.models.pruned_dit import is_transformer
 from vdmbench.records import atomic_save_figure, atomic_write_text
 
 LOG_FIELDS = ["step", "loss", "task", "denoise", "output", "icd", "mca_g", "mca_d", "mca_gap",
@@ -356,15 +358,16 @@ class Loop:
     def encoder(self, batch: dict[str, torch.Tensor], sigma: torch.Tensor, noise: torch.Tensor
                 ) -> Callable[[torch.Tensor], list[torch.Tensor]]:
         """``x ↦`` the frozen teacher encoder's down-block features of ``x + σ'·n'``
-        (:func:`encoder_features` on the family's UNet inputs at σ'; float32), the
-        discriminator backbone of MCA and SF-V. ``sigma`` (B,), ``noise`` like ``x``."""
+        (:func:`compression.icmd.mca_features` on the family's UNet inputs at σ': a UNet's
+        down blocks, a transformer's early blocks; float32), the discriminator backbone of MCA
+        and SF-V. ``sigma`` (B,), ``noise`` like ``x``."""
         fam, teacher, t_dtype = self.family, self.teacher, self.t_dtype
 
         def enc(x: torch.Tensor) -> list[torch.Tensor]:
             xn = x + sigma.reshape(-1, *([1] * (x.ndim - 1))) * noise
             kw = fam.encode_inputs(xn, sigma, batch)
             kw = {k: (v if k in _KEEP_FLOAT32 else _cast(v, t_dtype)) for k, v in kw.items()}
-            return [f.float() for f in encoder_features(teacher, **kw)]
+            return [f.float() for f in mca_features(teacher, kw)]
 
         return enc
 
@@ -430,7 +433,7 @@ def run_loop(family: DenoiserSpec, student: nn.Module, tr: TrainSpec,
     t_dtype = DTYPES[tr.teacher_dtype]
     frozen_in_dtype(teacher, t_dtype)
     family.device = str(acc.device)
-    channels = list(teacher.config.block_out_channels)
+    channels = mca_channels(teacher)
     torch.manual_seed(tr.seed)
     heads = MCADiscriminator(channels, heads_hidden)
     student.train().requires_grad_(True)
@@ -537,19 +540,31 @@ def run_loop(family: DenoiserSpec, student: nn.Module, tr: TrainSpec,
 def train(family: DenoiserSpec, student: nn.Module, recipe: Recipe,
           out_dir: str | os.PathLike[str], *, resume: bool = True,
           stop_after: int | None = None, progress: bool = True,
-          on_step: Callable[[int, dict[str, float]], None] | None = None) -> TrainResult:
+          on_step: Callable[[int, dict[str, float]], None] | None = None,
+          teacher_taps: Mapping[str, str] | None = None) -> TrainResult:
     """Distil ``family.unet`` (frozen teacher) into ``student`` in place (EMA weights copied in
     at the end when EMA is on). Writes ``out_dir/loss_log.csv``, ``loss.png`` and ``ckpt/``.
 
     ``stop_after``: end after that many steps of this call (simulates an interruption).
-    MCA (``lambda_mca > 0``) needs a teacher whose encoder :func:`encoder_features` reads
-    (:data:`compression.icmd.MCA_UNETS`), else a ``ConfigError`` before anything is written.
+    MCA (``lambda_mca > 0``) needs a teacher whose encoder :func:`compression.icmd.mca_features`
+    reads (:data:`compression.icmd.MCA_UNETS`, or a video transformer of a known token grid),
+    else a ``ConfigError`` before anything is written.
     The loop itself is :func:`run_loop`; this function is ICMD's micro-batch.
+
+    ``teacher_taps``: student tap → teacher module for the ICD pairs whose names differ (a
+    depth-pruned transformer: :func:`compression.dit_student.dit_tap_map`); other taps read the
+    teacher module of the same name. A transformer student with fewer blocks than its teacher
+    needs it (same names would pair the wrong blocks).
     """
     ls = recipe.loss
     if ls.lambda_mca > 0:  # before anything is written
         check_mca_teacher(family.unet)
     taps = ls.icd_taps or default_taps(student)
+    pairs = {t: (teacher_taps or {}).get(t, t) for t in taps}
+    if ls.lambda_icd > 0 and teacher_taps is None and is_transformer(student) and \
+            default_taps(student) != default_taps(family.unet):
+        raise ConfigError("ICD on a depth-pruned transformer needs teacher_taps (student block "
+                          "→ the teacher block it was copied from: dit_tap_map(teacher, plan))")
     use_mca = ls.lambda_mca > 0
     split = recipe.data.split
 
@@ -565,7 +580,7 @@ def train(family: DenoiserSpec, student: nn.Module, recipe: Recipe,
         w = family.loss_weight(sigma).reshape(-1, 1, 1, 1, 1)
         out: dict[str, float] = {}
         with acc.autocast():
-            with torch.no_grad(), FeatureTaps(teacher, taps) as tt:
+            with torch.no_grad(), FeatureTaps(teacher, pairs) as tt:
                 d_t = family.denoise(teacher, x_t, sigma, batch)
             with FeatureTaps(acc.unwrap_model(loop.student), taps) as st:
                 d_s = family.denoise(loop.student, x_t, sigma, batch)
@@ -580,9 +595,9 @@ def train(family: DenoiserSpec, student: nn.Module, recipe: Recipe,
                 sig2 = (ls.mca_sigma_mean + ls.mca_sigma_std * torch.randn(b, generator=g)
                         ).exp().to(x0)
                 n2 = torch.randn(x0.shape, generator=g).to(x0)
-                f = x0.shape[1]
                 enc = loop.encoder(batch, sig2, n2)
                 fake_feats = enc(d_s)
+                f = fake_feats[0].shape[0] // b  # frames of the features (B·F, …): F' for a DiT
                 mca_g = loop.generator_adv(fake_feats, f)
                 loss = loss + ls.lambda_mca * mca_g
         loop.backward(loss)

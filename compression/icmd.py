@@ -10,11 +10,16 @@
   *spatial* head (2D convs on ``(B·F, C, H, W)``: frames folded into the batch) and a *temporal*
   head (1D convs over frames on ``(B·H·W, C, F)``: space folded into the batch). Hinge loss:
   teacher samples are real, student samples fake; the student's loss is ``−mean D(fake)``.
+
+Video transformers (:mod:`compression.dit_icmd`): ICD taps are the block outputs (student block
+↔ the teacher block it was copied from: :class:`FeatureTaps` takes a tap → module map); the MCA
+heads read the frozen teacher's early blocks' tokens laid out as ``(B·F', D, H', W')``
+(:func:`mca_features`, :func:`mca_channels` dispatch on the teacher).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -22,12 +27,18 @@ import torch.nn.functional as F
 from diffusers import UNetSpatioTemporalConditionModel
 from torch import nn
 
+from compression.dit_icmd import dit_encoder_features, grid_supported, inner_dim, mca_blocks
+from compression.dit_units import dit_units
 from vdmbench.errors import ConfigError
+from vdmbench.models.pruned_dit import is_transformer
 from vdmbench.models.videocrafter2_unet import VideoCrafter2UNet
 
 
 def default_taps(unet: nn.Module) -> list[str]:
-    """Outputs of every down and up block: ``down_blocks.i``, ``up_blocks.j``."""
+    """Outputs of every down and up block: ``down_blocks.i``, ``up_blocks.j``; of a video
+    transformer, every block (``blocks.i`` / ``transformer_blocks.i`` …)."""
+    if is_transformer(unet):
+        return [u.modules[0] for u in dit_units(unet)]
     return ([f"down_blocks.{i}" for i in range(len(unet.down_blocks))]
             + [f"up_blocks.{j}" for j in range(len(unet.up_blocks))])
 
@@ -35,20 +46,23 @@ def default_taps(unet: nn.Module) -> list[str]:
 class FeatureTaps:
     """Forward hooks that record the outputs of named modules (first element of a tuple).
 
-    Use as a context manager; ``features`` maps tap name → tensor of the last forward.
+    ``names``: module names, or a map tap name → module name (a teacher's taps named after the
+    student modules they are compared with). Use as a context manager; ``features`` maps tap
+    name → tensor of the last forward.
     """
 
-    def __init__(self, model: nn.Module, names: Sequence[str]) -> None:
-        self.model, self.names = model, list(names)
+    def __init__(self, model: nn.Module, names: Sequence[str] | Mapping[str, str]) -> None:
+        self.model = model
+        self.names = dict(names) if isinstance(names, Mapping) else {n: n for n in names}
         self.features: dict[str, torch.Tensor] = {}
         self._handles: list[Any] = []
 
     def __enter__(self) -> FeatureTaps:
-        for name in self.names:
+        for name, path in self.names.items():
             try:
-                mod = self.model.get_submodule(name)
+                mod = self.model.get_submodule(path)
             except AttributeError:
-                raise ConfigError(f"ICD tap '{name}' is not a module of "
+                raise ConfigError(f"ICD tap '{path}' is not a module of "
                                   f"{type(self.model).__name__}") from None
             self._handles.append(mod.register_forward_hook(self._hook(name)))
         return self
@@ -84,8 +98,16 @@ MCA_UNETS: tuple[type[nn.Module], ...] = (UNetSpatioTemporalConditionModel, Vide
 
 
 def check_mca_teacher(unet: nn.Module) -> None:
-    """Raise a :class:`ConfigError` (field ``loss.lambda_mca``) unless :func:`encoder_features`
-    can read the encoder of ``unet`` (an instance of one of :data:`MCA_UNETS`)."""
+    """Raise a :class:`ConfigError` (field ``loss.lambda_mca``) unless :func:`mca_features` can
+    read the encoder of ``unet`` (an instance of one of :data:`MCA_UNETS`, or a video transformer
+    whose token grid :func:`compression.dit_icmd.token_grid` knows)."""
+    if is_transformer(unet):
+        if not grid_supported(unet):
+            raise ConfigError(f"the MCA term reads a transformer's early-block tokens on their "
+                              f"frame grid, which is known for Wan, CogVideoX, LTX-Video and "
+                              f"HunyuanVideo transformers, not {type(unet).__name__}; set "
+                              f"lambda_mca: 0", field="loss.lambda_mca")
+        return
     if not isinstance(unet, MCA_UNETS):
         names = " or ".join(c.__name__ for c in MCA_UNETS)
         raise ConfigError(f"the MCA term reads the teacher's encoder, which is implemented for "
@@ -142,6 +164,24 @@ def encoder_features(unet: nn.Module, sample: torch.Tensor, timestep: torch.Tens
         raise ConfigError(f"encoder_features: a {type(unet).__name__} needs added_time_ids and "
                           f"takes no other arguments (got {sorted(kwargs)})")
     return _svd_encoder_features(unet, sample, timestep, encoder_hidden_states, added_time_ids)
+
+
+def mca_features(teacher: nn.Module, inputs: Mapping[str, Any]) -> list[torch.Tensor]:
+    """The MCA backbone's features of ``teacher`` for its forward's keyword arguments
+    ``inputs`` (a family's ``encode_inputs``): :func:`encoder_features` of a UNet, or the early
+    blocks' tokens of a transformer (:func:`compression.dit_icmd.dit_encoder_features`); each
+    ``(B·F, C, h, w)``."""
+    if is_transformer(teacher):
+        check_mca_teacher(teacher)
+        return dit_encoder_features(teacher, inputs)
+    return encoder_features(teacher, **inputs)
+
+
+def mca_channels(teacher: nn.Module) -> list[int]:
+    """Channels of each feature :func:`mca_features` returns (the heads' input widths)."""
+    if is_transformer(teacher):
+        return [inner_dim(teacher)] * len(mca_blocks(len(dit_units(teacher))))
+    return [int(c) for c in teacher.config.block_out_channels]
 
 
 class _SpatialHead(nn.Module):

@@ -100,6 +100,18 @@ def load_student_unet(folder: Path, target: str | None, where: Path | None = Non
     return load_unet(folder, cls=None if obj is None or obj is load_unet else obj)
 
 
+def load_student_transformer(folder: Path, target: str | None, where: Path | None = None
+                             ) -> nn.Module:
+    """The video transformer saved in ``folder`` (``save_pretrained``; a depth-pruned DiT
+    student is one with fewer blocks, :mod:`vdmbench.models.pruned_dit`), built by the class
+    ``target`` (``compression.json`` ``classes.transformer``; None = the diffusers class its
+    ``config.json`` names)."""
+    from vdmbench.models.pruned_dit import load_transformer
+
+    obj = None if target is None else import_class(target, "transformer", where)
+    return load_transformer(folder, cls=obj)
+
+
 def classes_of(meta: Mapping[str, Any], where: Path) -> dict[str, str]:
     """``compression.json``'s component → class target map (the old ``unet_loader`` key counts
     as ``classes.unet`` where ``classes`` has none)."""
@@ -114,13 +126,14 @@ def classes_of(meta: Mapping[str, Any], where: Path) -> dict[str, str]:
 
 
 def walk_chain(weights: str | Path | None, teacher_dir: Path, adapter: str,
-               parts: Mapping[str, str], layout: str
+               parts: Mapping[str, str], layout: str, denoiser: str = "unet"
                ) -> tuple[dict[str, Path], tuple[Path, ...], str | None]:
     """Follow the links from ``weights`` (None = ``teacher_dir``).
 
     ``parts`` maps each part to the path, relative to a directory, whose existence says that
     directory provides it. Returns (part → first directory providing it, the chain of
-    directories, the ``classes.unet`` target of the directory providing ``unet``). Parts no
+    directories, the ``classes.<denoiser>`` target of the directory providing the part
+    ``denoiser``: ``unet``, or ``transformer`` for a video DiT). Parts no
     directory provides are simply absent: the adapter names them in its own error. A missing
     directory is a :class:`WeightsNotFoundError` (with ``layout``, what a model directory
     holds); a cycle, a
@@ -152,8 +165,8 @@ def walk_chain(weights: str | Path | None, teacher_dir: Path, adapter: str,
         if "base_weights" not in meta:
             raise ConfigError("missing key 'base_weights' (null = the shipped teacher)",
                               file=str(cj), field="base_weights")
-        if unet_class is None and sources.get("unet") == directory:
-            unet_class = classes_of(meta, cj).get("unet")
+        if unet_class is None and sources.get(denoiser) == directory:
+            unet_class = classes_of(meta, cj).get(denoiser)
         base = meta["base_weights"]
         nxt = teacher_dir if base is None else expand_path(str(base), f"{cj}: base_weights")
         directory = nxt if nxt.is_absolute() else directory / nxt
