@@ -173,7 +173,8 @@ _DATA_CACHE = click.option("--data-cache", "data_cache", default=None, type=clic
               help="registered compressor (vdmbench ls compressors)")
 @click.option("--plan", "plan", default=None,
               help="preset (vdmini, auto, uniform, deep-first, none) or a plan JSON file")
-@click.option("--analysis", default=None, help="analysis.json for --plan auto")
+@click.option("--analysis", default=None, help="analysis.json for --plan auto (and --plan "
+                                               "vdmini on a video transformer)")
 @click.option("--target-speedup", default=None, type=float, help="--plan auto")
 @click.option("--param-budget", default=None, type=float, help="--plan auto: kept fraction")
 @click.option("--recipe", "recipe_file", default=None, type=click.Path(),

@@ -31,7 +31,8 @@ class PlanSpec(_Strict):
 
     preset: Literal["none", "vdmini", "auto", "uniform", "deep-first"] = "vdmini"
     path: str | None = Field(None, description="plan JSON file; overrides preset")
-    analysis: str | None = Field(None, description="analysis.json for preset 'auto'")
+    analysis: str | None = Field(None, description="analysis.json for preset 'auto' (and "
+                                                   "'vdmini' on a video transformer)")
     target_speedup: float | None = Field(None, ge=1.0)
     param_budget: float | None = Field(None, gt=0.0, le=1.0)
 
@@ -43,8 +44,9 @@ class LossSpec(_Strict):
     output: float = Field(1.0, ge=0, description="output distillation weight (part of L_task)")
     lambda_icd: float = Field(0.1, ge=0)
     lambda_mca: float = Field(1.0, ge=0)
-    icd_taps: list[str] | None = Field(None, description="module names; None = every down/up "
-                                                         "block output")
+    icd_taps: list[str] | None = Field(None, description="student module names; None = every "
+                                                         "down/up block output (a video "
+                                                         "transformer: every block output)")
     mca_sigma_mean: float = Field(-1.0, description="log σ' mean of the re-noising level")
     mca_sigma_std: float = Field(1.0, gt=0)
     mca_hidden: int = Field(32, gt=0, description="discriminator head width")
