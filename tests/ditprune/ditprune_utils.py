@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from diffusers import (
     CogVideoXTransformer3DModel,
+    HunyuanVideoTransformer3DModel,
     LTXVideoTransformer3DModel,
     WanTransformer3DModel,
 )
@@ -44,8 +45,19 @@ def tiny_ltx(num_layers: int = 4, seed: int = 0) -> LTXVideoTransformer3DModel:
         num_layers=num_layers, caption_channels=TEXT_DIM).eval()
 
 
+def tiny_hunyuan(seed: int = 0) -> HunyuanVideoTransformer3DModel:
+    """Two block lists: 2 dual-stream ``transformer_blocks``, 3 ``single_transformer_blocks``."""
+    torch.manual_seed(seed)
+    return HunyuanVideoTransformer3DModel(
+        in_channels=CHANNELS, out_channels=CHANNELS, num_attention_heads=2, attention_head_dim=8,
+        num_layers=2, num_single_layers=3, num_refiner_layers=1, mlp_ratio=2.0, patch_size=2,
+        patch_size_t=1, text_embed_dim=TEXT_DIM, pooled_projection_dim=8,
+        rope_axes_dim=(2, 2, 4), guidance_embeds=False).eval()
+
+
 def forward_inputs(model: nn.Module, seed: int = 0, batch: int = 2) -> dict[str, Any]:
-    """Seeded keyword arguments of ``model``'s forward (any of the three classes)."""
+    """Seeded keyword arguments of ``model``'s forward (Wan, CogVideoX, LTX-Video,
+    HunyuanVideo)."""
     g = torch.Generator().manual_seed(seed)
     ctx = torch.randn(batch, TOKENS, TEXT_DIM, generator=g)
     t = torch.tensor([500.0, 200.0])[:batch]
@@ -53,6 +65,11 @@ def forward_inputs(model: nn.Module, seed: int = 0, batch: int = 2) -> dict[str,
     if name.startswith("Wan"):
         x = torch.randn(batch, CHANNELS, FRAMES, SIZE, SIZE, generator=g)
         return {"hidden_states": x, "timestep": t, "encoder_hidden_states": ctx}
+    if name.startswith("HunyuanVideo"):
+        x = torch.randn(batch, CHANNELS, FRAMES, SIZE, SIZE, generator=g)
+        return {"hidden_states": x, "timestep": t.long(), "encoder_hidden_states": ctx,
+                "encoder_attention_mask": torch.ones(batch, TOKENS),
+                "pooled_projections": torch.randn(batch, 8, generator=g)}
     if name.startswith("CogVideoX"):
         x = torch.randn(batch, FRAMES, CHANNELS, SIZE, SIZE, generator=g)
         return {"hidden_states": x, "timestep": t.long(), "encoder_hidden_states": ctx}

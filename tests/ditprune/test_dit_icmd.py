@@ -18,6 +18,8 @@ from ditprune_utils import (
     forward_inputs,
     run,
     tiny_cogvideox,
+    tiny_hunyuan,
+    tiny_ltx,
     tiny_wan,
 )
 
@@ -37,14 +39,16 @@ def test_mca_blocks_are_early() -> None:
     assert mca_blocks(30) == [3, 7, 10, 14]  # 4 spread over the first 15, ending at 14
 
 
-@pytest.mark.parametrize("build", [tiny_wan, tiny_cogvideox], ids=lambda b: b.__name__)
-def test_encoder_features_are_the_early_blocks_tokens_on_the_grid(build) -> None:
+@pytest.mark.parametrize(("build", "patch"), [(tiny_wan, 2), (tiny_cogvideox, 2),
+                                              (tiny_ltx, 1), (tiny_hunyuan, 2)],
+                         ids=["wan", "cogvideox", "ltx", "hunyuan"])
+def test_encoder_features_are_the_early_blocks_tokens_on_the_grid(build, patch: int) -> None:
     model = build()
     x = forward_inputs(model)
     n = len(default_taps(model))
     blocks = mca_blocks(n)
     f, h, w = token_grid(model, x)
-    assert (f, h, w) == (FRAMES, SIZE // 2, SIZE // 2)
+    assert (f, h, w) == (FRAMES, SIZE // patch, SIZE // patch)
     feats = dit_encoder_features(model, x)
     with torch.no_grad(), FeatureTaps(model, default_taps(model)) as taps:
         run(model, x)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from ditprune_utils import forward_inputs, run, tiny_cogvideox, tiny_ltx, tiny_wan
+from ditprune_utils import forward_inputs, run, tiny_cogvideox, tiny_hunyuan, tiny_ltx, tiny_wan
 
-from compression.dit_units import dit_units, kept_blocks, units_of
+from compression.dit_units import blocks_removed, dit_units, kept_blocks, units_of
 from compression.plan import DepthPlan, check_plan, make_plan
 from compression.student import apply, save_student
 from vdmbench.errors import ConfigError
@@ -67,10 +67,8 @@ def test_removed_block_changes_output_and_kept_blocks_are_the_teachers(build) ->
             src = k
         assert torch.equal(v, t_state[src]), k
     # the same output as the teacher with its block 1 skipped
-    with torch.no_grad():
-        from compression.dit_units import blocks_removed
-        with blocks_removed(teacher, [dit_units(teacher)[1]]):
-            skipped = run(teacher, x)
+    with blocks_removed(teacher, [dit_units(teacher)[1]]):
+        skipped = run(teacher, x)
     assert torch.equal(run(student, x), skipped)
     assert len(getattr(teacher, attr)) == n  # restored
 
@@ -95,6 +93,26 @@ def test_student_saves_and_reloads_bit_identically(build, tmp_path: Path) -> Non
     via_dir = load_student_transformer(out / "transformer", cj["classes"]["transformer"], out)
     assert type(via_dir) is type(teacher) and torch.equal(run(via_dir, x), want)
     assert torch.equal(run(load_transformer(out), x), want)
+
+
+def test_two_block_lists_hunyuanvideo(tmp_path: Path) -> None:
+    teacher = tiny_hunyuan()
+    assert [u.modules[0] for u in dit_units(teacher)] == [
+        "transformer_blocks.0", "transformer_blocks.1", "single_transformer_blocks.0",
+        "single_transformer_blocks.1", "single_transformer_blocks.2"]
+    plan = DepthPlan(removed=("B.1", "B.3"))
+    assert kept_blocks(teacher, plan.removed) == {"transformer_blocks": [0],
+                                                  "single_transformer_blocks": [0, 2]}
+    student = apply(teacher, plan)
+    assert (student.config.num_layers, student.config.num_single_layers) == (1, 2)
+    x = forward_inputs(teacher)
+    with blocks_removed(teacher, [dit_units(teacher)[1], dit_units(teacher)[3]]):
+        skipped = run(teacher, x)
+    want = run(student, x)
+    assert torch.equal(want, skipped) and not torch.allclose(want, run(teacher, x), atol=1e-4)
+    out = _save(tmp_path / "s", student, plan)
+    assert torch.equal(run(type(teacher).from_pretrained(str(out / "transformer")), x), want)
+    assert torch.equal(run(apply(teacher, make_plan("none", teacher)), x), run(teacher, x))
 
 
 def test_walk_chain_finds_the_transformer_students_class(tmp_path: Path) -> None:
