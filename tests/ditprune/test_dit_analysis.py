@@ -69,3 +69,17 @@ def test_vdmbench_analyze_on_a_transformer(monkeypatch: pytest.MonkeyPatch,
     assert min(scores, key=lambda u: (scores[u]["motion"], scores[u]["content"])) == "B.1"
     plan = plan_for(PlanSpec(preset="vdmini", analysis=str(tmp_path)), spec)
     assert plan.removed == ("B.1",) and plan.base == "toy-dit"
+
+
+def test_a_plan_file_for_a_transformer(tmp_path: Path) -> None:
+    from compression.plan import DepthPlan
+    from vdmbench.errors import ConfigError
+
+    spec = ToyWanDenoiser(tiny_wan(num_layers=5))
+    DepthPlan(removed=("B.4", "B.0"), preset="custom").save(tmp_path / "plan.json")
+    plan = plan_for(str(tmp_path / "plan.json"), spec)
+    assert plan.removed == ("B.0", "B.4")
+    assert plan.provenance["kept_blocks"] == {"blocks": [1, 2, 3]}
+    DepthPlan(removed=("B.5",)).save(tmp_path / "bad.json")
+    with pytest.raises(ConfigError, match="unknown unit 'B.5'.*B.0 … B.4"):
+        plan_for(str(tmp_path / "bad.json"), spec)

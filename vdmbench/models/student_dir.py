@@ -1,12 +1,12 @@
 """Student directories: the one reader of ``compression.json`` (every adapter uses it).
 
-A student written by ``vdmbench compress`` holds only what compression changed (``unet/``, maybe
-``vae/``) and a ``compression.json`` whose ``base_weights`` names the directory the other parts
-come from (null = the adapter's shipped teacher; a relative path is relative to the directory
-holding that ``compression.json``) and whose ``classes`` maps a component to the ``module:attr``
-of the class that loads it (e.g. ``{"unet": "vdmbench.models.unets:VDMiniUNet…"}``). A chain
-of such links ends at a directory without ``compression.json``; the first directory on the way
-that provides a part wins.
+A student written by ``vdmbench compress`` holds only what compression changed (``unet/``, or
+``transformer/`` for a video DiT; maybe ``vae/``) and a ``compression.json`` whose ``base_weights``
+names the directory the other parts come from (null = the adapter's shipped teacher; a relative
+path is relative to the directory holding that ``compression.json``) and whose ``classes`` maps a
+component to the ``module:attr`` of the class that loads it (e.g. ``{"unet":
+"vdmbench.models.unets:VDMiniUNet…"}``). A chain of such links ends at a directory without
+``compression.json``; the first directory on the way that provides a part wins.
 
 Class targets are imported only from an allow-list of packages (:data:`ALLOWED_CLASS_MODULES`);
 targets written by earlier versions (``compression.student:…``, the old ``unet_loader`` key) are
