@@ -23,7 +23,7 @@ from ditprune_utils import (
     tiny_wan,
 )
 
-from compression.compress import compress
+from compression.compressor import VDMiniCompressor
 from compression.distill import train
 from compression.dit_icmd import dit_encoder_features, mca_blocks, token_grid
 from compression.dit_student import dit_tap_map
@@ -141,11 +141,11 @@ def test_icd_on_a_pruned_dit_needs_the_tap_pairs(tmp_path: Path) -> None:
               progress=False)
 
 
-def test_compress_writes_a_dit_student_diffusers_loads(tmp_path: Path) -> None:
+def test_vdmini_compressor_writes_a_dit_student_diffusers_loads(tmp_path: Path) -> None:
     spec = ToyWanDenoiser(tiny_wan())
     recipe = _recipe(2, lambda_icd=0.1, lambda_mca=1.0).model_copy(
         update={"plan": PlanSpec(preset="uniform")})
-    out = compress(recipe, tmp_path / "student", teacher=spec, progress=False)
+    out = VDMiniCompressor().fit(spec, recipe, tmp_path / "student", progress=False)
     cj = json.loads((out / "compression.json").read_text())
     assert cj["kept_blocks"] == {"blocks": [0, 1, 3, 4]} and cj["train_steps"] == 2
     assert cj["classes"] == {"transformer": "diffusers.models.transformers.transformer_wan:"
