@@ -44,6 +44,15 @@ class NoOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def hands_out_denoiser(factory: Any) -> bool:
+    """Whether an adapter class hands out a denoiser: its (config's) ``has_denoiser`` where it
+    declares one (:mod:`vdmbench.registry`), else whether it has a ``denoiser`` method."""
+    declared = getattr(factory, "has_denoiser", None)
+    if declared is not None:
+        return bool(declared)
+    return callable(getattr(factory, "denoiser", None))
+
+
 @dataclass(frozen=True)
 class Applicability:
     """Whether a transform applies to a generator; ``reason`` says why not. Truthy when it
@@ -76,7 +85,7 @@ class Transform(ABC):
     def applies_to_adapter(cls, factory: Any) -> Applicability:
         """What can be told from the adapter's class alone (``vdmbench validate``, and a run
         before it loads or generates anything)."""
-        if cls.needs_denoiser and not callable(getattr(factory, "denoiser", None)):
+        if cls.needs_denoiser and not hands_out_denoiser(factory):
             return Applicability(False, NO_DENOISER)
         return Applicability(True)
 
