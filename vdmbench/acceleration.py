@@ -19,7 +19,6 @@ registered under the model's name, and nowhere else.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -200,7 +199,7 @@ class TransformedGenerator:
         self.applied = applied
 
     def describe(self) -> Any:
-        return dataclasses.replace(self._generator.describe(), transforms=list(self.applied))
+        return self._generator.describe().model_copy(update={"transforms": list(self.applied)})
 
     def generate(self, requests: Any) -> Any:
         return self._generator.generate(requests)

@@ -38,7 +38,7 @@ from vdmbench.errors import (
     UnsupportedError,
     WeightsNotFoundError,
 )
-from vdmbench.generation import GenerationRequest, ModelCard
+from vdmbench.generation import DTYPES, GenerationRequest, ModelCard
 from vdmbench.models.diffusers_pipeline_config import (
     DENOISER_CONVENTIONS,
     DiffusersConfig,
@@ -52,8 +52,6 @@ from vdmbench.models.diffusers_pipeline_config import (
 )
 from vdmbench.paths import sha256_tree
 from vdmbench.video import Video, from_unit_float, resize_frames, to_unit_float
-
-DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 _FPS_ARGS = {"fps": int, "frame_rate": float, "target_fps": int}
 _DENOISERS = ("unet", "transformer", "transformer_2")

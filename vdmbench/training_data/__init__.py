@@ -21,10 +21,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from vdmbench.data.clips import ClipSource
 from vdmbench.errors import ConfigError
+from vdmbench.generation import DTYPES
 from vdmbench.training_data.cache import (
     DEFAULT_SHARD_CLIPS,
     CachedClips,
@@ -36,10 +35,8 @@ from vdmbench.training_data.cache import (
 from vdmbench.training_data.spec import TrainingDataSpec
 
 __all__ = ["TrainingDataSpec", "training_source", "check", "attach", "prepare", "CachedClips",
-           "default_cache_root", "STORAGE_DTYPES"]
+           "default_cache_root"]
 
-STORAGE_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16,
-                  "float32": torch.float32}
 #: datasets that name no videos
 NOISE = "noise"
 
@@ -125,10 +122,10 @@ def attach(teacher: Any, data: TrainingDataSpec, cache_root: str | os.PathLike[s
         return _record(data, source="Gaussian latents (named explicitly)")
     if data.name == teacher.clip_dataset:
         return _record(data, source="the adapter's own clips")
-    if storage not in STORAGE_DTYPES:
-        raise ConfigError(f"cache dtype {storage!r} is not one of {', '.join(STORAGE_DTYPES)}")
+    if storage not in DTYPES:
+        raise ConfigError(f"cache dtype {storage!r} is not one of {', '.join(DTYPES)}")
     src = source or training_source(data)
-    encoder = teacher.clip_encoder(data, STORAGE_DTYPES[storage])
+    encoder = teacher.clip_encoder(data, DTYPES[storage])
     root = Path(cache_root) if cache_root is not None else default_cache_root()
     kw: dict[str, Any] = {"shard_clips": shard_clips, "max_bad_fraction": data.max_bad_fraction,
                           "world": world, "progress": progress}
