@@ -49,7 +49,13 @@ from vdmbench.models.svd_components import (
     resolve_components,
     weights_hash,
 )
-from vdmbench.models.svd_config import SFVConfig, SFVOptions, SVDConfig, SVDOptions, _CommonOptions
+from vdmbench.models.svd_config import (
+    SFVConfig,
+    SFVOptions,
+    SVDCommonOptions,
+    SVDConfig,
+    SVDOptions,
+)
 from vdmbench.models.svd_denoiser import SVDDenoiser
 from vdmbench.models.svd_random import SVD_SCHEDULER_CONFIG, random_svd_pipeline
 from vdmbench.paths import expand_path
@@ -60,9 +66,6 @@ __all__ = ["SVDAdapter", "SFVAdapter", "SVDOptions", "SFVOptions", "ComponentSou
            "SVD_SCHEDULER_CONFIG"]
 
 
-# ------------------------------------------------------------------------------------ options
-
-
 # ------------------------------------------------------------------------------ the adapter
 
 
@@ -71,7 +74,7 @@ class SVDAdapter(SVDConfig):
     options and checks in :class:`~vdmbench.models.svd_config.SVDConfig`)."""
 
     def __init__(self, name: str, pipe: Any, sources: dict[str, ComponentSource],
-                 options: _CommonOptions, device: str, steps: int, dtype: str) -> None:
+                 options: SVDCommonOptions, device: str, steps: int, dtype: str) -> None:
         self.name = name
         self.pipe = pipe
         self.sources = sources

@@ -16,7 +16,10 @@ from vdmbench.errors import ConfigError
 from vdmbench.models.svd_components import ComponentOptions, ComponentSource, resolve_components
 
 
-class _CommonOptions(ComponentOptions):
+class SVDCommonOptions(ComponentOptions):
+    """The options ``svd`` and ``sfv`` share: where components come from, the generated shape
+    and SVD's micro-conditioning."""
+
     num_frames: int | None = Field(None, gt=0, description="frames generated (default: the "
                                    "request's); the first request.frames are returned")
     height: int | None = Field(None, gt=0, description="generation height in pixels, a "
@@ -35,7 +38,7 @@ class _CommonOptions(ComponentOptions):
                                           "(default: all frames at once)")
 
     @model_validator(mode="after")
-    def _multiple_of_8(self) -> _CommonOptions:
+    def _multiple_of_8(self) -> SVDCommonOptions:
         for name in ("height", "width"):
             v = getattr(self, name)
             if v is not None and v % 8:
@@ -43,7 +46,7 @@ class _CommonOptions(ComponentOptions):
         return self
 
 
-class SVDOptions(_CommonOptions):
+class SVDOptions(SVDCommonOptions):
     """Options of ``svd`` (the suite's ``options:``); steps come from the model's ``steps:``."""
 
     min_guidance_scale: float = Field(1.0, ge=0.0, description="CFG scale of the first frame")
@@ -58,7 +61,7 @@ class SVDOptions(_CommonOptions):
         return self
 
 
-class SFVOptions(_CommonOptions):
+class SFVOptions(SVDCommonOptions):
     """Options of ``sfv``: one UNet forward, no CFG, initial noise level ``sigma``."""
 
     sigma: float = Field(700.0, gt=0.0, description="noise level of the initial latent "
@@ -100,7 +103,7 @@ class SVDConfig:
                 return
 
     @classmethod
-    def check(cls, spec: Any, options: _CommonOptions, suite: Any) -> None:
+    def check(cls, spec: Any, options: SVDCommonOptions, suite: Any) -> None:
         """Before a run (no weights loaded): ``steps``, ``num_frames`` against the dataset's
         frames, and every component's folder and weight file (JSON read only)."""
         cls._check_steps(spec.steps, spec.name)

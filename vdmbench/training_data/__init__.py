@@ -24,6 +24,7 @@ from typing import Any
 from vdmbench.data.clips import ClipSource
 from vdmbench.errors import ConfigError
 from vdmbench.generation import DTYPES
+from vdmbench.suite import validate_model
 from vdmbench.training_data.cache import (
     DEFAULT_SHARD_CLIPS,
     CachedClips,
@@ -65,17 +66,12 @@ def check(data: TrainingDataSpec) -> ClipSource | None:
     if data.name is None:
         return None
     DATASETS.check(data.name)
+    # the dataset's options, as a suite's are checked (its config class; same error layout)
+    validate_model(DATASETS.config(data.name).Options, data.options, file=None, lines={},
+                   prefix=("data", "options"))
     if data.name == NOISE:
         return None
-    from pydantic import ValidationError
-
-    try:
-        return training_source(data)
-    except ValidationError as e:
-        err = e.errors()[0]
-        field = ".".join(str(x) for x in err["loc"])
-        raise ConfigError(f"data.options of '{data.name}': {err['msg']}",
-                          field=f"data.options.{field}") from None
+    return training_source(data)
 
 
 def _record(data: TrainingDataSpec, **extra: Any) -> dict[str, Any]:
