@@ -18,26 +18,15 @@ step), and caches are dropped whenever a new video or batch starts.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from baselines.steps import StepTracker, one_step_adapter, sampler_steps
-from vdmbench.acceleration import Applicability, Transform
+from baselines.deepcache_config import DeepCacheConfig
+from baselines.steps import StepTracker, sampler_steps
+from vdmbench.acceleration import Applicability
 from vdmbench.errors import UnsupportedError
 from vdmbench.models.videocrafter2_unet import VC2UpBlock
-
-
-class DeepCacheOptions(BaseModel):
-    """``interval``: a full UNet evaluation every ``interval`` noise levels (1 = every step, the
-    identity); ``branch``: the shallow branch recomputed between full steps, as the number of
-    down/up block pairs kept after the first (0 = the shallowest, the most saved; must be
-    below the UNet's number of down blocks)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    interval: int = Field(2, ge=1, le=1000)
-    branch: int = Field(0, ge=0)
 
 
 def unet_blocks(unet: nn.Module) -> tuple[list[nn.Module], nn.Module, list[nn.Module]] | None:
@@ -74,19 +63,9 @@ class _Cached:
         self.output = None
 
 
-class DeepCache(Transform):
+class DeepCache(DeepCacheConfig):
     """``deepcache``: reuse the deep UNet features between full steps (see the module
     docstring)."""
-
-    name: ClassVar[str] = "deepcache"
-    Options: ClassVar[type[BaseModel]] = DeepCacheOptions
-
-    @classmethod
-    def applies_to_adapter(cls, factory: Any) -> Applicability:
-        if one_step_adapter(factory):
-            return Applicability(False, "its adapter samples in one step: there is no later "
-                                        "step to reuse features in")
-        return super().applies_to_adapter(factory)
 
     def applies_to_denoiser(self, generator: Any, spec: Any) -> Applicability:
         blocks = unet_blocks(spec.unet)

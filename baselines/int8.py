@@ -15,22 +15,13 @@ afterwards. On a CPU the int8 kernels are usually *slower* than float32 matmuls 
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from vdmbench.acceleration import Applicability, Transform
+from baselines.int8_config import Int8Config
+from vdmbench.acceleration import Applicability
 from vdmbench.errors import UnsupportedError
-
-
-class Int8Options(BaseModel):
-    """``mode``: ``weight_only`` or ``dynamic`` (int8 activations too); ``min_features``:
-    quantize only Linear layers with at least this many input features."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    mode: Literal["weight_only", "dynamic"] = "weight_only"
-    min_features: int = Field(16, ge=1)
 
 
 def _torchao() -> Any:
@@ -42,11 +33,9 @@ def _torchao() -> Any:
     return q
 
 
-class Int8(Transform):
+class Int8(Int8Config):
     """``int8``: torchao int8 quantization of the UNet's Linear layers, undone exactly."""
 
-    name: ClassVar[str] = "int8"
-    Options: ClassVar[type[BaseModel]] = Int8Options
 
     def applies_to_denoiser(self, generator: Any, spec: Any) -> Applicability:
         if not any(isinstance(m, nn.Linear) for m in spec.unet.modules()):

@@ -23,11 +23,11 @@ StepTracker`). An empty ``sigma_range`` (``lo == hi``) or every ``*_every`` at 1
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from baselines.pab_config import PABConfig
 from baselines.steps import AcrossStepsAttentionTransform, StepTracker, attention_modules
 
 SPATIAL = (r"(?<!temporal_)transformer_blocks\.\d+\.attn1$",)
@@ -36,34 +36,8 @@ CROSS = (r"transformer_blocks\.\d+\.attn2$",)
 HOOK = "pyramid_attention_broadcast"
 
 
-class PABOptions(BaseModel):
-    """``spatial_every`` / ``temporal_every`` / ``cross_every``: compute that attention once
-    every N calls inside the range (None: never skip it); ``sigma_range``: ``[lo, hi]``, the
-    noise levels (σ, exclusive) where attention may be reused (``lo == hi``: nowhere)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    spatial_every: int | None = Field(2, ge=1, le=100)
-    temporal_every: int | None = Field(None, ge=1, le=100)
-    cross_every: int | None = Field(None, ge=1, le=100)
-    sigma_range: tuple[float, float] = (0.05, 10.0)
-
-    @model_validator(mode="after")
-    def _range(self) -> PABOptions:
-        lo, hi = self.sigma_range
-        if not 0 <= lo <= hi:
-            raise ValueError(f"sigma_range must be [lo, hi] with 0 ≤ lo ≤ hi, got [{lo}, {hi}]")
-        if self.spatial_every is None and self.temporal_every is None \
-                and self.cross_every is None:
-            raise ValueError("set at least one of spatial_every, temporal_every, cross_every")
-        return self
-
-
-class PyramidAttentionBroadcast(AcrossStepsAttentionTransform):
+class PyramidAttentionBroadcast(PABConfig, AcrossStepsAttentionTransform):
     """``pab``: diffusers' Pyramid Attention Broadcast hooks on the UNet's attention layers."""
-
-    name: ClassVar[str] = "pab"
-    Options: ClassVar[type[BaseModel]] = PABOptions
-    one_step_reason: ClassVar[str] = "later step to broadcast attention to"
 
     def _attach(self, generator: Any) -> tuple[Any, dict[str, Any]]:
         from diffusers import PyramidAttentionBroadcastConfig, apply_pyramid_attention_broadcast

@@ -17,12 +17,16 @@ their caches.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 from torch import nn
 
-from vdmbench.acceleration import Applicability, Transform
+from baselines.steps_config import AcrossStepsConfig, one_step_adapter
+from vdmbench.acceleration import Applicability
+
+__all__ = ["AcrossStepsAttentionTransform", "StepTracker", "attention_modules", "one_step_adapter",
+           "sampler_steps"]
 
 
 def _timestep_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor:
@@ -88,11 +92,6 @@ def sampler_steps(generator: Any) -> int | None:
         return None
 
 
-def one_step_adapter(factory: Any) -> bool:
-    """Whether an adapter class samples in exactly one step (``default_steps == 1``: sfv)."""
-    return getattr(factory, "default_steps", None) == 1
-
-
 def attention_modules(unet: nn.Module) -> list[nn.Module]:
     """Every diffusers ``Attention`` module of ``unet``, in module order."""
     from diffusers.models.attention_processor import Attention
@@ -100,19 +99,10 @@ def attention_modules(unet: nn.Module) -> list[nn.Module]:
     return [m for m in unet.modules() if isinstance(m, Attention)]
 
 
-class AcrossStepsAttentionTransform(Transform):
+class AcrossStepsAttentionTransform(AcrossStepsConfig):
     """Base of transforms that reuse attention results from earlier sampler steps (``pab``,
-    ``tgate``): refused for one-step samplers and for UNets without diffusers ``Attention``."""
-
-    #: why a one-step model is refused (completes "there is no …")
-    one_step_reason: ClassVar[str] = "later step to reuse attention in"
-
-    @classmethod
-    def applies_to_adapter(cls, factory: Any) -> Applicability:
-        if one_step_adapter(factory):
-            return Applicability(False, f"its adapter samples in one step: there is no "
-                                        f"{cls.one_step_reason}")
-        return super().applies_to_adapter(factory)
+    ``tgate``): refused for one-step samplers (:class:`~baselines.steps_config.AcrossStepsConfig`)
+    and for UNets without diffusers ``Attention``."""
 
     def applies_to_denoiser(self, generator: Any, spec: Any) -> Applicability:
         if not attention_modules(spec.unet):

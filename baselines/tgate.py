@@ -17,23 +17,12 @@ the identity.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from baselines.steps import AcrossStepsAttentionTransform, StepTracker, attention_modules
-
-
-class TGateOptions(BaseModel):
-    """``gate_step``: the first noise level (0-based) at which cross-attention is reused;
-    ``self_every_before`` / ``self_every_after``: compute self-attention once every N levels
-    before / from the gate (1 = every level)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    gate_step: int = Field(4, ge=1, le=10000)
-    self_every_before: int = Field(1, ge=1, le=100)
-    self_every_after: int = Field(1, ge=1, le=100)
+from baselines.tgate_config import TGateConfig
 
 
 class _GateProcessor:
@@ -53,12 +42,9 @@ class _GateProcessor:
         self.output = None
 
 
-class TGate(AcrossStepsAttentionTransform):
+class TGate(TGateConfig, AcrossStepsAttentionTransform):
     """``tgate``: cache cross-attention after the gate step, self-attention every k steps."""
 
-    name: ClassVar[str] = "tgate"
-    Options: ClassVar[type[BaseModel]] = TGateOptions
-    one_step_reason: ClassVar[str] = "step after a gate"
 
     def _attach(self, generator: Any) -> tuple[Any, dict[str, Any]]:
         spec = self.denoiser(generator)

@@ -19,7 +19,6 @@ registered under the model's name, and nowhere else.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -42,6 +41,15 @@ class NoOptions(BaseModel):
     """A transform or compressor without options."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def hands_out_denoiser(factory: Any) -> bool:
+    """Whether an adapter class hands out a denoiser: its (config's) ``has_denoiser`` where it
+    declares one (:mod:`vdmbench.registry`), else whether it has a ``denoiser`` method."""
+    declared = getattr(factory, "has_denoiser", None)
+    if declared is not None:
+        return bool(declared)
+    return callable(getattr(factory, "denoiser", None))
 
 
 @dataclass(frozen=True)
@@ -76,7 +84,7 @@ class Transform(ABC):
     def applies_to_adapter(cls, factory: Any) -> Applicability:
         """What can be told from the adapter's class alone (``vdmbench validate``, and a run
         before it loads or generates anything)."""
-        if cls.needs_denoiser and not callable(getattr(factory, "denoiser", None)):
+        if cls.needs_denoiser and not hands_out_denoiser(factory):
             return Applicability(False, NO_DENOISER)
         return Applicability(True)
 
@@ -191,7 +199,7 @@ class TransformedGenerator:
         self.applied = applied
 
     def describe(self) -> Any:
-        return dataclasses.replace(self._generator.describe(), transforms=list(self.applied))
+        return self._generator.describe().model_copy(update={"transforms": list(self.applied)})
 
     def generate(self, requests: Any) -> Any:
         return self._generator.generate(requests)

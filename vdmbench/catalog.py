@@ -1,8 +1,11 @@
 """Every registered name in one place: models, metrics, datasets, transforms, compressors.
 
 Entries are lazy ``"module:attr"`` strings: importing this module (``vdmbench ls``) imports
-neither torch nor the targets. ``compression`` and ``baselines`` are reached only through these
-names, so the harness never imports them directly.
+neither torch nor the targets. Each model, dataset, metric and transform names its torch-free
+config class too (``config=``, :mod:`vdmbench.registry`), which ``vdmbench validate`` reads;
+``python`` (:mod:`vdmbench.api`) imports no torch and is its own config. ``compression`` and
+``baselines`` are reached only through these names, so the harness never imports them
+directly.
 """
 
 from __future__ import annotations
@@ -19,67 +22,93 @@ COMPRESSORS: Registry[Any] = Registry("compressor")
 
 # --- model adapters -------------------------------------------------------------------------
 MODELS.add("synth-i2v", "vdmbench.models.synth_i2v:SynthI2VAdapter",
-           "the synthetic world's tiny I2V teacher (SVD architecture, pixel space) or a student")
+           "the synthetic world's tiny I2V teacher (SVD architecture, pixel space) or a student",
+           config="vdmbench.models.synth_i2v_config:SynthI2VConfig")
 MODELS.add("synth-latent-i2v", "vdmbench.models.synth_latent_i2v:SynthLatentI2VAdapter",
            "the latent synthetic world's I2V teacher (temporal VAE + SVD-architecture UNet); "
            "the VAE is shipped, the teacher not yet: give a folder trained with "
-           "vdmbench.synth.train_latent_i2v")
+           "vdmbench.synth.train_latent_i2v",
+           config="vdmbench.models.synth_latent_i2v_config:SynthLatentI2VConfig")
 MODELS.add("synth-t2v", "vdmbench.models.synth_t2v:SynthT2VAdapter",
-           "the synthetic world's tiny T2V teacher (VideoCrafter2 UNet, pixel space)")
+           "the synthetic world's tiny T2V teacher (VideoCrafter2 UNet, pixel space)",
+           config="vdmbench.models.synth_t2v_config:SynthT2VConfig")
 MODELS.add("svd", "vdmbench.models.svd:SVDAdapter",
-           "Stable Video Diffusion (img2vid / img2vid-xt) from a local diffusers directory")
+           "Stable Video Diffusion (img2vid / img2vid-xt) from a local diffusers directory",
+           config="vdmbench.models.svd_config:SVDConfig")
 MODELS.add("sfv", "vdmbench.models.svd:SFVAdapter",
-           "SF-V: SVD's UNet fine-tuned for one-step sampling, from local weights")
+           "SF-V: SVD's UNet fine-tuned for one-step sampling, from local weights",
+           config="vdmbench.models.svd_config:SFVConfig")
 MODELS.add("t2v-turbo-v2", "vdmbench.models.t2v_turbo:T2VTurboAdapter",
-           "T2V-Turbo-v2 (VideoCrafter2 UNet, consistency sampler) from local weights")
+           "T2V-Turbo-v2 (VideoCrafter2 UNet, consistency sampler) from local weights",
+           config="vdmbench.models.t2v_turbo_config:T2VTurboConfig")
 MODELS.add("videos", "vdmbench.models.videos:VideosAdapter",
            "videos already made by any generator: options folder (one file per request id, "
-           "names from `vdmbench requests`), answers (user-reported latency_s); not timed")
+           "names from `vdmbench requests`), answers (user-reported latency_s); not timed",
+           config="vdmbench.models.videos_config:VideosConfig")
 MODELS.add("diffusers", "vdmbench.models.diffusers_pipeline:DiffusersAdapter",
            "any local diffusers video pipeline folder (weights: the folder; I2V or T2V from its "
-           "class); options variant, call_kwargs, num_frames, height, width, output_resize")
+           "class); options variant, call_kwargs, num_frames, height, width, output_resize",
+           config="vdmbench.models.diffusers_pipeline_config:DiffusersConfig")
 MODELS.add("python", "vdmbench.api:FunctionGenerator",
            "a function or pipeline object given to vdmbench.evaluate() in the same process")
 MODELS.add("test-generator", "vdmbench.testing:TestGenerator",
-           "tiny seeded CPU generator for tests (moving pattern + noise)")
+           "tiny seeded CPU generator for tests (moving pattern + noise)",
+           config="vdmbench.testing_config:TestGeneratorConfig")
 MODELS.add("random-svd", "vdmbench.testing:RandomSVDTeacher",
-           "tiny random SVD-architecture UNet: a teacher for analyze/compress tests only")
+           "tiny random SVD-architecture UNet: a teacher for analyze/compress tests only",
+           config="vdmbench.testing_config:RandomSVDConfig")
 
 # --- datasets -------------------------------------------------------------------------------
 DATASETS.add("synthmotion", "vdmbench.data.synthmotion:SynthMotionDataset",
-             "procedural videos: content and motion classes vary independently (no files)")
+             "procedural videos: content and motion classes vary independently (no files)",
+             config="vdmbench.data.synthmotion_config:SynthMotionConfig")
 DATASETS.add("ucf101", "vdmbench.data.ucf101:UCF101Dataset",
-             "UCF101 from its official layout and split files (user-supplied)")
+             "UCF101 from its official layout and split files (user-supplied)",
+             config="vdmbench.data.ucf101_config:UCF101Config")
 DATASETS.add("videofolder", "vdmbench.data.videofolder:VideoFolderDataset",
-             "a folder of videos + metadata.csv/.jsonl (file_name, caption): HF videofolder")
+             "a folder of videos + metadata.csv/.jsonl (file_name, caption): HF videofolder",
+             config="vdmbench.data.videofolder_config:VideoFolderConfig")
 DATASETS.add("noise", "vdmbench.data.noise:NoiseDataset",
-             "no videos: Gaussian training latents for compress smoke runs (named explicitly)")
+             "no videos: Gaussian training latents for compress smoke runs (named explicitly)",
+             config="vdmbench.data.config:DatasetConfig")
 DATASETS.add("vbench_prompts", "vdmbench.metrics.vbench.prompts:VBenchPromptDataset",
-             "VBench's prompt list (from an installed vbench package or a given file)")
+             "VBench's prompt list (from an installed vbench package or a given file)",
+             config="vdmbench.metrics.vbench.prompts_config:VBenchPromptsConfig")
 DATASETS.add("test-patterns", "vdmbench.testing:TestPatternDataset",
-             "procedural moving squares for tests")
+             "procedural moving squares for tests",
+             config="vdmbench.data.config:DatasetConfig")
 
 # --- metrics --------------------------------------------------------------------------------
 METRICS.add("fvd_synth", "vdmbench.synth.metrics:SynthFVD",
-            "synthetic FVD: Fréchet distance of the trained motion network's features")
+            "synthetic FVD: Fréchet distance of the trained motion network's features",
+            config="vdmbench.synth.metrics_config:SynthFVDConfig")
 METRICS.add("content_fd_synth", "vdmbench.synth.metrics:SynthContentFD",
-            "per-frame Fréchet distance of the trained content network's features")
+            "per-frame Fréchet distance of the trained content network's features",
+            config="vdmbench.synth.metrics_config:SynthContentFDConfig")
 METRICS.add("is_synth", "vdmbench.synth.metrics:SynthIS",
-            "synthetic Inception Score from the motion network's class probabilities")
+            "synthetic Inception Score from the motion network's class probabilities",
+            config="vdmbench.synth.metrics_config:SynthISConfig")
 METRICS.add("motion_acc_synth", "vdmbench.synth.metrics:SynthMotionAccuracy",
-            "synthetic motion accuracy: videos the motion net puts in the class asked for")
+            "synthetic motion accuracy: videos the motion net puts in the class asked for",
+            config="vdmbench.synth.metrics_config:SynthMotionAccuracyConfig")
 METRICS.add("fvd_styleganv_2048_16f", "vdmbench.metrics.feature_metrics:FVDStyleGANV",
-            "FVD, StyleGAN-V fvd2048_16f (real: LANCZOS 256 + JPEG; I3D logits, 2048, 16 frames)")
+            "FVD, StyleGAN-V fvd2048_16f (real: LANCZOS 256 + JPEG; I3D logits, 2048, 16 frames)",
+            config="vdmbench.metrics.feature_metrics_config:FVDStyleGANVConfig")
 METRICS.add("fvd_cdfvd_128", "vdmbench.metrics.feature_metrics:FVDCDFVD128",
-            "FVD, cd-fvd folder pipeline at 128 (antialiased short side, crop, uint8, squash 224)")
+            "FVD, cd-fvd folder pipeline at 128 (antialiased short side, crop, uint8, squash 224)",
+            config="vdmbench.metrics.feature_metrics_config:FVDCDFVD128Config")
 METRICS.add("fvd_cdfvd_256", "vdmbench.metrics.feature_metrics:FVDCDFVD256",
-            "FVD, cd-fvd folder pipeline at 256 (antialiased short side, crop, uint8, squash 224)")
+            "FVD, cd-fvd folder pipeline at 256 (antialiased short side, crop, uint8, squash 224)",
+            config="vdmbench.metrics.feature_metrics_config:FVDCDFVD256Config")
 METRICS.add("fvd_cdfvd_array", "vdmbench.metrics.feature_metrics:FVDCDFVDArray",
-            "FVD, cd-fvd numpy-array API (squash 224, 2x/255-1; not its published pipeline)")
+            "FVD, cd-fvd numpy-array API (squash 224, 2x/255-1; not its published pipeline)",
+            config="vdmbench.metrics.feature_metrics_config:FVDCDFVDArrayConfig")
 METRICS.add("is_styleganv_ucf101", "vdmbench.metrics.feature_metrics:ISStyleGANVUCF101",
-            "UCF101 Inception Score, StyleGAN-V isv2048_ucf (C3D, 2048 videos, 10 splits)")
+            "UCF101 Inception Score, StyleGAN-V isv2048_ucf (C3D, 2048 videos, 10 splits)",
+            config="vdmbench.metrics.feature_metrics_config:ISStyleGANVUCF101Config")
 METRICS.add("is_tgan2_ucf101", "vdmbench.metrics.feature_metrics:ISTGAN2UCF101",
-            "UCF101 Inception Score, TGANv2 protocol (C3D, 10 draws x 2048 videos, splits=1)")
+            "UCF101 Inception Score, TGANv2 protocol (C3D, 10 draws x 2048 videos, splits=1)",
+            config="vdmbench.metrics.feature_metrics_config:ISTGAN2UCF101Config")
 #: metric names that were renamed → the names that replace them (refused by validate/run)
 RENAMED_METRICS: dict[str, str] = {
     "is_tgan_ucf101": "is_styleganv_ucf101 (what it computed: StyleGAN-V's 10 splits of 2048) "
@@ -88,42 +117,56 @@ RENAMED_METRICS: dict[str, str] = {
                  "fvd_cdfvd_256 (cd-fvd's folder pipeline)",
 }
 METRICS.add("psnr", "vdmbench.metrics.fidelity:PSNRMetric",
-            "PSNR (dB) to the teacher's video for the same request and seed")
+            "PSNR (dB) to the teacher's video for the same request and seed",
+            config="vdmbench.metrics.fidelity_config:PSNRConfig")
 METRICS.add("ssim", "vdmbench.metrics.fidelity:SSIMMetric",
-            "SSIM to the teacher's video for the same request and seed")
+            "SSIM to the teacher's video for the same request and seed",
+            config="vdmbench.metrics.fidelity_config:SSIMConfig")
 METRICS.add("temporal_flickering", "vdmbench.metrics.vbench.flickering:TemporalFlickering",
-            "VBench temporal flickering, computed natively ((255 - MAE of frame diffs) / 255)")
+            "VBench temporal flickering, computed natively ((255 - MAE of frame diffs) / 255)",
+            config="vdmbench.metrics.vbench.flickering_config:TemporalFlickeringConfig")
 METRICS.add("vbench_total", "vdmbench.metrics.vbench.metric:VBenchTotal",
-            "VBench Total = (4·Quality + Semantic)/5 (incomplete if any dimension is missing)")
+            "VBench Total = (4·Quality + Semantic)/5 (incomplete if any dimension is missing)",
+            config="vdmbench.metrics.vbench.metric_config:VBenchTotalConfig")
 METRICS.add("vbench_quality", "vdmbench.metrics.vbench.metric:VBenchQuality",
-            "VBench Quality score (7 normalized, weighted quality dimensions / 6.5)")
+            "VBench Quality score (7 normalized, weighted quality dimensions / 6.5)",
+            config="vdmbench.metrics.vbench.metric_config:VBenchQualityConfig")
 METRICS.add("vbench_semantic", "vdmbench.metrics.vbench.metric:VBenchSemantic",
-            "VBench Semantic score (9 normalized semantic dimensions / 9)")
+            "VBench Semantic score (9 normalized semantic dimensions / 9)",
+            config="vdmbench.metrics.vbench.metric_config:VBenchSemanticConfig")
 _VBENCH_DIMENSIONS = (  # as vdmbench.metrics.vbench.scores.DIMENSIONS (listed here: no import)
     "subject_consistency", "background_consistency", "temporal_flickering", "motion_smoothness",
     "aesthetic_quality", "imaging_quality", "dynamic_degree", "object_class", "multiple_objects",
     "human_action", "color", "spatial_relationship", "scene", "appearance_style",
     "temporal_style", "overall_consistency")
 for _dim in _VBENCH_DIMENSIONS:
-    METRICS.add(f"vbench_{_dim}", "vdmbench.metrics.vbench.metric:VBench"
-                + "".join(w.capitalize() for w in _dim.split("_")),
-                f"VBench '{_dim}' computed by VBench's own code in its environment")
+    _cls = "VBench" + "".join(w.capitalize() for w in _dim.split("_"))
+    METRICS.add(f"vbench_{_dim}", f"vdmbench.metrics.vbench.metric:{_cls}",
+                f"VBench '{_dim}' computed by VBench's own code in its environment",
+                config=f"vdmbench.metrics.vbench.metric_config:{_cls}Config")
 METRICS.add("mean_abs_diff_to_teacher", "vdmbench.testing:MeanAbsDiffToTeacher",
-            "mean absolute pixel difference to the teacher's video (test metric)")
+            "mean absolute pixel difference to the teacher's video (test metric)",
+            config="vdmbench.testing_config:MeanAbsDiffConfig")
 
 # --- transforms (training-free, vdmbench.acceleration.Transform) ---------------------------
 TRANSFORMS.add("triton", "compression.kernels.transform:TritonKernels",
-               "fused temporal attention, GroupNorm+SiLU, exact 1-token cross-attention")
+               "fused temporal attention, GroupNorm+SiLU, exact 1-token cross-attention",
+               config="compression.triton_config:TritonConfig")
 TRANSFORMS.add("deepcache", "baselines.deepcache:DeepCache",
-               "DeepCache: reuse the UNet's deep features between full steps (interval, branch)")
+               "DeepCache: reuse the UNet's deep features between full steps (interval, branch)",
+               config="baselines.deepcache_config:DeepCacheConfig")
 TRANSFORMS.add("pab", "baselines.pab:PyramidAttentionBroadcast",
-               "Pyramid Attention Broadcast (diffusers hooks): reuse attention outputs over steps")
+               "Pyramid Attention Broadcast (diffusers hooks): reuse attention outputs over steps",
+               config="baselines.pab_config:PABConfig")
 TRANSFORMS.add("tgate", "baselines.tgate:TGate",
-               "T-GATE: cross-attention reused after a gate step, self-attention every k steps")
+               "T-GATE: cross-attention reused after a gate step, self-attention every k steps",
+               config="baselines.tgate_config:TGateConfig")
 TRANSFORMS.add("int8", "baselines.int8:Int8",
-               "int8 quantization of the UNet's Linear layers (torchao; weight-only or dynamic)")
+               "int8 quantization of the UNet's Linear layers (torchao; weight-only or dynamic)",
+               config="baselines.int8_config:Int8Config")
 TRANSFORMS.add("test-scale-output", "vdmbench.testing:ScaleOutputTransform",
-               "multiplies the denoiser's output by a factor (a test transform)")
+               "multiplies the denoiser's output by a factor (a test transform)",
+               config="vdmbench.testing_config:ScaleOutputConfig")
 
 # --- compressors (trained, vdmbench.acceleration.Compressor) ---------------------------------
 COMPRESSORS.add("vdmini", "compression.compressor:VDMiniCompressor",

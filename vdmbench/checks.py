@@ -6,12 +6,14 @@
 - environment variable a path names (``${VAR}`` in ``weights``, in model, dataset and metric
   options) that is not set;
 - local weights path (``models[].weights``) that does not exist;
-- problem a registered class finds with its own ``check`` hook (a classmethod, optional):
+- problem a registered class finds with its own ``check`` hook (a classmethod of its config class,
+  :mod:`vdmbench.registry`; optional):
 
   - a model adapter's ``check(spec, options, suite)`` — e.g. ``svd``/``sfv`` resolve every
     component folder and weight file (reading JSON only) and compare ``num_frames`` with the
     dataset's frames;
-  - a dataset's ``check(spec)`` — e.g. ``ucf101``: root folder, split files, clip preset frames;
+  - a dataset's ``check(spec, options)`` — e.g. ``ucf101``: root folder, split files, clip
+    preset frames;
   - a metric's ``check(options, suite, n_videos)`` — the base class compares the frames the
     metric needs (``Metric.frames_needed``) with ``dataset.frames`` and the videos it needs
     (``Metric.min_videos``, e.g. an Inception Score's ``splits``) with the number of videos the
@@ -106,9 +108,10 @@ def check_suite(resolved: ResolvedSuite, lines: dict | None = None,
                                  if more else ""))
 
     # the dataset
-    ds_cls = resolved.dataset.cls
+    ds_cls = resolved.dataset.config
     if hasattr(ds_cls, "check") and not any(loc[0] == "dataset" for loc in unset_locs):
-        problems.run(("dataset",), lambda: ds_cls.check(suite.dataset))
+        problems.run(("dataset",),
+                     lambda: ds_cls.check(suite.dataset, resolved.dataset.options))
 
     # models: weights paths, then the adapter's own hook
     for i, m in enumerate(suite.models):
@@ -120,7 +123,7 @@ def check_suite(resolved: ResolvedSuite, lines: dict | None = None,
             if not path.exists():
                 problems.add(loc, f"model '{m.name}': weights {path} not found")
                 continue
-        cls, options = resolved.models[m.name].cls, resolved.models[m.name].options
+        cls, options = resolved.models[m.name].config, resolved.models[m.name].options
         if hasattr(cls, "check"):
             extra = {"limit": limit} if getattr(cls, "check_takes_limit", False) else {}
             problems.run(("models", i),
@@ -131,7 +134,7 @@ def check_suite(resolved: ResolvedSuite, lines: dict | None = None,
     for i, spec in enumerate(suite.metrics):
         if any(u[:2] == ("metrics", i) for u in unset_locs):
             continue
-        cls, options = resolved.metrics[spec.name].cls, resolved.metrics[spec.name].options
+        cls, options = resolved.metrics[spec.name].config, resolved.metrics[spec.name].options
         if hasattr(cls, "check"):
             problems.run(("metrics", i),
                          lambda cls=cls, o=options: cls.check(o, suite, n_videos=n))

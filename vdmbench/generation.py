@@ -15,10 +15,14 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import torch
 
+from vdmbench.record_schema import ModelCard
 from vdmbench.video import Video, check_video, video_sha256
 
+__all__ = ["DTYPES", "AdapterFactory", "GenerationRequest", "ModelCard", "VideoGenerator",
+           "request_seeds_sha256", "requests_to_json"]
+
 #: the ``dtype`` names a suite's model entry (and a recipe's teacher) may give → torch dtypes;
-#: the one such map (adapters, pipelines, the distillation trainer)
+#: the one such map (adapters, pipelines, the distillation trainer, the latent cache)
 DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "float16": torch.float16,
                                   "bfloat16": torch.bfloat16}
 
@@ -66,40 +70,6 @@ def requests_to_json(requests: Sequence[GenerationRequest]) -> list[dict[str, An
     """The requests as JSON data (a run's ``requests.json``): each one's key material (its
     image by hash) and ``content_hash``, which keys its videos in the cache."""
     return [{**r.key_material(), "content_hash": r.content_hash()} for r in requests]
-
-
-@dataclass(frozen=True)
-class ModelCard:
-    """What was measured: parameter counts (per component), dtype, steps, shapes, weights hash."""
-
-    name: str
-    adapter: str
-    params: dict[str, int]
-    dtype: str
-    steps: int
-    frames: int
-    height: int
-    width: int
-    weights_sha256: str
-    cfg: bool = False
-    sampler: dict[str, Any] = field(default_factory=dict)
-    #: transforms applied, in order: ``[{"name", "options", "installed"}]`` (set by the runner)
-    transforms: list[dict[str, Any]] = field(default_factory=list)
-    #: False for videos made outside vdmbench (the ``videos`` model): the runner does not time
-    #: the model and the leaderboard says "not timed"
-    timed: bool = True
-    #: latency the user measured and reported (``videos`` model's answers file), shown marked
-    #: "user-reported": ``{"per_video": {"median_s", "p90_s", "min_s", "n"}, "file"}``
-    reported_latency: dict[str, Any] | None = None
-
-    @property
-    def total_params(self) -> int:
-        return int(sum(self.params.values()))
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["total_params"] = self.total_params
-        return d
 
 
 @runtime_checkable

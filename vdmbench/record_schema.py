@@ -59,13 +59,16 @@ class TransformEntry(_Closed):
     installed: Any = None
 
 
-class Card(_Open):
-    """:class:`~vdmbench.generation.ModelCard` as JSON."""
+class ModelCard(BaseModel):
+    """What was measured: parameter counts (per component), dtype, steps, shapes, weights hash;
+    what an adapter's ``describe()`` returns (:mod:`vdmbench.generation`) and, as JSON
+    (:meth:`to_dict`, read back as :class:`Card`), a record's ``model.card``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str
     adapter: str
     params: dict[str, int]
-    total_params: int
     dtype: str
     steps: int
     frames: int
@@ -74,12 +77,32 @@ class Card(_Open):
     weights_sha256: str
     cfg: bool = False
     sampler: dict[str, Any] = Field(default_factory=dict)
-    transforms: list[TransformEntry] = Field(default_factory=list)
-    #: False: videos made outside vdmbench (the ``videos`` model), never timed
+    #: transforms applied, in order: ``[{"name", "options", "installed"}]`` (set by the runner)
+    transforms: list[dict[str, Any]] = Field(default_factory=list)
+    #: False for videos made outside vdmbench (the ``videos`` model): the runner does not time
+    #: the model and the leaderboard says "not timed"
     timed: bool = True
-    #: latency the user reported for such videos: ``{"per_video": {"median_s", "p90_s", "min_s",
-    #: "n"}, "source": "user-reported", "file"}``
+    #: latency the user measured and reported (``videos`` model's answers file), shown marked
+    #: "user-reported": ``{"per_video": {"median_s", "p90_s", "min_s", "n"}, "source":
+    #: "user-reported", "file"}``
     reported_latency: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The card as a record holds it (:class:`Card`): every field and ``total_params``,
+        the sum of ``params``."""
+        return {**self.model_dump(), "total_params": int(sum(self.params.values()))}
+
+
+class Card(ModelCard):
+    """:class:`~vdmbench.generation.ModelCard` as JSON."""
+
+    #: (:meth:`ModelCard.to_dict`: its fields, ``total_params`` and the transforms' entries
+    #: typed; fields written by later versions are kept)
+
+    model_config = ConfigDict(extra="allow", frozen=False)
+
+    total_params: int
+    transforms: list[TransformEntry] = Field(default_factory=list)  # type: ignore[assignment]
 
 
 class ModelSection(_Closed):

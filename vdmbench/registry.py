@@ -3,6 +3,12 @@
 Listing names never imports the target modules (so ``vdmbench ls`` does not import torch);
 duplicate names are rejected; an unknown name is answered with "did you mean …" and the list of
 known names.
+
+An entry may name, besides its class, the class's **config**: a torch-free base class of the
+registered class that holds what ``vdmbench validate`` reads — ``Options`` and the class
+attributes and classmethods the checks call (``check``, ``needs_teacher``, ``default_steps``,
+``has_denoiser``, ``applies_to_adapter`` …). :meth:`Registry.config` imports only that, so
+checking a suite imports no torch; :meth:`Registry.get` imports the class itself when it runs.
 """
 
 from __future__ import annotations
@@ -37,17 +43,24 @@ class Registry(Generic[T]):
         self.kind = kind
         self._targets: dict[str, str] = {}
         self._summaries: dict[str, str] = {}
+        self._configs: dict[str, str] = {}
         self._loaded: dict[str, T] = {}
 
-    def add(self, name: str, target: str, summary: str = "") -> None:
-        """Register ``name`` → ``"package.module:attr"``; raises on a duplicate name."""
+    def add(self, name: str, target: str, summary: str = "", *,
+            config: str | None = None) -> None:
+        """Register ``name`` → ``"package.module:attr"``; ``config``: the ``"module:attr"`` of the
+        class's torch-free config base (see the module docstring; default: the class itself).
+        Raises on a duplicate name."""
         if name in self._targets:
             raise DuplicateNameError(
                 f"{self.kind} '{name}' is already registered (as {self._targets[name]})")
-        if ":" not in target:
-            raise ValueError(f"registry target must be 'module:attr', got {target!r}")
+        for t in (target, config or target):
+            if ":" not in t:
+                raise ValueError(f"registry target must be 'module:attr', got {t!r}")
         self._targets[name] = target
         self._summaries[name] = summary
+        if config is not None:
+            self._configs[name] = config
 
     def names(self) -> list[str]:
         """Registered names, sorted; imports nothing."""
@@ -60,6 +73,20 @@ class Registry(Generic[T]):
     def target(self, name: str) -> str:
         self.check(name)
         return self._targets[name]
+
+    def config_target(self, name: str) -> str:
+        """The ``"module:attr"`` of ``name``'s config class (its own target where none is
+        named)."""
+        self.check(name)
+        return self._configs.get(name, self._targets[name])
+
+    def config(self, name: str) -> Any:
+        """Import and return ``name``'s config class (what ``validate`` reads; see the module
+        docstring): the registered class where no config is named."""
+        self.check(name)
+        if name not in self._configs:
+            return self.get(name)
+        return load_target(self._configs[name])
 
     def __contains__(self, name: object) -> bool:
         return name in self._targets

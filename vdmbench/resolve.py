@@ -1,13 +1,15 @@
 """Check a suite against the registries: every name known, every options mapping valid.
 
-This is ``vdmbench validate``: it imports the registered classes (to read their ``Options``) but
-loads no weights and writes nothing. Errors name the file, the line and the field; unknown names
-get "did you mean …". Then :func:`vdmbench.checks.check_suite` runs every check that needs no
-weights or data (environment variables, files and folders, options against presets).
+This is ``vdmbench validate``: it imports the registered classes' config classes (their
+``Options`` and checks, :mod:`vdmbench.registry`; no torch), loads no weights and writes
+nothing. Errors name the file, the line and the field; unknown names get "did you mean …".
+Then :func:`vdmbench.checks.check_suite` runs every check that needs no weights or data
+(environment variables, files and folders, options against presets).
 """
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +44,10 @@ class _UncheckedOptions(BaseModel):
 
 
 def _get(registry: Any, name: str, unchecked: list[str] | None) -> Any | None:
-    """``registry.get(name)``; with ``unchecked`` (lenient mode) an ImportError is noted there
+    """``registry.config(name)``; with ``unchecked`` (lenient mode) an ImportError is noted there
     and answered with None instead of raised."""
     try:
-        return registry.get(name)
+        return registry.config(name)
     except ImportError as e:
         if unchecked is None:
             raise
@@ -81,7 +83,8 @@ def resolve_suite(path: str | Path, *, limit: int | None = None, checks: bool = 
     _check_name(DATASETS, suite.dataset.name, file=file, lines=lines, loc=("dataset", "name"))
     dataset_cls = _get(DATASETS, suite.dataset.name, unchecked)
     dataset = Entry(suite.dataset.name, dataset_cls, _options(
-        dataset_cls, suite.dataset.options, file=file, lines=lines, loc=("dataset", "options")))
+        dataset_cls, suite.dataset.options, file=file, lines=lines, loc=("dataset", "options")),
+        load=partial(DATASETS.get, suite.dataset.name))
     models: dict[str, ModelEntry] = {}
     for i, m in enumerate(suite.models):
         _check_name(MODELS, m.adapter, file=file, lines=lines, loc=("models", i, "adapter"))
@@ -94,21 +97,23 @@ def resolve_suite(path: str | Path, *, limit: int | None = None, checks: bool = 
             _check_name(TRANSFORMS, t.name, file=file, lines=lines, loc=loc + ("name",))
             t_cls = _get(TRANSFORMS, t.name, unchecked)
             transforms.append(Entry(t.name, t_cls, _options(t_cls, t.options, file=file,
-                                                            lines=lines, loc=loc + ("options",))))
+                                                            lines=lines, loc=loc + ("options",)),
+                                    load=partial(TRANSFORMS.get, t.name)))
             if t_cls is not None and factory is not None:
                 verdict = t_cls.applies_to_adapter(factory)
                 if not verdict:
                     raise ConfigError(f"model entry '{m.name}': transform '{t.name}' does not "
                                       f"apply to adapter '{m.adapter}': {verdict.reason}",
                                       file=file, line=line_of(lines, loc), field=field_name(loc))
-        models[m.name] = ModelEntry(m.adapter, factory, options, spec=m,
-                                    transforms=tuple(transforms))
+        models[m.name] = ModelEntry(m.adapter, factory, options, partial(MODELS.get, m.adapter),
+                                    spec=m, transforms=tuple(transforms))
     metrics: dict[str, Entry] = {}
     for i, spec in enumerate(suite.metrics):
         _check_name(METRICS, spec.name, file=file, lines=lines, loc=("metrics", i, "name"))
         cls = _get(METRICS, spec.name, unchecked)
         metrics[spec.name] = Entry(spec.name, cls, _options(
-            cls, spec.options, file=file, lines=lines, loc=("metrics", i, "options")))
+            cls, spec.options, file=file, lines=lines, loc=("metrics", i, "options")),
+            load=partial(METRICS.get, spec.name))
         if getattr(cls, "needs_teacher", False) and len(suite.models) < 1:
             raise ConfigError("needs a teacher model", file=file, line=line_of(
                 lines, ("metrics", i)), field=field_name(("metrics", i)))

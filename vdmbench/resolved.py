@@ -6,7 +6,9 @@ object. Checks, the runner and the transforms take classes and options from here
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +19,22 @@ from vdmbench.suite import ModelSpec, Suite
 
 @dataclass(frozen=True)
 class Entry:
-    """One registered name of a suite (a model entry's: its adapter) with its class and its
-    validated options. ``cls`` is None where its module could not be imported (``validate``
-    without torch; the entry is listed in :attr:`ResolvedSuite.unchecked` and its options are
-    kept unchecked)."""
+    """One registered name of a suite (a model entry's: its adapter) with its config class
+    (:mod:`vdmbench.registry`: ``Options`` and what the checks call; imports no torch), its
+    validated options and its class, imported on first use of :attr:`cls` (``load``: the
+    registry's ``get`` for the name). ``config`` is None where its module could not be imported
+    (``validate`` in lenient mode; the entry is listed in :attr:`ResolvedSuite.unchecked` and
+    its options are kept unchecked)."""
 
     name: str
-    cls: Any | None
+    config: Any | None
     options: BaseModel
+    load: Callable[[], Any] | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def cls(self) -> Any:
+        """The registered class (a subclass of :attr:`config`), imported once."""
+        return self.load() if self.load is not None else self.config
 
 
 @dataclass(frozen=True)
@@ -70,4 +80,4 @@ class ResolvedSuite:
 
     def needs_teacher(self) -> bool:
         """Whether a metric of the suite compares with the teacher's videos."""
-        return any(getattr(e.cls, "needs_teacher", False) for e in self.metrics.values())
+        return any(getattr(e.config, "needs_teacher", False) for e in self.metrics.values())

@@ -152,7 +152,7 @@ class SuiteRun:
     # -- setup ---------------------------------------------------------------------------------
 
     def _dataset(self) -> VideoDataset:
-        return self.resolved.dataset.cls(self.suite.dataset)
+        return self.resolved.dataset.cls(self.suite.dataset, self.resolved.dataset.options)
 
     def load_model(self, spec: ModelSpec) -> VideoGenerator:
         """Load the model entry and apply its transforms in order (they stay applied until

@@ -254,7 +254,7 @@ def field_name(loc: tuple) -> str:
     return out
 
 
-def validate_model(model: type[BaseModel], data: Any, *, file: str, lines: dict,
+def validate_model(model: type[BaseModel], data: Any, *, file: str | None, lines: dict,
                    prefix: tuple = ()) -> Any:
     """Validate ``data`` with ``model``; the first error becomes a :class:`ConfigError`."""
     try:

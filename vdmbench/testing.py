@@ -18,13 +18,19 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
-from vdmbench.acceleration import NoOptions, Transform
 from vdmbench.data.base import VideoDataset
 from vdmbench.errors import InvalidRequestError, MetricError, UnsupportedError
 from vdmbench.generation import GenerationRequest, ModelCard
-from vdmbench.metrics.base import Metric, MetricValue
+from vdmbench.metrics.base import MetricValue
+from vdmbench.testing_config import (
+    MeanAbsDiffConfig,
+    RandomSVDConfig,
+    ScaleOutputConfig,
+    TestGeneratorConfig,
+    TestGeneratorOptions,
+)
 from vdmbench.video import Video, stack_videos
 
 
@@ -84,17 +90,11 @@ class TestPatternDataset(VideoDataset):
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
-class TestGenerator:
+class TestGenerator(TestGeneratorConfig):
     """A seeded, CPU-only stand-in for an I2V model (see the module docstring)."""
 
-    class Options(BaseModel):
-        model_config = ConfigDict(extra="forbid", frozen=True)
-        noise: float = Field(8.0, ge=0, description="std of added noise, pixel units")
-        shift: int = Field(1, description="pixels the frame moves right per frame")
-        work: int = Field(32, gt=0, description="matmul size per denoising step (speed knob)")
-        sleep_s: float = Field(0.0, ge=0, description="seconds slept per generated video")
-
-    def __init__(self, name: str, options: Options, steps: int, dtype: str) -> None:
+    def __init__(self, name: str, options: TestGeneratorOptions, steps: int, dtype: str
+                 ) -> None:
         self.name, self.options, self.steps, self.dtype = name, options, steps, dtype
         self._weight = torch.randn(options.work, options.work,
                                    generator=torch.Generator().manual_seed(0))
@@ -143,13 +143,11 @@ class TestGenerator:
                 "decode": lambda: x.clamp(-1, 1).mul(127.5).add(127.5).to(torch.uint8)}
 
 
-class MeanAbsDiffToTeacher(Metric):
+class MeanAbsDiffToTeacher(MeanAbsDiffConfig):
     """Mean absolute pixel difference (0–255) between a model's and the teacher's videos."""
 
-    name: ClassVar[str] = "mean_abs_diff_to_teacher"
     version: ClassVar[str] = "1"
     higher_is_better: ClassVar[bool] = False
-    needs_teacher: ClassVar[bool] = True
 
     def __init__(self, options: BaseModel, context: Any) -> None:
         super().__init__(options, context)
@@ -172,21 +170,10 @@ class MeanAbsDiffToTeacher(Metric):
         return MetricValue(value=self._sum / self._n, n=self._n)
 
 
-class ScaleOutputOptions(BaseModel):
-    """The denoiser's output becomes ``output · factor + offset`` (1, 0 = no change)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    factor: float = Field(1.0, gt=0)
-    offset: float = 0.0
-
-
-class ScaleOutputTransform(Transform):
+class ScaleOutputTransform(ScaleOutputConfig):
     """Test transform ``test-scale-output``: a forward hook that maps the output of the
     adapter's denoiser UNet to ``output · factor + offset``; removing the hook restores the model
     exactly. Two of them do not commute (which shows the order they are applied in)."""
-
-    name: ClassVar[str] = "test-scale-output"
-    Options: ClassVar[type[BaseModel]] = ScaleOutputOptions
 
     def _attach(self, generator: Any) -> tuple[Any, dict[str, Any]]:
         spec = self.denoiser(generator)
@@ -208,12 +195,10 @@ class ScaleOutputTransform(Transform):
         return handle.remove, {"hooked": type(spec.unet).__name__}
 
 
-class RandomSVDTeacher:
+class RandomSVDTeacher(RandomSVDConfig):
     """``random-svd``: a tiny random SVD-architecture UNet
     (:func:`~vdmbench.models.svd_denoiser.random_svd_unet`, 4 frames of 8×8 latents) as a teacher
     for ``vdmbench analyze``/``compress`` tests. It generates no videos."""
-
-    Options: ClassVar[type[BaseModel]] = NoOptions
 
     @classmethod
     def load(cls, name: str, weights: str | None, options: Any, device: str,

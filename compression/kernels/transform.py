@@ -9,29 +9,15 @@ SVD-family adapters) and restores them exactly when the transform's context exit
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
-
-from pydantic import BaseModel, ConfigDict
+from typing import Any
 
 from compression.kernels.install import fast_kernels
-from vdmbench.acceleration import Applicability, Transform
+from compression.triton_config import TritonConfig
+from vdmbench.acceleration import Applicability
 
 
-class TritonOptions(BaseModel):
-    """Which parts to install (all by default); see :class:`~compression.kernels.FastKernels`."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    temporal_attention: bool = True
-    one_token_cross_attention: bool = True
-    group_norm: bool = True
-    project_once: bool = False
-
-
-class TritonKernels(Transform):
+class TritonKernels(TritonConfig):
     """Fused temporal attention, GroupNorm(+SiLU) and exact 1-token cross-attention."""
-
-    name: ClassVar[str] = "triton"
-    Options: ClassVar[type[BaseModel]] = TritonOptions
 
     def applies_to_denoiser(self, generator: Any, spec: Any) -> Applicability:
         from compression.kernels.install import _diffusers_classes

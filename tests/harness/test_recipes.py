@@ -1,7 +1,8 @@
 """docs/architecture.md's "How to add …" recipes, followed to the letter in a temporary package:
-a tiny model adapter, metric, transform and compressor, registered by "module:attr" name, are
-listed, validated, compressed (``vdmbench compress``) and run (``vdmbench run``) by the harness
-without any change to vdmbench."""
+a tiny model adapter, metric, transform and compressor (the first three with their torch-free
+config classes in a module of their own), registered by "module:attr" name, are listed,
+validated, compressed (``vdmbench compress``) and run (``vdmbench run``) by the harness without
+any change to vdmbench."""
 
 from __future__ import annotations
 
@@ -16,6 +17,42 @@ from vdmbench.catalog import COMPRESSORS, METRICS, MODELS, TRANSFORMS
 from vdmbench.cli import main
 from vdmbench.leaderboard import load_records
 
+CONFIGS = '''
+"""What validate reads of the tiny model, metric and transform (imports no torch)."""
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from vdmbench.acceleration import Transform
+from vdmbench.metrics.base import Metric
+
+
+class TinyOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    level: int = Field(100, ge=0, le=255)
+
+
+class TinyAdapterConfig:
+    Options: ClassVar[type[BaseModel]] = TinyOptions
+    has_denoiser: ClassVar[bool] = True
+
+
+class MeanLevelConfig(Metric):
+    name: ClassVar[str] = "tiny_mean_level"
+
+
+class ScaleOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    factor: float = 0.5
+
+
+class ScaleGainConfig(Transform):
+    name: ClassVar[str] = "tiny-scale"
+    Options: ClassVar[type[BaseModel]] = ScaleOptions
+'''
+
 PACKAGE = '''
 """A tiny model, metric, transform and compressor, made as docs/architecture.md says."""
 from __future__ import annotations
@@ -25,15 +62,16 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 from torch import nn
 
-from vdmbench.acceleration import Compressor, Transform
+from vdmbench.acceleration import Compressor
 from vdmbench.diffusion.denoiser import DenoiserSpec
 from vdmbench.generation import ModelCard
-from vdmbench.metrics.base import Metric, MetricValue
+from vdmbench.metrics.base import MetricValue
 from vdmbench.training_data.spec import TrainingDataSpec
 from vdmbench.video import Video
+from tiny_recipes_config import MeanLevelConfig, ScaleGainConfig, TinyAdapterConfig
 
 
 class TinyUNet(nn.Module):
@@ -58,12 +96,8 @@ class TinyDenoiser(DenoiserSpec):
         return raw
 
 
-class TinyAdapter:
+class TinyAdapter(TinyAdapterConfig):
     """Videos of one grey level times the UNet's gain; a student directory sets the gain."""
-
-    class Options(BaseModel):
-        model_config = ConfigDict(extra="forbid", frozen=True)
-        level: int = Field(100, ge=0, le=255)
 
     def __init__(self, name, options, gain, steps, dtype, weights) -> None:
         self.name, self.options, self.steps, self.dtype = name, options, steps, dtype
@@ -101,10 +135,9 @@ class TinyAdapter:
         return {"denoise": lambda: self.unet(torch.zeros(1))}
 
 
-class MeanLevel(Metric):
+class MeanLevel(MeanLevelConfig):
     """Mean pixel value of the generated videos (higher is better)."""
 
-    name: ClassVar[str] = "tiny_mean_level"
     version: ClassVar[str] = "1"
     higher_is_better: ClassVar[bool] = True
 
@@ -119,16 +152,8 @@ class MeanLevel(Metric):
         return MetricValue(value=sum(self.values) / len(self.values), n=len(self.values))
 
 
-class ScaleOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    factor: float = 0.5
-
-
-class ScaleGain(Transform):
+class ScaleGain(ScaleGainConfig):
     """Multiplies the denoiser's gain; restores it exactly."""
-
-    name: ClassVar[str] = "tiny-scale"
-    Options: ClassVar[type[BaseModel]] = ScaleOptions
 
     def _attach(self, generator):
         unet = self.denoiser(generator).unet
@@ -166,10 +191,13 @@ class TinyCompressor(Compressor):
         return out
 '''
 
-ENTRIES = [(MODELS, "tiny-model", "tiny_recipes:TinyAdapter"),
-           (METRICS, "tiny_mean_level", "tiny_recipes:MeanLevel"),
-           (TRANSFORMS, "tiny-scale", "tiny_recipes:ScaleGain"),
-           (COMPRESSORS, "tiny-compress", "tiny_recipes:TinyCompressor")]
+ENTRIES = [(MODELS, "tiny-model", "tiny_recipes:TinyAdapter",
+            "tiny_recipes_config:TinyAdapterConfig"),
+           (METRICS, "tiny_mean_level", "tiny_recipes:MeanLevel",
+            "tiny_recipes_config:MeanLevelConfig"),
+           (TRANSFORMS, "tiny-scale", "tiny_recipes:ScaleGain",
+            "tiny_recipes_config:ScaleGainConfig"),
+           (COMPRESSORS, "tiny-compress", "tiny_recipes:TinyCompressor", None)]
 
 
 @pytest.fixture
@@ -177,11 +205,12 @@ def registered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The temporary package on sys.path, each class registered as the recipes say (the
     registries are restored after the test)."""
     (tmp_path / "tiny_recipes.py").write_text(PACKAGE)
+    (tmp_path / "tiny_recipes_config.py").write_text(CONFIGS)
     monkeypatch.syspath_prepend(str(tmp_path))
-    for registry, name, target in ENTRIES:
-        for attr in ("_targets", "_summaries", "_loaded"):
+    for registry, name, target, config in ENTRIES:
+        for attr in ("_targets", "_summaries", "_configs", "_loaded"):
             monkeypatch.setattr(registry, attr, dict(getattr(registry, attr)))
-        registry.add(name, target, f"recipe test: {name}")
+        registry.add(name, target, f"recipe test: {name}", config=config)
 
 
 def _cli(*args: str) -> str:

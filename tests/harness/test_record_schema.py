@@ -58,3 +58,24 @@ def test_committed_record_schema_is_current() -> None:
     assert committed == json.loads(json.dumps(json_schema())), \
         "suites/record.schema.json is stale: run `vdmbench schema --kind record --out " \
         "suites/record.schema.json`"
+
+
+@pytest.mark.skipif(not REFERENCE.is_dir(), reason="no committed reference run")
+def test_the_model_card_is_the_records_card() -> None:
+    """One definition: every committed record's card is a :class:`ModelCard` that writes back
+    the JSON it was read from (plus the fields added since those records were written, at their
+    defaults); its fields are the record schema's card fields."""
+    from vdmbench.generation import ModelCard
+    from vdmbench.record_schema import Card
+
+    assert set(Card.model_fields) == set(ModelCard.model_fields) | {"total_params"}
+    for path in find_records(REFERENCE):
+        card = json.loads(path.read_text())["model"]["card"]
+        back = ModelCard.model_validate({k: v for k, v in card.items() if k != "total_params"})
+        out = back.to_dict()
+        assert json.dumps({k: out[k] for k in card}, sort_keys=True) == \
+            json.dumps(card, sort_keys=True)
+        assert {k: out[k] for k in set(out) - set(card)} in (
+            {}, {"timed": True, "reported_latency": None})
+    with pytest.raises(ValueError, match="unknown_field"):
+        ModelCard.model_validate({**card, "unknown_field": 1})

@@ -49,9 +49,13 @@ def test_listing_does_not_import_torch():
     assert out.stdout.strip() == "False"
 
 
-def test_ls_and_validate_work_where_torch_is_not_importable():
-    """With torch unimportable, `ls` lists and `validate` checks the schema and names (and says
-    which options it could not check); `run` is not expected to work there."""
+def test_ls_and_validate_work_where_torch_is_not_importable(tmp_path: Path) -> None:
+    """With torch unimportable, `ls` lists and `validate` checks everything it checks with
+    torch: schema, names, every options mapping (the registered classes' torch-free configs)
+    and the checks; `run` is not expected to work there."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((ROOT / "suites" / "synth_i2v.yaml").read_text().replace(
+        "  - name: fvd_synth\n", "  - {name: fvd_synth, options: {batch_size: 0}}\n"))
     code = ("import sys\n"
             "sys.modules['torch'] = None  # import torch → ImportError\n"
             "from click.testing import CliRunner\n"
@@ -61,10 +65,15 @@ def test_ls_and_validate_work_where_torch_is_not_importable():
             "r = CliRunner().invoke(main, ['validate', 'suites/synth_i2v.yaml'])\n"
             "assert r.exit_code == 0, r.output\n"
             "print(r.output)\n"
+            f"r = CliRunner().invoke(main, ['validate', {str(bad)!r}])\n"
+            "assert r.exit_code == 2, r.output\n"
+            "print(r.output)\n"
             "r = CliRunner().invoke(main, ['validate', 'suites/nope.yaml'])\n"
             "assert r.exit_code == 2, r.output\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=ROOT)
     assert out.returncode == 0, out.stderr + out.stdout
     assert "suites/synth_i2v.yaml: ok" in out.stdout
-    assert "not checked" in out.stdout
+    assert "not checked" not in out.stdout
+    assert "metrics.0.options.batch_size" in out.stdout or \
+        "metrics[0].options.batch_size" in out.stdout, out.stdout

@@ -139,7 +139,8 @@ def test_missing_root_metadata_and_columns_before_any_model(tmp_path: Path) -> N
         check(_data(tmp_path / "v", options={"root": str(tmp_path / "v"),
                                              "columns": {"file_name": "video",
                                                          "caption": "caption"}}))
-    with pytest.raises(ConfigError, match="data.options.colums.*Extra inputs"):
+    with pytest.raises(ConfigError, match=r"field 'data\.options\.colums': unknown key 'colums' "
+                                          r"\(allowed: columns, decoder, frame_stride, "):
         check(_data(tmp_path / "v", options={"root": str(tmp_path / "v"), "colums": {}}))
     with pytest.raises(VdmbenchError, match="Did you mean 'videofolder'"):
         check(_data(tmp_path / "v", name="videofoldr"))

@@ -10,27 +10,27 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
+from vdmbench.data.config import DatasetConfig, NoDatasetOptions
 from vdmbench.generation import GenerationRequest
 from vdmbench.suite import DatasetSpec
 from vdmbench.video import Video
 
-
-class NoDatasetOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+__all__ = ["NoDatasetOptions", "VideoDataset"]
 
 
-class VideoDataset(ABC):
-    """Base class of registered datasets. ``Options`` validates ``spec.options``."""
+class VideoDataset(DatasetConfig, ABC):
+    """Base class of registered datasets. ``Options`` (from its config class,
+    :class:`~vdmbench.data.config.DatasetConfig`) validates ``spec.options``; ``options``: the
+    options already validated (``vdmbench run`` passes the resolved suite's), else
+    ``spec.options`` are validated here."""
 
-    Options: ClassVar[type[BaseModel]] = NoDatasetOptions
-
-    def __init__(self, spec: DatasetSpec) -> None:
+    def __init__(self, spec: DatasetSpec, options: BaseModel | None = None) -> None:
         self.spec = spec
-        self.options = self.Options.model_validate(spec.options)
+        self.options = options if isinstance(options, self.Options) \
+            else self.Options.model_validate(spec.options)
 
     @abstractmethod
     def requests(self) -> list[GenerationRequest]:

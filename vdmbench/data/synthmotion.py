@@ -23,10 +23,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
 from vdmbench.data.base import VideoDataset
 from vdmbench.data.clips import ClipRef, ClipSource, TrainClip
+from vdmbench.data.synthmotion_config import SynthMotionConfig, SynthMotionOptions
 from vdmbench.errors import ConfigError, DataError
 from vdmbench.generation import GenerationRequest
 from vdmbench.video import Video
@@ -388,22 +389,13 @@ def request_seed(seed: int, split: str, index: int) -> int:
 # ----------------------------------------------------------------------------- datasets
 
 
-class SynthMotionOptions(BaseModel):
-    """``first_index``: the first sample index (use disjoint ranges for disjoint sets)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    first_index: int = Field(0, ge=0)
-
-
-class SynthMotionDataset(VideoDataset):
+class SynthMotionDataset(SynthMotionConfig, VideoDataset):
     """The registered ``synthmotion`` dataset: ``spec.num_videos`` videos of ``spec.split``
     starting at ``options.first_index``; requests carry the real first frame as ``image``, the
     caption as ``prompt``, and ``extra = {"motion_class": int, "content": {...}}``."""
 
-    Options = SynthMotionOptions
-
-    def __init__(self, spec: Any) -> None:
-        super().__init__(spec)
+    def __init__(self, spec: Any, options: BaseModel | None = None) -> None:
+        super().__init__(spec, options)
         _check_split(spec.split)
 
     @property

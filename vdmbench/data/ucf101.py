@@ -40,65 +40,24 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
 from vdmbench.data.base import VideoDataset
 from vdmbench.data.clips import ClipRef, ClipSampler, ClipSource, resize_clip, select
 from vdmbench.data.decode import Backend, decode, probe
+from vdmbench.data.ucf101_config import PRESETS, ClipPreset, UCF101Config, UCF101Options
 from vdmbench.errors import ConfigError, DataError
 from vdmbench.generation import GenerationRequest
-from vdmbench.paths import expand_path
 from vdmbench.suite import DatasetSpec
 from vdmbench.video import Video
 
 __all__ = ["UCF101Dataset", "UCF101Options", "ClipPreset", "Clip", "PRESETS", "class_to_prompt",
            "read_class_index", "read_split_list", "probe_video", "decode_frames", "SourceVideo",
            "resize_clip"]
-
-
-@dataclass(frozen=True)
-class ClipPreset:
-    """A named, versioned clip sampling protocol."""
-
-    name: str
-    version: int
-    frames: int
-    stride: int
-    selection: Literal["first_sorted", "random"]
-    description: str
-
-
-PRESETS: dict[str, ClipPreset] = {
-    "fvd_styleganv_2048_16f": ClipPreset(
-        "fvd_styleganv_2048_16f", 1, 16, 1, "first_sorted",
-        "first N videos in sorted order, one 16-frame window at a seeded random offset each"),
-    "i2v_dynamicrafter": ClipPreset(
-        "i2v_dynamicrafter", 1, 16, 3, "random",
-        "N seeded random videos, a 16-frame clip with stride 3 at a seeded random offset, "
-        "its first frame conditions"),
-}
-
-
-class UCF101Options(BaseModel):
-    """``dataset.options`` of ``ucf101``."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    root: str = Field("${UCF101_ROOT}", description="folder holding UCF-101/ and "
-                      "ucfTrainTestlist/; ${ENV} allowed")
-    videos_subdir: str = "UCF-101"
-    splits_subdir: str = "ucfTrainTestlist"
-    split_file: int = Field(1, ge=1, le=3, description="which official split (1–3)")
-    clip_preset: Literal["fvd_styleganv_2048_16f", "i2v_dynamicrafter"] = "i2v_dynamicrafter"
-    frame_stride: int | None = Field(None, gt=0, description="override the preset's stride")
-    resize: Literal["cover_center_crop", "squash"] = "cover_center_crop"
-    decoder: Literal["pyav", "decord"] = Field(
-        "pyav", description="video decoder: pyav (default) or decord (pip install "
-        "\"vdmbench[decord]\")")
 
 
 @dataclass(frozen=True)
@@ -221,16 +180,13 @@ def _request_seed(seed: int, index: int) -> int:
     return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
 
 
-class UCF101Dataset(VideoDataset):
+class UCF101Dataset(UCF101Config, VideoDataset):
     """``ucf101``: image-to-video requests (first frames + class prompts) and real clips."""
 
-    Options: ClassVar[type[BaseModel]] = UCF101Options
-    SUBSETS: ClassVar[tuple[str, ...]] = ("train", "test", "trainval")
-
-    def __init__(self, spec: DatasetSpec) -> None:
-        super().__init__(spec)
+    def __init__(self, spec: DatasetSpec, options: BaseModel | None = None) -> None:
+        super().__init__(spec, options)
         o: UCF101Options = self.options  # type: ignore[assignment]
-        root = self.check(spec)
+        root = self.check(spec, o)
         self.preset = PRESETS[o.clip_preset]
         self.stride = o.frame_stride or self.preset.stride
         self.root = root
@@ -239,35 +195,6 @@ class UCF101Dataset(VideoDataset):
         self.classes = read_class_index(self.splits_dir / "classInd.txt")
         self._files: list[tuple[str, str, int, int]] | None = None
         self._clips: list[Clip] | None = None
-
-    @classmethod
-    def check(cls, spec: DatasetSpec) -> Path:
-        """What needs no video decoding: the split name, the clip preset's frames against
-        ``dataset.frames``, the root, videos and split-list files. Returns the root folder."""
-        o = UCF101Options.model_validate(spec.options)
-        if spec.split not in cls.SUBSETS:
-            raise ConfigError(f"ucf101: dataset.split must be one of {', '.join(cls.SUBSETS)}, "
-                              f"got {spec.split!r}", field="dataset.split")
-        preset = PRESETS[o.clip_preset]
-        if spec.frames != preset.frames:
-            raise ConfigError(f"ucf101: clip preset {preset.name} takes "
-                              f"{preset.frames}-frame clips; dataset.frames is "
-                              f"{spec.frames}", field="dataset.frames")
-        root = expand_path(o.root, "ucf101 root")
-        if not root.is_dir():
-            env = re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", o.root)
-            via = f" (from {o.root!r}; set {', '.join(env)})" if env else ""
-            raise DataError(f"ucf101: root folder {root} not found{via}. It must hold "
-                            f"{o.videos_subdir}/ and {o.splits_subdir}/")
-        if not (root / o.videos_subdir).is_dir():
-            raise DataError(f"ucf101: videos folder {root / o.videos_subdir} not found")
-        k = o.split_file
-        lists = {"train": [f"trainlist0{k}.txt"], "test": [f"testlist0{k}.txt"],
-                 "trainval": [f"trainlist0{k}.txt", f"testlist0{k}.txt"]}[spec.split]
-        for name in ["classInd.txt", *lists]:
-            if not (root / o.splits_subdir / name).is_file():
-                raise DataError(f"ucf101: split file {root / o.splits_subdir / name} not found")
-        return root
 
     # -- the file list ---------------------------------------------------------------------------
 
@@ -385,7 +312,7 @@ class UCF101Dataset(VideoDataset):
                               f"{spec.split!r}", field="data.split")
         o = UCF101Options.model_validate(spec.options)
         # the clip preset's frame count belongs to evaluation; check the rest of the layout
-        cls.check(spec.model_copy(update={"frames": PRESETS[o.clip_preset].frames}))
+        cls.check(spec.model_copy(update={"frames": PRESETS[o.clip_preset].frames}), o)
         ds = cls(spec.model_copy(update={"frames": PRESETS[o.clip_preset].frames}))
         k = o.split_file
         test_list = ds.splits_dir / f"testlist0{k}.txt"

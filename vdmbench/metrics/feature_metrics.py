@@ -18,15 +18,50 @@ import os
 from abc import abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
 from vdmbench.errors import MetricError
-from vdmbench.metrics.base import Metric, MetricContext, MetricValue
+from vdmbench.metrics.base import MetricContext, MetricValue
 from vdmbench.metrics.extractor import VideoFeatureExtractor
+from vdmbench.metrics.feature_metrics_config import (  # the options: also importable from here
+    C3DISConfig,
+    CdFVDConfig,
+    CdFVDFolderConfig,
+    ExtractorMetricConfig,
+    FrechetConfig,
+    FVDCDFVD128Config,
+    FVDCDFVD256Config,
+    FVDCDFVDArrayConfig,
+    FVDStyleGANVConfig,
+    InceptionScoreConfig,
+    ISStyleGANVUCF101Config,
+    ISTGAN2UCF101Config,
+)
+from vdmbench.metrics.feature_metrics_config import (
+    CdFVDArrayOptions as CdFVDArrayOptions,
+)
+from vdmbench.metrics.feature_metrics_config import (
+    CdFVDFolderOptions as CdFVDFolderOptions,
+)
+from vdmbench.metrics.feature_metrics_config import (
+    FeatureISOptions as FeatureISOptions,
+)
+from vdmbench.metrics.feature_metrics_config import (
+    FeatureMetricOptions as FeatureMetricOptions,
+)
+from vdmbench.metrics.feature_metrics_config import (
+    ISStyleGANVOptions as ISStyleGANVOptions,
+)
+from vdmbench.metrics.feature_metrics_config import (
+    ISTgan2Options as ISTgan2Options,
+)
+from vdmbench.metrics.feature_metrics_config import (
+    StyleGANVFVDOptions as StyleGANVFVDOptions,
+)
 from vdmbench.metrics.frechet import FeatureStats, frechet_distance_from_stats
 from vdmbench.metrics.inception_score import inception_score
 from vdmbench.metrics.reference_cache import (
@@ -39,20 +74,6 @@ from vdmbench.video import stack_videos
 if TYPE_CHECKING:
     from vdmbench.generation import GenerationRequest
     from vdmbench.video import Video
-
-
-class FeatureMetricOptions(BaseModel):
-    """Options every feature metric has. ``batch_size``: videos per extractor call."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    batch_size: int = Field(16, gt=0, description="videos per feature-extractor call")
-
-
-class FeatureISOptions(FeatureMetricOptions):
-    """Inception Score options: ``splits`` parts the samples are cut into."""
-
-    splits: int = Field(10, gt=0)
 
 
 @contextmanager
@@ -101,52 +122,18 @@ class InMemoryVideo:
         return self.frames[start:start + count]
 
 
-class _ExtractorMetric(Metric):
+class _ExtractorMetric(ExtractorMetricConfig):
     """Shared plumbing: a lazily built extractor and protocol/option bookkeeping."""
 
-    Options: ClassVar[type[BaseModel]] = FeatureMetricOptions
     shardable: ClassVar[bool] = True
     #: option names that do not change the numbers (left out of the protocol and cache key;
     #: the checkpoint enters through its sha256 instead of its path)
     numerically_irrelevant_options: ClassVar[frozenset[str]] = frozenset({"batch_size",
                                                                            "weights"})
 
-    #: (what, environment variable) of the checkpoint file the ``weights`` option names;
-    #: None = the metric has no checkpoint file (see :meth:`weights_source`)
-    weights_file: ClassVar[tuple[str, str] | None] = None
-
     def __init__(self, options: BaseModel, context: MetricContext) -> None:
         super().__init__(options, context)
         self._extractor: VideoFeatureExtractor | None = None
-
-    @classmethod
-    def weights_source(cls, options: BaseModel) -> tuple[str, str] | None:
-        """(what, environment variable) of the checkpoint these options load, or None."""
-        return cls.weights_file
-
-    @classmethod
-    def check(cls, options: BaseModel, suite: Any, n_videos: int) -> None:
-        """The base checks and: the checkpoint file exists (``weights`` or its variable);
-        every failing check is named in one :class:`ConfigError`."""
-        from vdmbench.errors import ConfigError, VdmbenchError
-
-        found: list[str] = []
-        try:
-            super().check(options, suite, n_videos)
-        except VdmbenchError as e:
-            found.append(str(e))
-        source = cls.weights_source(options)
-        if source is not None:
-            from vdmbench.metrics.real_extractors import resolve_weights
-
-            what, env = source
-            try:
-                resolve_weights(getattr(options, "weights", None), what, env,
-                                f"metric '{cls.name}'")
-            except VdmbenchError as e:
-                found.append(str(e))
-        if found:
-            raise ConfigError("; ".join(found))
 
     @abstractmethod
     def build_extractor(self) -> VideoFeatureExtractor:
@@ -202,7 +189,7 @@ class _ExtractorMetric(Metric):
         return [r.id for r in requests]
 
 
-class FeatureFrechetMetric(_ExtractorMetric):
+class FeatureFrechetMetric(FrechetConfig, _ExtractorMetric):
     """Fréchet distance between extractor features of generated and real videos (lower better).
 
     ``prepare()`` loads or computes the reference :class:`FeatureStats` from
@@ -211,14 +198,9 @@ class FeatureFrechetMetric(_ExtractorMetric):
     features; ``compute()`` returns the distance with ``n`` = number of generated videos.
     """
 
-    needs_reference_data: ClassVar[bool] = True
     higher_is_better: ClassVar[bool] = False
     #: use the unbiased (n − 1) covariance instead of the references' biased (n) one
     unbiased_covariance: ClassVar[bool] = False
-
-    @classmethod
-    def min_videos(cls, options: BaseModel) -> int:
-        return 2  # a covariance
 
     def __init__(self, options: BaseModel, context: MetricContext) -> None:
         super().__init__(options, context)
@@ -346,18 +328,13 @@ class FeatureFrechetMetric(_ExtractorMetric):
         return MetricValue(value=value, n=self._n_videos, details=details)
 
 
-class FeatureInceptionScoreMetric(_ExtractorMetric):
+class FeatureInceptionScoreMetric(InceptionScoreConfig, _ExtractorMetric):
     """Inception Score of generated videos under a classifier extractor (higher is better)."""
 
     higher_is_better: ClassVar[bool] = True
-    Options: ClassVar[type[BaseModel]] = FeatureISOptions
     #: seed of the ``numpy.random.RandomState`` shuffle of the rows before splitting (None keeps
     #: the input order); the StyleGAN-V preset :class:`ISStyleGANVUCF101` sets 42, its peer's
     shuffle_seed: ClassVar[int | None] = None
-
-    @classmethod
-    def min_videos(cls, options: BaseModel) -> int:
-        return max(int(getattr(options, "splits", 10)), 2)
 
     def __init__(self, options: BaseModel, context: MetricContext) -> None:
         super().__init__(options, context)
@@ -403,78 +380,6 @@ def _first_frames(frames: torch.Tensor, n: int, name: str, metric: str) -> torch
         raise MetricError(f"{metric}: request {name} has {frames.shape[0]} frames; the protocol "
                           f"needs at least {n}")
     return frames[:n]
-
-
-class StyleGANVFVDOptions(FeatureMetricOptions):
-    """``fvd_styleganv_2048_16f`` options (defaults are the preset's)."""
-
-    weights: str | None = Field(None, description="path to StyleGAN-V's i3d_torchscript.pt; "
-                                "${ENV} allowed; default: $VDMBENCH_I3D_TORCHSCRIPT")
-    num_real: int = Field(2048, gt=1, description="reference clips: the first N videos")
-    num_frames: int = Field(16, gt=0)
-    seed: int = Field(0, ge=0, description="seed of the reference clips' random offsets")
-    real_size: int = Field(256, gt=0, description="side of the square real frames (StyleGAN-V's "
-                           "dataset resolution)")
-
-
-class _I3DStateDictOptions(FeatureMetricOptions):
-    weights: str | None = Field(None, description="path to i3d_pretrained_400.pt (state_dict) "
-                                "or i3d_torchscript.pt; ${ENV} allowed; default: "
-                                "$VDMBENCH_I3D_STATE_DICT / $VDMBENCH_I3D_TORCHSCRIPT")
-    format: Literal["state_dict", "torchscript"] = "state_dict"
-    family: Literal["videogpt", "pytorch_i3d"] = Field(
-        "videogpt", description="state-dict family, fixes BatchNorm eps (1e-5 / 1e-3)")
-    num_frames: int = Field(16, gt=0)
-    seed: int = Field(0, ge=0)
-
-
-class CdFVDArrayOptions(_I3DStateDictOptions):
-    """``fvd_cdfvd_array`` options: the VideoGPT/cd-fvd ``i3d_pretrained_400.pt`` (state dict)
-    or a TorchScript I3D."""
-
-    num_real: int = Field(2048, gt=1)
-
-
-class CdFVDFolderOptions(_I3DStateDictOptions):
-    """``fvd_cdfvd_128`` / ``fvd_cdfvd_256`` options. ``num_real``: None = every video
-    (cd-fvd's ``n_real='full'``); ``num_gen``: the number of generated videos required (cd-fvd's
-    ``n_fake``; it resamples when given fewer, which cannot be reproduced, so vdmbench refuses).
-    ``window_draw``: which 16-frame window of a longer video is measured — ``cdfvd``: the
-    windows cd-fvd's loader draws with ``num_workers=cdfvd_num_workers`` (default 0) and
-    ``batch_size=cdfvd_batch_size`` (:func:`~vdmbench.metrics.protocols.cdfvd_windows`);
-    ``seeded``: vdmbench's own draw, one ``default_rng([seed, …])`` per video, independent of
-    the listing order, the loader settings and every other video."""
-
-    num_real: int | None = Field(None, gt=1)
-    num_gen: int = Field(2048, gt=1)
-    seed: int = Field(42, ge=0, description="cd-fvd's seed (cdfvd(seed=42)); for window_draw "
-                      "'seeded' the seed of the per-video generators")
-    window_draw: Literal["cdfvd", "seeded"] = Field(
-        "cdfvd", description="'cdfvd': the windows cd-fvd's loader draws (with "
-        "cdfvd_num_workers, cdfvd_batch_size); 'seeded': vdmbench's per-video seeded draw")
-    cdfvd_num_workers: int = Field(0, ge=0, description="the num_workers of cd-fvd's "
-                                   "load_videos whose windows 'cdfvd' reproduces (0: its "
-                                   "deterministic mode)")
-    cdfvd_batch_size: int = Field(16, gt=0, description="the batch_size of cd-fvd's "
-                                  "load_videos; changes the windows only with workers")
-
-
-class ISStyleGANVOptions(FeatureISOptions):
-    """``is_styleganv_ucf101`` options."""
-
-    weights: str | None = Field(None, description="path to StyleGAN-V's c3d_ucf101.pt; ${ENV} "
-                                "allowed; default: $VDMBENCH_C3D_TORCHSCRIPT")
-    num_frames: int = Field(16, gt=0)
-
-
-class ISTgan2Options(FeatureMetricOptions):
-    """``is_tgan2_ucf101`` options: ``draws`` × ``samples_per_draw`` generated videos."""
-
-    weights: str | None = Field(None, description="path to StyleGAN-V's c3d_ucf101.pt; ${ENV} "
-                                "allowed; default: $VDMBENCH_C3D_TORCHSCRIPT")
-    num_frames: int = Field(16, gt=0)
-    draws: int = Field(10, gt=1)
-    samples_per_draw: int = Field(2048, gt=1)
 
 
 def _source_batches(metric: _ExtractorMetric) -> Iterator[list[Any]]:
@@ -537,14 +442,11 @@ class _PresetFVD(FeatureFrechetMetric):
         return self._preset().describe()
 
 
-class FVDStyleGANV(_PresetFVD):
+class FVDStyleGANV(FVDStyleGANVConfig, _PresetFVD):
     """``fvd_styleganv_2048_16f``: StyleGAN-V's FVD with its TorchScript I3D; real frames
     prepared as StyleGAN-V's dataset script does (LANCZOS 256, centre crop, JPEG)."""
 
-    name: ClassVar[str] = "fvd_styleganv_2048_16f"
     version: ClassVar[str] = "2"
-    Options: ClassVar[type[BaseModel]] = StyleGANVFVDOptions
-    weights_file = ("I3D TorchScript detector (i3d_torchscript.pt)", "VDMBENCH_I3D_TORCHSCRIPT")
 
     def build_extractor(self) -> VideoFeatureExtractor:
         from vdmbench.metrics.real_extractors import I3DTorchScriptExtractor
@@ -559,13 +461,7 @@ class FVDStyleGANV(_PresetFVD):
         return styleganv_prepare_real(clip, self.options.real_size)  # type: ignore[attr-defined]
 
 
-class _CdFVDBase(_PresetFVD):
-    @classmethod
-    def weights_source(cls, options: BaseModel) -> tuple[str, str] | None:
-        if options.format == "state_dict":  # type: ignore[attr-defined]
-            return ("I3D state dict (i3d_pretrained_400.pt)", "VDMBENCH_I3D_STATE_DICT")
-        return ("I3D TorchScript detector (i3d_torchscript.pt)", "VDMBENCH_I3D_TORCHSCRIPT")
-
+class _CdFVDBase(CdFVDConfig, _PresetFVD):
     def build_extractor(self) -> VideoFeatureExtractor:
         from vdmbench.metrics.real_extractors import (
             I3DStateDictExtractor,
@@ -581,19 +477,17 @@ class _CdFVDBase(_PresetFVD):
                                                  device=self.context.device, preset=self.name)
 
 
-class FVDCDFVDArray(_CdFVDBase):
+class FVDCDFVDArray(FVDCDFVDArrayConfig, _CdFVDBase):
     """``fvd_cdfvd_array``: cd-fvd's numpy-array API (squash 224 bilinear, 2x/255−1) with the
     VideoGPT I3D; real clips as the dataset gives them."""
 
-    name: ClassVar[str] = "fvd_cdfvd_array"
     version: ClassVar[str] = "1"
-    Options: ClassVar[type[BaseModel]] = CdFVDArrayOptions
 
     def _reference_batches(self) -> Iterator[list[Any]]:
         return FeatureFrechetMetric._reference_batches(self)
 
 
-class _FVDCDFVDFolder(_CdFVDBase):
+class _FVDCDFVDFolder(CdFVDFolderConfig, _CdFVDBase):
     """cd-fvd's folder pipeline (see :func:`vdmbench.metrics.protocols.cdfvd_prepare`): every
     source video, a random window each, a too-short video replaced by the next usable one;
     generated videos prepared the same way, exactly ``num_gen`` of them. The windows: option
@@ -601,7 +495,6 @@ class _FVDCDFVDFolder(_CdFVDBase):
     ``cdfvd_batch_size``; ``seeded``: vdmbench's)."""
 
     version: ClassVar[str] = "2"
-    Options: ClassVar[type[BaseModel]] = CdFVDFolderOptions
     resolution: ClassVar[int]
 
     def __init__(self, options: BaseModel, context: MetricContext) -> None:
@@ -779,23 +672,19 @@ class _FVDCDFVDFolder(_CdFVDBase):
         return super().compute()
 
 
-class FVDCDFVD128(_FVDCDFVDFolder):
+class FVDCDFVD128(FVDCDFVD128Config, _FVDCDFVDFolder):
     """``fvd_cdfvd_128``: cd-fvd's folder pipeline at resolution 128."""
 
-    name: ClassVar[str] = "fvd_cdfvd_128"
     resolution: ClassVar[int] = 128
 
 
-class FVDCDFVD256(_FVDCDFVDFolder):
+class FVDCDFVD256(FVDCDFVD256Config, _FVDCDFVDFolder):
     """``fvd_cdfvd_256``: cd-fvd's folder pipeline at resolution 256."""
 
-    name: ClassVar[str] = "fvd_cdfvd_256"
     resolution: ClassVar[int] = 256
 
 
-class _C3DIS(FeatureInceptionScoreMetric):
-    weights_file = ("C3D TorchScript classifier (c3d_ucf101.pt)", "VDMBENCH_C3D_TORCHSCRIPT")
-
+class _C3DIS(C3DISConfig, FeatureInceptionScoreMetric):
     def build_extractor(self) -> VideoFeatureExtractor:
         from vdmbench.metrics.real_extractors import C3DTorchScriptExtractor
 
@@ -813,14 +702,12 @@ class _C3DIS(FeatureInceptionScoreMetric):
         return get_preset(self.name).describe()
 
 
-class ISStyleGANVUCF101(_C3DIS):
+class ISStyleGANVUCF101(ISStyleGANVUCF101Config, _C3DIS):
     """``is_styleganv_ucf101``: StyleGAN-V's ``isv2048_ucf`` with its C3D port — float32
     probabilities, rows shuffled with ``numpy.random.RandomState(42)``, 10 consecutive splits of
     the shuffled rows, no epsilon in the logarithm, every step in float32."""
 
-    name: ClassVar[str] = "is_styleganv_ucf101"
     version: ClassVar[str] = "2"
-    Options: ClassVar[type[BaseModel]] = ISStyleGANVOptions
     shuffle_seed: ClassVar[int | None] = 42
 
     def score(self, probs: np.ndarray) -> tuple[float, float, dict[str, Any]]:
@@ -834,18 +721,12 @@ class ISStyleGANVUCF101(_C3DIS):
                            "dtype": "float32"}
 
 
-class ISTGAN2UCF101(_C3DIS):
+class ISTGAN2UCF101(ISTGAN2UCF101Config, _C3DIS):
     """``is_tgan2_ucf101``: TGANv2's protocol — ``draws`` groups of ``samples_per_draw``
     consecutive generated videos, each scored with ``splits=1`` and ``p + 1e-20``; mean ± std
     (population) over the draws."""
 
-    name: ClassVar[str] = "is_tgan2_ucf101"
     version: ClassVar[str] = "1"
-    Options: ClassVar[type[BaseModel]] = ISTgan2Options
-
-    @classmethod
-    def min_videos(cls, options: BaseModel) -> int:
-        return int(options.draws) * int(options.samples_per_draw)  # type: ignore[attr-defined]
 
     def score(self, probs: np.ndarray) -> tuple[float, float, dict[str, Any]]:
         draws = int(self.options.draws)  # type: ignore[attr-defined]

@@ -22,10 +22,21 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
 from vdmbench.errors import InvalidVideoError, MetricError
-from vdmbench.metrics.base import Metric, MetricContext, MetricValue
+from vdmbench.metrics.base import MetricContext, MetricValue
+from vdmbench.metrics.fidelity_config import (
+    PSNRConfig,
+    SSIMConfig,
+    TeacherFidelityConfig,
+)
+from vdmbench.metrics.fidelity_config import (
+    PSNROptions as PSNROptions,
+)
+from vdmbench.metrics.fidelity_config import (
+    SSIMOptions as SSIMOptions,
+)
 from vdmbench.video import check_video
 
 if TYPE_CHECKING:
@@ -102,25 +113,10 @@ def ssim_video(a: torch.Tensor, b: torch.Tensor, channels: Literal["luma", "rgb"
     return float(ssim_frames(xs, ys).mean())
 
 
-class PSNROptions(BaseModel):
-    """``max_db``: cap of each video's PSNR (identical videos count as ``max_db``)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    max_db: float = Field(100.0, gt=0)
-
-
-class SSIMOptions(BaseModel):
-    """``channels``: SSIM on BT.601 luma (default) or per RGB channel."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    channels: Literal["luma", "rgb"] = "luma"
-
-
-class _TeacherFidelity(Metric):
+class _TeacherFidelity(TeacherFidelityConfig):
     """Per-video scores of student vs teacher, averaged; ``ci`` = mean ± 1.96 standard errors."""
 
     higher_is_better: ClassVar[bool] = True
-    needs_teacher: ClassVar[bool] = True
 
     def __init__(self, options: BaseModel, context: MetricContext) -> None:
         super().__init__(options, context)
@@ -158,12 +154,10 @@ class _TeacherFidelity(Metric):
                            details={"min": float(values.min()), "max": float(values.max())})
 
 
-class PSNRMetric(_TeacherFidelity):
+class PSNRMetric(PSNRConfig, _TeacherFidelity):
     """``psnr``: mean per-video PSNR (dB) of student vs teacher, each capped at ``max_db``."""
 
-    name: ClassVar[str] = "psnr"
     version: ClassVar[str] = "1"
-    Options: ClassVar[type[BaseModel]] = PSNROptions
 
     def score(self, student: torch.Tensor, teacher: torch.Tensor, name: str) -> float:
         return psnr_video(student, teacher, name)
@@ -177,12 +171,10 @@ class PSNRMetric(_TeacherFidelity):
         return mv
 
 
-class SSIMMetric(_TeacherFidelity):
+class SSIMMetric(SSIMConfig, _TeacherFidelity):
     """``ssim``: mean per-video SSIM of student vs teacher."""
 
-    name: ClassVar[str] = "ssim"
     version: ClassVar[str] = "1"
-    Options: ClassVar[type[BaseModel]] = SSIMOptions
 
     def score(self, student: torch.Tensor, teacher: torch.Tensor, name: str) -> float:
         channels = self.options.channels  # type: ignore[attr-defined]

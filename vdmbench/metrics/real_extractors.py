@@ -19,34 +19,16 @@ from typing import Any, ClassVar
 
 import torch
 
-from vdmbench.errors import ConfigError, DataError, MetricError, WeightsNotFoundError
+from vdmbench.errors import DataError, MetricError
 from vdmbench.metrics.extractor import VideoFeatureExtractor
+from vdmbench.metrics.feature_metrics_config import resolve_weights
 from vdmbench.metrics.i3d import InceptionI3d, load_i3d_state_dict
 from vdmbench.metrics.protocols import network_input
-from vdmbench.paths import require_file, sha256_file
+from vdmbench.paths import sha256_file
 
 ENV_I3D_TORCHSCRIPT = "VDMBENCH_I3D_TORCHSCRIPT"
 ENV_I3D_STATE_DICT = "VDMBENCH_I3D_STATE_DICT"
 ENV_C3D_TORCHSCRIPT = "VDMBENCH_C3D_TORCHSCRIPT"
-
-
-def resolve_weights(path: str | os.PathLike[str] | None, what: str, env: str, metric_hint: str
-                    ) -> Path:
-    """Expand ``path`` (or ``$env`` when ``path`` is None) and require the file to exist.
-
-    Errors (unset variable, missing file) are :class:`WeightsNotFoundError` naming the file,
-    the ``weights:`` option and ``env``."""
-    hint = (f"Put the file there, or set the metric option `weights:` in the suite "
-            f"({metric_hint}; '${{{env}}}' allowed) or the environment variable {env}. "
-            f"vdmbench never downloads weights")
-    if path is None or str(path) == "":
-        if env not in os.environ:
-            raise WeightsNotFoundError(f"{what}: no path given. {hint}")
-        path = os.environ[env]
-    try:
-        return require_file(path, what, hint)
-    except ConfigError as e:
-        raise WeightsNotFoundError(f"{e}. {hint}") from e
 
 
 def load_torchscript(path: Path, device: str) -> torch.jit.ScriptModule:

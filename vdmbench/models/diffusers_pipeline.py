@@ -25,139 +25,36 @@ convention is known (:data:`DENOISER_CONVENTIONS`: SVD); elsewhere transforms th
 
 from __future__ import annotations
 
-import difflib
 import hashlib
-import inspect
 import json
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
 
 from vdmbench.errors import (
     ConfigError,
     InvalidRequestError,
-    OptionError,
     UnsupportedError,
     WeightsNotFoundError,
 )
-from vdmbench.generation import GenerationRequest, ModelCard
-from vdmbench.paths import expand_path, sha256_tree
+from vdmbench.generation import DTYPES, GenerationRequest, ModelCard
+from vdmbench.models.diffusers_pipeline_config import (
+    DENOISER_CONVENTIONS,
+    DiffusersConfig,
+    DiffusersOptions,
+    call_parameters,
+    check_call_kwargs,
+    pipeline_class,
+    pipeline_class_name,
+    pipeline_folder,
+    task_of,
+)
+from vdmbench.paths import sha256_tree
 from vdmbench.video import Video, from_unit_float, resize_frames, to_unit_float
 
-DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-
-I2V_PIPELINES = ("StableVideoDiffusionPipeline", "I2VGenXLPipeline",
-                 "CogVideoXImageToVideoPipeline", "WanImageToVideoPipeline",
-                 "LTXImageToVideoPipeline", "HunyuanVideoImageToVideoPipeline",
-                 "HunyuanSkyreelsImageToVideoPipeline", "SkyReelsV2ImageToVideoPipeline",
-                 "LTXConditionPipeline", "PIAPipeline")
-T2V_PIPELINES = ("CogVideoXPipeline", "WanPipeline", "LTXPipeline", "HunyuanVideoPipeline",
-                 "AnimateDiffPipeline", "TextToVideoSDPipeline", "MochiPipeline",
-                 "AllegroPipeline", "LattePipeline", "SkyReelsV2Pipeline",
-                 "CogVideoXFunControlPipeline", "AnimateDiffSDXLPipeline")
-#: arguments the adapter sets from the request and the model entry (not allowed in call_kwargs)
-SET_BY_REQUEST = ("prompt", "image", "num_frames", "video_length", "height", "width",
-                  "num_inference_steps", "generator", "output_type", "return_dict", "fps",
-                  "frame_rate", "target_fps")
 _FPS_ARGS = {"fps": int, "frame_rate": float, "target_fps": int}
 _DENOISERS = ("unet", "transformer", "transformer_2")
-
-
-class DiffusersOptions(BaseModel):
-    """Options of the ``diffusers`` model (the pipeline folder is ``weights``)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    variant: str | None = Field(None, description="weight file variant, e.g. fp16 "
-                                                  "(diffusion_pytorch_model.fp16.safetensors)")
-    call_kwargs: dict[str, Any] = Field(default_factory=dict,
-                                        description="more keyword arguments of the pipeline "
-                                                    "call (checked against its signature)")
-    num_frames: int | None = Field(None, gt=0, description="frames the pipeline makes "
-                                   "(default: the request's); the first request.frames are kept")
-    height: int | None = Field(None, gt=0, description="height it makes (default: request's)")
-    width: int | None = Field(None, gt=0, description="width it makes (default: request's)")
-    output_resize: Literal["squash_bilinear", "short_side_center_crop"] = Field(
-        "squash_bilinear", description="how frames are resized to the request's size")
-
-
-# ------------------------------------------------------------------------ pipeline class facts
-
-
-def pipeline_class_name(folder: Path) -> str:
-    """``_class_name`` of the folder's ``model_index.json`` (WeightsNotFoundError if absent)."""
-    index = folder / "model_index.json"
-    if not index.is_file():
-        raise WeightsNotFoundError(f"{folder}: no model_index.json there; the diffusers model "
-                                   f"needs a pipeline folder written by save_pretrained")
-    try:
-        name = json.loads(index.read_text(encoding="utf-8")).get("_class_name")
-    except (OSError, json.JSONDecodeError) as e:
-        raise WeightsNotFoundError(f"{index}: cannot read ({e})") from None
-    if not isinstance(name, str):
-        raise WeightsNotFoundError(f"{index}: no _class_name")
-    return name
-
-
-def pipeline_class(name: str) -> Any:
-    import diffusers
-
-    cls = getattr(diffusers, name, None)
-    if cls is None or not hasattr(cls, "from_pretrained"):
-        raise UnsupportedError(f"pipeline class {name} is not in this diffusers "
-                               f"({diffusers.__version__})")
-    return cls
-
-
-def call_parameters(cls: Any) -> tuple[dict[str, inspect.Parameter], bool]:
-    """The ``__call__`` parameters of a pipeline class and whether it takes ``**kwargs``."""
-    params = dict(inspect.signature(cls.__call__).parameters)
-    params.pop("self", None)
-    var_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-    return {k: p for k, p in params.items() if p.kind is not inspect.Parameter.VAR_KEYWORD}, var_kw
-
-
-def task_of(cls: Any) -> str:
-    """``"i2v"`` or ``"t2v"`` for a pipeline class."""
-    if cls.__name__ in I2V_PIPELINES:
-        return "i2v"
-    if cls.__name__ in T2V_PIPELINES:
-        return "t2v"
-    params, _ = call_parameters(cls)
-    return "i2v" if "image" in params else "t2v"
-
-
-def check_call_kwargs(cls: Any, call_kwargs: dict[str, Any]) -> None:
-    """Every key a parameter of ``cls.__call__`` the adapter does not set itself; OptionError
-    names the key (``loc`` ``("options", "call_kwargs", key)``)."""
-    params, var_kw = call_parameters(cls)
-    for key in call_kwargs:
-        if key in SET_BY_REQUEST:
-            raise OptionError(f"'{key}' is set from the request and the model entry (steps, "
-                              f"options num_frames/height/width); leave it out of call_kwargs",
-                              loc=("options", "call_kwargs", key))
-        if key not in params and not var_kw:
-            allowed = [k for k in params if k not in SET_BY_REQUEST]
-            close = difflib.get_close_matches(key, allowed, n=1)
-            hint = f" Did you mean '{close[0]}'?" if close else ""
-            raise OptionError(f"unknown key '{key}'.{hint} {cls.__name__}.__call__ takes "
-                              f"{', '.join(allowed)}", loc=("options", "call_kwargs", key))
-
-
-def _svd_denoiser(gen: DiffusersAdapter) -> Any:
-    from vdmbench.models.svd_denoiser import SVDDenoiser
-
-    p = gen.pipe
-    return SVDDenoiser(p.unet, str(gen.device), frames=gen.options.num_frames, weights=None,
-                       name=gen.adapter, modules={"vae": p.vae, "image_encoder": p.image_encoder})
-
-
-#: pipeline class → the DenoiserSpec of a loaded generator (its denoiser's convention)
-DENOISER_CONVENTIONS: dict[str, Callable[[DiffusersAdapter], Any]] = {
-    "StableVideoDiffusionPipeline": _svd_denoiser,
-}
 
 
 # ----------------------------------------------------------------------------- the generator
@@ -188,12 +85,11 @@ def pipeline_hash(pipe: Any) -> str:
     return h.hexdigest()
 
 
-class DiffusersAdapter:
+class DiffusersAdapter(DiffusersConfig):
     """``diffusers``: a loaded diffusers video pipeline as a
     :class:`~vdmbench.generation.VideoGenerator` (see the module docstring). :meth:`load` builds it
     from a folder; ``vdmbench.evaluate(pipeline=…)`` from a pipeline object."""
 
-    Options: ClassVar[type[BaseModel]] = DiffusersOptions
 
     def __init__(self, name: str, pipe: Any, options: DiffusersOptions, device: str,
                  steps: int | None, dtype: str, weights_sha256: str,
@@ -217,32 +113,6 @@ class DiffusersAdapter:
 
 
     @classmethod
-    def check(cls, spec: Any, options: DiffusersOptions, suite: Any) -> None:
-        """Before a run (JSON and signatures only): the folder and its pipeline class, the
-        suite's task, ``call_kwargs`` against the signature, transforms that need a denoiser."""
-        folder = _folder(spec.weights, spec.name)
-        pipe_cls = pipeline_class(pipeline_class_name(folder))
-        task = task_of(pipe_cls)
-        if task != suite.task:
-            raise OptionError(f"model '{spec.name}': {pipe_cls.__name__} is {task} and the "
-                              f"suite's task is {suite.task}", loc=("weights",))
-        check_call_kwargs(pipe_cls, options.call_kwargs)
-        if pipe_cls.__name__ not in DENOISER_CONVENTIONS:
-            from vdmbench.catalog import TRANSFORMS
-
-            for j, t in enumerate(spec.transforms):
-                try:
-                    needs = getattr(TRANSFORMS.get(t.name), "needs_denoiser", True)
-                except ImportError:
-                    continue
-                if needs:
-                    raise OptionError(
-                        f"transform '{t.name}' cannot apply to model '{spec.name}': the "
-                        f"denoiser convention of {pipe_cls.__name__} is not known to vdmbench "
-                        f"(known: {', '.join(DENOISER_CONVENTIONS)})",
-                        loc=("transforms", j, "name"))
-
-    @classmethod
     def load(cls, name: str, weights: str | None, options: Any, device: str,
              steps: int | None = None, dtype: str = "float32") -> DiffusersAdapter:
         if not isinstance(options, DiffusersOptions):
@@ -250,7 +120,7 @@ class DiffusersAdapter:
         if dtype not in DTYPES:
             raise ConfigError(f"model '{name}': dtype {dtype!r} is not one of "
                               f"{', '.join(DTYPES)}")
-        folder = _folder(weights, name)
+        folder = pipeline_folder(weights, name)
         pipe_cls = pipeline_class(pipeline_class_name(folder))
         try:
             pipe = pipe_cls.from_pretrained(folder, local_files_only=True, use_safetensors=True,
@@ -424,12 +294,3 @@ class DiffusersAdapter:
 # ------------------------------------------------------------------------------------ helpers
 
 
-def _folder(weights: str | None, name: str) -> Path:
-    if weights is None:
-        raise WeightsNotFoundError(f"model '{name}': the diffusers model needs weights: the "
-                                   f"pipeline folder (save_pretrained layout)")
-    folder = expand_path(weights, f"model '{name}' weights")
-    if not folder.is_dir():
-        raise WeightsNotFoundError(f"model '{name}': pipeline folder {folder} not found "
-                                   f"(nothing is downloaded)")
-    return folder

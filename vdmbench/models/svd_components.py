@@ -26,13 +26,15 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from vdmbench.errors import ConfigError, WeightsNotFoundError
 from vdmbench.paths import expand_path, require_dir, sha256_tree, weight_variants
+
+if TYPE_CHECKING:  # the module imports no torch: the adapters' checks read it (no weights)
+    import torch
 
 _MAX_CHAIN = 8
 
@@ -293,11 +295,15 @@ def image_processor_class() -> type:
 
 
 def load_component(model: str, weights: str, component: str, options: Any = None,
-                   dtype: torch.dtype = torch.float32) -> Any:
+                   dtype: torch.dtype | None = None) -> Any:
     """One component (``unet``, ``vae``, …) of an SVD-family model folder, resolved along the
     same chain as the adapters resolve it (variants and ``base`` from ``options``: a
     :class:`ComponentOptions`, an adapter's options or a mapping of those keys), loaded offline
-    in ``dtype`` (eval mode)."""
+    in ``dtype`` (None: float32; eval mode)."""
+    if dtype is None:
+        import torch
+
+        dtype = torch.float32
     if not isinstance(options, ComponentOptions):
         options = ComponentOptions.model_validate(
             {k: v for k, v in dict(options or {}).items() if k in ComponentOptions.model_fields})

@@ -13,11 +13,12 @@ from typing import Any, ClassVar
 
 import torch
 from diffusers import UNetSpatioTemporalConditionModel
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from vdmbench.errors import ConfigError, VdmbenchError
 from vdmbench.generation import DTYPES, GenerationRequest, ModelCard
 from vdmbench.models.student_dir import ResolvedModel
+from vdmbench.models.synth_i2v_config import SynthI2VConfig, SynthI2VOptions
 from vdmbench.models.synth_i2v_denoiser import SynthI2VDenoiser
 from vdmbench.models.synth_i2v_pipeline import (
     ADAPTER_NAME,
@@ -37,30 +38,10 @@ from vdmbench.paths import expand_path
 from vdmbench.video import Video, video_to_uint8
 
 
-class SynthI2VOptions(BaseModel):
-    """Options of the ``synth-i2v`` adapter; None = the value in the model's ``sampler.json``.
+class SynthI2VAdapter(SynthI2VConfig):
+    """The ``synth-i2v`` model adapter (a :class:`~vdmbench.generation.VideoGenerator`; options
+    and class facts in :class:`~vdmbench.models.synth_i2v_config.SynthI2VConfig`)."""
 
-    ``motion_from_request``: use ``request.extra["motion_class"]`` as the motion bucket (else the
-    null bucket). ``batch_size``: requests per sampler call. ``pad_batches``: fill the last
-    batch up to ``batch_size`` (with copies of its last request) so that every sampler call has
-    the same batch size: CPU kernels give results that depend on the batch size (≈1e-5), never
-    on a sample's position or companions, so a video is then bit-identical however the requests
-    are split into calls.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    sigma_min: float | None = Field(None, gt=0)
-    sigma_max: float | None = Field(None, gt=0)
-    rho: float | None = Field(None, gt=0)
-    motion_from_request: bool = True
-    batch_size: int = Field(8, ge=1)
-    pad_batches: bool = True
-
-
-class SynthI2VAdapter:
-    """The ``synth-i2v`` model adapter (a :class:`~vdmbench.generation.VideoGenerator`)."""
-
-    Options: ClassVar[type[SynthI2VOptions]] = SynthI2VOptions
     #: what differs in the latent world's adapter (a subclass): its registered name, how a model
     #: directory loads, and which options override ``sampler.json``
     adapter_name: ClassVar[str] = ADAPTER_NAME

@@ -15,28 +15,20 @@ from dataclasses import asdict
 from typing import Any, ClassVar
 
 import torch
-from pydantic import Field
 
 from vdmbench.generation import GenerationRequest, ModelCard
-from vdmbench.models.synth_i2v import SynthI2VAdapter, SynthI2VOptions
+from vdmbench.models.synth_i2v import SynthI2VAdapter
 from vdmbench.models.synth_i2v_pipeline import count_params
+from vdmbench.models.synth_latent_i2v_config import SynthLatentI2VConfig
 from vdmbench.models.synth_latent_i2v_denoiser import SynthLatentI2VDenoiser
 from vdmbench.models.synth_latent_i2v_pipeline import ADAPTER_NAME, VAE_DIR, load_pipeline
 from vdmbench.paths import sha256_tree
 from vdmbench.video import video_to_uint8
 
 
-class SynthLatentI2VOptions(SynthI2VOptions):
-    """``synth-i2v``'s options plus ``noise_aug_strength`` (the conditioning latent's noise
-    augmentation at sampling; None = ``sampler.json``'s, 0.02 for the shipped teacher)."""
-
-    noise_aug_strength: float | None = Field(None, ge=0)
-
-
-class SynthLatentI2VAdapter(SynthI2VAdapter):
-    """The ``synth-latent-i2v`` model adapter (a :class:`~vdmbench.generation.VideoGenerator`)."""
-
-    Options: ClassVar[type[SynthLatentI2VOptions]] = SynthLatentI2VOptions  # type: ignore[assignment]
+class SynthLatentI2VAdapter(SynthLatentI2VConfig, SynthI2VAdapter):
+    """The ``synth-latent-i2v`` model adapter (a :class:`~vdmbench.generation.VideoGenerator`;
+    options in :class:`~vdmbench.models.synth_latent_i2v_config.SynthLatentI2VConfig`)."""
 
     adapter_name: ClassVar[str] = ADAPTER_NAME
     load_pipeline: ClassVar[Callable[..., Any]] = staticmethod(load_pipeline)

@@ -9,11 +9,11 @@ from dataclasses import asdict
 from typing import Any
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
 
 from vdmbench.errors import ConfigError, InvalidRequestError
 from vdmbench.generation import GenerationRequest, ModelCard
 from vdmbench.models.student_dir import ResolvedModel
+from vdmbench.models.synth_t2v_config import SynthT2VConfig, SynthT2VOptions
 from vdmbench.models.synth_t2v_denoiser import SynthT2VDenoiser
 from vdmbench.models.synth_t2v_pipeline import (
     ADAPTER_NAME,
@@ -24,18 +24,12 @@ from vdmbench.paths import expand_path
 from vdmbench.video import Video, from_unit_float
 
 
-class SynthT2VAdapter:
+class SynthT2VAdapter(SynthT2VConfig):
     """Registered ``synth-t2v`` adapter. ``weights``: a model directory (default: the shipped
     teacher) or a student directory (``vdmbench compress --model synth-t2v``). Requests must
     ask for the trained shape (``sampler.json``) and carry a prompt."""
 
-    class Options(BaseModel):
-        """``guidance_scale``: classifier-free guidance (None = the model's default)."""
-
-        model_config = ConfigDict(extra="forbid", frozen=True)
-        guidance_scale: float | None = Field(None, ge=0)
-
-    def __init__(self, name: str, pipe: SynthT2VPipeline, options: Options, steps: int,
+    def __init__(self, name: str, pipe: SynthT2VPipeline, options: SynthT2VOptions, steps: int,
                  dtype: str, resolved: ResolvedModel, weights: str | None = None) -> None:
         self.name, self.pipe, self.options = name, pipe, options
         self.steps, self.dtype, self.resolved = steps, dtype, resolved

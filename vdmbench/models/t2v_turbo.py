@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
 
 from vdmbench.errors import ConfigError, InvalidRequestError, WeightsNotFoundError
 from vdmbench.generation import DTYPES, GenerationRequest, ModelCard
 from vdmbench.models.lvdm_convert import read_state_dict
+from vdmbench.models.t2v_turbo_config import T2VTurboConfig, T2VTurboOptions
 from vdmbench.models.t2v_turbo_denoiser import T2VTurboDenoiser
 from vdmbench.models.t2v_turbo_pipeline import (
     ALLOWED_STEPS,
@@ -29,28 +29,10 @@ from vdmbench.paths import expand_path, require_dir, require_file, sha256_file, 
 from vdmbench.video import Video
 
 
-class T2VTurboAdapter:
+class T2VTurboAdapter(T2VTurboConfig):
     """Registered ``t2v-turbo-v2`` adapter (see the module docstring)."""
 
-    class Options(BaseModel):
-        """File names are relative to the weights directory (absolute paths and ``${ENV}``
-        allowed)."""
-
-        model_config = ConfigDict(extra="forbid", frozen=True)
-        base_checkpoint: str = "VideoCrafter2_model.ckpt"
-        unet: str = "unet_mg.pt"
-        text_encoder: str | None = Field(
-            None, description="OpenCLIP ViT-H-14 weights; None = the base checkpoint's")
-        guidance_scale: float = 7.5
-        motion_gs: float = 0.05
-        motion_percentage: float = Field(0.3, ge=0, le=1)
-        lcm_origin_steps: int = Field(200, gt=0)
-        fps: int = Field(16, gt=0)
-        frames: int = 16
-        height: int = 320
-        width: int = 512
-
-    def __init__(self, name: str, pipe: T2VTurboPipeline, options: Options, dtype: str,
+    def __init__(self, name: str, pipe: T2VTurboPipeline, options: T2VTurboOptions, dtype: str,
                  files: list[Path]) -> None:
         self.name, self.pipe, self.options, self.dtype = name, pipe, options, dtype
         self._files = files

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from vdmbench.data.synthmotion import MOTION_CLASSES
 from vdmbench.errors import MetricError
@@ -36,29 +36,21 @@ from vdmbench.metrics.extractor import VideoFeatureExtractor
 from vdmbench.metrics.feature_metrics import (
     FeatureFrechetMetric,
     FeatureInceptionScoreMetric,
-    FeatureISOptions,
-    FeatureMetricOptions,
     _ExtractorMetric,
 )
 from vdmbench.paths import expand_path
 from vdmbench.synth.extractor_nets import SynthContentExtractor, SynthMotionExtractor
+from vdmbench.synth.metrics_config import (
+    SynthContentFDConfig,
+    SynthFVDConfig,
+    SynthISConfig,
+    SynthMotionAccuracyConfig,
+)
 from vdmbench.video import stack_videos
 
 if TYPE_CHECKING:
     from vdmbench.generation import GenerationRequest
     from vdmbench.video import Video
-
-
-class SynthFeatureOptions(FeatureMetricOptions):
-    """``weights``: a weight file or folder to use instead of the shipped extractors."""
-
-    weights: str | None = Field(None, description="weight file/folder; None = shipped weights")
-
-
-class SynthISOptions(FeatureISOptions):
-    """``is_synth`` options: ``splits`` (default 10) and ``weights`` as for ``fvd_synth``."""
-
-    weights: str | None = Field(None, description="weight file/folder; None = shipped weights")
 
 
 def _weights(options: BaseModel) -> Any:
@@ -81,38 +73,32 @@ class _SynthProtocol:
                 "frames": "all frames of each video"}
 
 
-class SynthFVD(_SynthProtocol, FeatureFrechetMetric):
+class SynthFVD(SynthFVDConfig, _SynthProtocol, FeatureFrechetMetric):
     """``fvd_synth``: Fréchet distance of motion-net clip embeddings (64-d), biased covariance."""
 
-    name: ClassVar[str] = "fvd_synth"
     version: ClassVar[str] = "1"
     protocol_id: ClassVar[str] = "synth_fvd_v1"
-    Options: ClassVar[type[BaseModel]] = SynthFeatureOptions
 
     def build_extractor(self) -> VideoFeatureExtractor:
         return SynthMotionExtractor(_weights(self.options), device=self.context.device)
 
 
-class SynthContentFD(_SynthProtocol, FeatureFrechetMetric):
+class SynthContentFD(SynthContentFDConfig, _SynthProtocol, FeatureFrechetMetric):
     """``content_fd_synth``: Fréchet distance of content-net frame embeddings (64-d, one row per
     frame), biased covariance."""
 
-    name: ClassVar[str] = "content_fd_synth"
     version: ClassVar[str] = "1"
     protocol_id: ClassVar[str] = "synth_content_fd_v1"
-    Options: ClassVar[type[BaseModel]] = SynthFeatureOptions
 
     def build_extractor(self) -> VideoFeatureExtractor:
         return SynthContentExtractor(_weights(self.options), device=self.context.device)
 
 
-class SynthIS(_SynthProtocol, FeatureInceptionScoreMetric):
+class SynthIS(SynthISConfig, _SynthProtocol, FeatureInceptionScoreMetric):
     """``is_synth``: Inception Score of the motion net's class probabilities (11 classes)."""
 
-    name: ClassVar[str] = "is_synth"
     version: ClassVar[str] = "1"
     protocol_id: ClassVar[str] = "synth_is_v1"
-    Options: ClassVar[type[BaseModel]] = SynthISOptions
 
     def build_extractor(self) -> VideoFeatureExtractor:
         return SynthMotionExtractor(_weights(self.options), device=self.context.device)
@@ -128,15 +114,13 @@ def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float,
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
-class SynthMotionAccuracy(_SynthProtocol, _ExtractorMetric):
+class SynthMotionAccuracy(SynthMotionAccuracyConfig, _SynthProtocol, _ExtractorMetric):
     """``motion_acc_synth``: fraction of generated videos whose motion-net argmax is the motion
     class of their request (``request.extra["motion_class"]``, 0–10). Higher is better."""
 
-    name: ClassVar[str] = "motion_acc_synth"
     version: ClassVar[str] = "1"
     protocol_id: ClassVar[str] = "synth_motion_acc_v1"
     higher_is_better: ClassVar[bool] = True
-    Options: ClassVar[type[BaseModel]] = SynthFeatureOptions
 
     def __init__(self, options: BaseModel, context: Any) -> None:
         super().__init__(options, context)

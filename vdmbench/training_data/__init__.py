@@ -21,10 +21,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from vdmbench.data.clips import ClipSource
 from vdmbench.errors import ConfigError
+from vdmbench.generation import DTYPES
+from vdmbench.suite import validate_model
 from vdmbench.training_data.cache import (
     DEFAULT_SHARD_CLIPS,
     CachedClips,
@@ -36,10 +36,8 @@ from vdmbench.training_data.cache import (
 from vdmbench.training_data.spec import TrainingDataSpec
 
 __all__ = ["TrainingDataSpec", "training_source", "check", "attach", "prepare", "CachedClips",
-           "default_cache_root", "STORAGE_DTYPES"]
+           "default_cache_root"]
 
-STORAGE_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16,
-                  "float32": torch.float32}
 #: datasets that name no videos
 NOISE = "noise"
 
@@ -68,17 +66,12 @@ def check(data: TrainingDataSpec) -> ClipSource | None:
     if data.name is None:
         return None
     DATASETS.check(data.name)
+    # the dataset's options, as a suite's are checked (its config class; same error layout)
+    validate_model(DATASETS.config(data.name).Options, data.options, file=None, lines={},
+                   prefix=("data", "options"))
     if data.name == NOISE:
         return None
-    from pydantic import ValidationError
-
-    try:
-        return training_source(data)
-    except ValidationError as e:
-        err = e.errors()[0]
-        field = ".".join(str(x) for x in err["loc"])
-        raise ConfigError(f"data.options of '{data.name}': {err['msg']}",
-                          field=f"data.options.{field}") from None
+    return training_source(data)
 
 
 def _record(data: TrainingDataSpec, **extra: Any) -> dict[str, Any]:
@@ -125,10 +118,10 @@ def attach(teacher: Any, data: TrainingDataSpec, cache_root: str | os.PathLike[s
         return _record(data, source="Gaussian latents (named explicitly)")
     if data.name == teacher.clip_dataset:
         return _record(data, source="the adapter's own clips")
-    if storage not in STORAGE_DTYPES:
-        raise ConfigError(f"cache dtype {storage!r} is not one of {', '.join(STORAGE_DTYPES)}")
+    if storage not in DTYPES:
+        raise ConfigError(f"cache dtype {storage!r} is not one of {', '.join(DTYPES)}")
     src = source or training_source(data)
-    encoder = teacher.clip_encoder(data, STORAGE_DTYPES[storage])
+    encoder = teacher.clip_encoder(data, DTYPES[storage])
     root = Path(cache_root) if cache_root is not None else default_cache_root()
     kw: dict[str, Any] = {"shard_clips": shard_clips, "max_bad_fraction": data.max_bad_fraction,
                           "world": world, "progress": progress}

@@ -21,7 +21,8 @@ from pydantic import BaseModel
 
 from vdmbench.errors import MetricError
 from vdmbench.generation import GenerationRequest
-from vdmbench.metrics.base import Metric, MetricContext, MetricValue
+from vdmbench.metrics.base import MetricContext, MetricValue
+from vdmbench.metrics.vbench.flickering_config import TemporalFlickeringConfig
 from vdmbench.video import Video, check_video
 
 PROTOCOL_ID = "vbench.temporal_flickering"
@@ -51,7 +52,7 @@ def flickering_score(frames: torch.Tensor, name: str = "video") -> float:
     return (255.0 - mae) / 255.0
 
 
-class TemporalFlickering(Metric):
+class TemporalFlickering(TemporalFlickeringConfig):
     """``temporal_flickering``: mean over videos of ``(255 − MAE)/255`` (VBench's formula).
 
     ``update`` takes generated videos (uint8 ``(T, H, W, 3)``, ``T ≥ 2``); ``compute`` returns the
@@ -59,7 +60,6 @@ class TemporalFlickering(Metric):
     the minimum score. Streaming: keeps only sums.
     """
 
-    name = "temporal_flickering"
     version = "1"
     higher_is_better = True
 

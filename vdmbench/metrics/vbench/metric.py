@@ -26,11 +26,21 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel
 
 from vdmbench.errors import DataError, MetricError
 from vdmbench.generation import GenerationRequest
-from vdmbench.metrics.base import Metric, MetricContext, MetricValue
+from vdmbench.metrics.base import MetricContext, MetricValue
+from vdmbench.metrics.vbench.metric_config import (
+    DIMENSION_CONFIGS,
+    VBenchAggregateConfig,
+    VBenchAggregateOptions,
+    VBenchFamilyConfig,
+    VBenchOptions,
+    VBenchQualityConfig,
+    VBenchSemanticConfig,
+    VBenchTotalConfig,
+)
 from vdmbench.metrics.vbench.naming import (
     SAMPLES_PER_PROMPT,
     expected_files,
@@ -40,7 +50,6 @@ from vdmbench.metrics.vbench.naming import (
 )
 from vdmbench.metrics.vbench.runner import (
     DimensionResult,
-    Mode,
     cache_dir,
     run_vbench,
     write_mp4,
@@ -50,7 +59,6 @@ from vdmbench.metrics.vbench.scores import (
     QUALITY_DIMENSIONS,
     SEMANTIC_DIMENSIONS,
     aggregate,
-    check_dimensions,
     normalize,
 )
 from vdmbench.paths import sha256_file
@@ -59,49 +67,13 @@ from vdmbench.video import Video, video_sha256
 FAMILY_VERSION = "1"
 
 
-class VBenchOptions(BaseModel):
-    """Options shared by the family.
-
-    ``python``: VBench's interpreter (``${VBENCH_PYTHON}``); ``full_info``: the prompt list
-    (default: the dataset's, else an installed vbench's); ``weights_dir``: VBench's weights
-    (default ``$VBENCH_CACHE_DIR``); ``mode``: ``vbench_standard`` (VBench prompt set, files
-    named ``{prompt}-{i}.mp4``) or ``custom_input`` (any prompts; 10 dimensions);
-    ``device``: VBench's device (default: the run's); ``crf``/``pix_fmt``: mp4 encoding;
-    ``timeout_s``: limit per VBench process."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    python: str = "${VBENCH_PYTHON}"
-    full_info: str | None = None
-    weights_dir: str | None = None
-    mode: Mode = "vbench_standard"
-    device: str | None = None
-    crf: int = Field(0, ge=0, le=51)
-    pix_fmt: Literal["yuv444p", "yuv420p"] = "yuv444p"
-    timeout_s: float | None = Field(None, gt=0)
-
-
-class VBenchAggregateOptions(VBenchOptions):
-    """``dimensions``: which dimensions to evaluate (default: all 16); an aggregate missing one
-    of its dimensions is reported incomplete."""
-
-    dimensions: list[str] = Field(default_factory=lambda: list(DIMENSIONS))
-
-    @field_validator("dimensions")
-    @classmethod
-    def _known(cls, v: list[str]) -> list[str]:
-        check_dimensions(v)
-        return v
-
-
-class _VBenchFamily(Metric):
+class _VBenchFamily(VBenchFamilyConfig):
     """Shared machinery: write mp4 files on ``update``, run/cache VBench on ``compute``."""
 
     version: ClassVar[str] = FAMILY_VERSION
     higher_is_better: ClassVar[bool] = True
     #: update's costly part (encoding mp4 files) lands in the content-keyed mp4 store
     shardable: ClassVar[bool] = True
-    Options: ClassVar[type[BaseModel]] = VBenchOptions
 
     def __init__(self, options: BaseModel, context: MetricContext) -> None:
         super().__init__(options, context)
@@ -278,10 +250,9 @@ class VBenchDimensionMetric(_VBenchFamily):
             "normalized": normalize(d, r.score), **completeness[d]})
 
 
-class VBenchAggregateMetric(_VBenchFamily):
+class VBenchAggregateMetric(VBenchAggregateConfig, _VBenchFamily):
     """VBench's Total / Quality / Semantic score over the requested dimensions."""
 
-    Options: ClassVar[type[BaseModel]] = VBenchAggregateOptions
     part: ClassVar[Literal["total", "quality", "semantic"]]
 
     def dimensions(self) -> list[str]:
@@ -312,8 +283,8 @@ class VBenchAggregateMetric(_VBenchFamily):
 
 def _dimension_class(dim: str) -> type[VBenchDimensionMetric]:
     cls_name = "VBench" + "".join(p.capitalize() for p in dim.split("_"))
-    return type(cls_name, (VBenchDimensionMetric,), {
-        "name": f"vbench_{dim}", "dimension": dim, "__module__": __name__,
+    return type(cls_name, (DIMENSION_CONFIGS[f"vbench_{dim}"], VBenchDimensionMetric), {
+        "dimension": dim, "__module__": __name__,
         "__doc__": f"VBench's ``{dim}`` raw score (``vbench_{dim}``)."})
 
 
@@ -325,24 +296,21 @@ for _d in DIMENSIONS:
     globals()[_cls.__name__] = _cls
 
 
-class VBenchTotal(VBenchAggregateMetric):
+class VBenchTotal(VBenchTotalConfig, VBenchAggregateMetric):
     """``vbench_total``: (4·Quality + Semantic)/5."""
 
-    name = "vbench_total"
     part = "total"
 
 
-class VBenchQuality(VBenchAggregateMetric):
+class VBenchQuality(VBenchQualityConfig, VBenchAggregateMetric):
     """``vbench_quality``: Σ normalized quality dimensions / 6.5."""
 
-    name = "vbench_quality"
     part = "quality"
 
 
-class VBenchSemantic(VBenchAggregateMetric):
+class VBenchSemantic(VBenchSemanticConfig, VBenchAggregateMetric):
     """``vbench_semantic``: Σ normalized semantic dimensions / 9."""
 
-    name = "vbench_semantic"
     part = "semantic"
 
 
@@ -354,5 +322,6 @@ def registry_entries() -> dict[str, str]:
     return out
 
 
-__all__ = ["VBenchTotal", "VBenchQuality", "VBenchSemantic", "VBenchDimensionMetric",
-           "VBenchAggregateMetric", "DIMENSION_METRICS", "registry_entries"]
+__all__ = ["VBenchAggregateOptions", "VBenchOptions", "VBenchTotal", "VBenchQuality",
+           "VBenchSemantic", "VBenchDimensionMetric", "VBenchAggregateMetric",
+           "DIMENSION_METRICS", "registry_entries"]

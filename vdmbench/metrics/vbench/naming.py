@@ -17,11 +17,13 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from vdmbench.errors import DataError
 from vdmbench.metrics.vbench.scores import check_dimensions
 
+#: how VBench reads the videos: its prompt set's file names, or any prompts (10 dimensions)
+Mode = Literal["vbench_standard", "custom_input"]
 FULL_INFO_NAME = "VBench_full_info.json"
 SAMPLES_PER_PROMPT = 5
 MAX_NAME_BYTES = 255  # file name limit of common file systems

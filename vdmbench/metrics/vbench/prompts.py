@@ -14,44 +14,30 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
 from vdmbench.data.base import VideoDataset
 from vdmbench.errors import ConfigError, DataError
 from vdmbench.generation import GenerationRequest
 from vdmbench.metrics.vbench.naming import (
-    SAMPLES_PER_PROMPT,
     load_full_info,
     locate_full_info,
     prompts_for,
     video_filename,
 )
+from vdmbench.metrics.vbench.prompts_config import VBenchPromptsConfig, VBenchPromptsOptions
 from vdmbench.metrics.vbench.scores import check_dimensions
 from vdmbench.paths import sha256_file
 from vdmbench.suite import DatasetSpec
 from vdmbench.video import Video
 
 
-class VBenchPromptsOptions(BaseModel):
-    """``full_info``: path of ``VBench_full_info.json`` (default: the installed vbench's);
-    ``dimensions``: keep prompts of these dimensions only (default: all 16);
-    ``samples_per_prompt``: videos per prompt (VBench's protocol: 5)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    full_info: str | None = None
-    dimensions: list[str] | None = None
-    samples_per_prompt: int = Field(SAMPLES_PER_PROMPT, gt=0)
-
-
-class VBenchPromptDataset(VideoDataset):
+class VBenchPromptDataset(VBenchPromptsConfig, VideoDataset):
     """VBench's prompts → :class:`GenerationRequest` list (``spec.num_videos`` of them, taken in
     (prompt, sample) order; it must not exceed the number available)."""
 
-    Options = VBenchPromptsOptions
-
-    def __init__(self, spec: DatasetSpec) -> None:
-        super().__init__(spec)
+    def __init__(self, spec: DatasetSpec, options: BaseModel | None = None) -> None:
+        super().__init__(spec, options)
         opts: VBenchPromptsOptions = self.options  # type: ignore[assignment]
         if opts.dimensions is not None:
             try:

@@ -32,6 +32,7 @@ from vdmbench.errors import (
     MetricError,
     WeightsNotFoundError,
 )
+from vdmbench.metrics.vbench.naming import Mode
 from vdmbench.metrics.vbench.scores import STANDARD_ONLY, check_dimensions
 from vdmbench.records import give_default_mode
 from vdmbench.video import check_video
@@ -57,8 +58,6 @@ REQUIRED_WEIGHTS: dict[str, tuple[str, ...]] = {
     "temporal_style": ("ViCLIP/ViClip-InternVid-10M-FLT.pth",),
     "overall_consistency": ("ViCLIP/ViClip-InternVid-10M-FLT.pth",),
 }
-
-Mode = Literal["vbench_standard", "custom_input"]
 
 
 def cache_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
