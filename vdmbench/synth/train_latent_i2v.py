@@ -50,6 +50,8 @@ from vdmbench.synth.train_state import (
     truncate_log,
 )
 
+WEIGHTS_FILE = "diffusion_pytorch_model.safetensors"
+
 
 def train(args: argparse.Namespace) -> dict[str, Any] | None:
     out = Path(args.out)
@@ -125,6 +127,8 @@ def train(args: argparse.Namespace) -> dict[str, Any] | None:
         "params": {"unet": count_params(ema_cpu["unet"]),
                    "image_encoder": count_params(ema_cpu["image_encoder"])},
         "vae_sha256": sha256_file((vae_dir or VAE_DIR) / VAE_WEIGHTS),
+        "weights_sha256": {f"{c}/{WEIGHTS_FILE}": sha256_file(out / c / WEIGHTS_FILE)
+                           for c in ("unet", "image_encoder")},
         "threads": torch.get_num_threads(),
         "machine": f"{platform.processor() or platform.machine()} ({platform.platform()})",
         "torch": torch.__version__,
