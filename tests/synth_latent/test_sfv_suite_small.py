@@ -146,9 +146,9 @@ def test_caching_baseline_on_a_one_step_model_is_a_clear_error(
     path = _suite(out, teacher, tmp_path / "cache.yaml")
     suite = yaml.safe_load(path.read_text())
     sfv = next(m for m in suite["models"] if m["name"] == "sfv-1step")
-    suite["models"] = [sfv, {**sfv, "name": "sfv-deepcache",
-                             "transforms": [{"name": "deepcache"}]}]
-    suite["reference_model"] = suite["teacher_model"] = "sfv-1step"
+    suite["models"] = [{**sfv, "name": "sfv-deepcache", "transforms": [{"name": "deepcache"}]}]
+    suite["reference_model"] = suite["teacher_model"] = "sfv-deepcache"
+    suite["metrics"] = [{"name": "temporal_flickering"}]
     path.write_text(yaml.safe_dump(suite, sort_keys=False))
     res = CliRunner().invoke(main, ["run", str(path), "--out", str(tmp_path / "r"), "--quiet"])
     assert res.exit_code == 2, res.output
