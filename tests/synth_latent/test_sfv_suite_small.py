@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 #: the teacher the chain starts from (the one place to switch): None = the shipped latent
 #: teacher (vdmbench/assets/synth_latent_i2v_teacher, once it ships); "random" = a seeded random
-#: teacher in the same format (unet/, image_encoder/, sampler.json; the shipped VAE) made here
+#: model directory in the same format (unet/, image_encoder/, sampler.json, vae/), the
+#: ``random_dir`` fixture
 TEACHER: str | None = "random"
 N = 10  # is_synth needs at least 10 videos
 #: every stage shrunk to one step of one clip (one thread) on the first N training clips
@@ -40,18 +41,10 @@ def _chain_module():  # noqa: ANN202 (a script module)
     return sys.modules[name]
 
 
-def _teacher_dir(tmp: Path) -> str | None:
-    if TEACHER != "random":
-        return TEACHER
-    from vdmbench.models.synth_latent_i2v_pipeline import (
-        build_random_model,
-        save_latent_model_dir,
-    )
-    from vdmbench.models.synth_latent_i2v_vae import load_vae
-
-    d = tmp / "teacher"
-    save_latent_model_dir(d, build_random_model(load_vae(None), seed=0))
-    return str(d)
+def _teacher_dir(random_dir: Path) -> str | None:
+    """:data:`TEACHER`; "random": the session's random model directory (tests/synth_latent/
+    conftest.py: the shipped UNet widths, a narrow random VAE in ``vae/``)."""
+    return str(random_dir) if TEACHER == "random" else TEACHER
 
 
 def _invoke(args: list[str]) -> None:
@@ -60,11 +53,12 @@ def _invoke(args: list[str]) -> None:
 
 
 @pytest.fixture(scope="module")
-def chain(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str | None]:
+def chain(tmp_path_factory: pytest.TempPathFactory, random_dir: Path
+          ) -> tuple[Path, str | None]:
     """The six students of the chain, made by the chain script's commands (in this process)."""
     before = torch.get_num_threads()
     tmp = tmp_path_factory.mktemp("sfv_chain")
-    teacher = _teacher_dir(tmp)
+    teacher = _teacher_dir(random_dir)
     mod = _chain_module()
     out = tmp / "students"
     try:
