@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
                              vae_steps=a.vae_steps, recipe_options=tuple(a.recipe_option),
                              data_cache=a.data_cache)
         cmd = ([] if a.no_nice else ["nice"]) + [sys.executable, "-m", "vdmbench", *args]
-        shown = "vdmbench " + shlex.join(args)
+        shown = "vdmbench " + shlex.join(args).replace(f"{ROOT}{os.sep}", "")
         print(f"[chain] {stage.name}: {shown}", flush=True)
         load0 = os.getloadavg()[0]
         t0 = time.perf_counter()
