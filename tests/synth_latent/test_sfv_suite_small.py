@@ -147,3 +147,27 @@ def test_caching_baseline_on_a_one_step_model_is_a_clear_error(
     res = CliRunner().invoke(main, ["run", str(path), "--out", str(tmp_path / "r"), "--quiet"])
     assert res.exit_code == 2, res.output
     assert "deepcache" in res.output and "one step" in res.output, res.output
+
+
+def test_latent_denoiser_trains_on_synthmotion_only_and_a_one_step_model_at_sigma_max(
+        random_dir: Path, tmp_path: Path) -> None:
+    from vdmbench.errors import ConfigError
+    from vdmbench.models.synth_latent_i2v import SynthLatentI2VAdapter
+    from vdmbench.training_data.spec import TrainingDataSpec
+
+    spec = SynthLatentI2VAdapter.teacher(str(random_dir))
+    with pytest.raises(ConfigError, match="synthmotion"):
+        spec.clip_encoder(TrainingDataSpec(name="videofolder"))
+    with pytest.raises(ConfigError, match="frames"):
+        spec.clip_encoder(TrainingDataSpec(name="synthmotion", frames=4))
+    g = torch.Generator().manual_seed(0)
+    many = spec.train_sigmas(4000, g)  # the teacher's own ln σ ~ N(0.3, 1.4): median e^0.3
+    assert 1.1 < float(many.median()) < 1.6 and not bool((many == spec.sigma_max).any())
+    spec.write_one_step_sampler(tmp_path, spec.sigma_max)
+    one = SynthLatentI2VAdapter.teacher(str(random_dir))
+    one.default_steps = json.loads((tmp_path / "sampler.json").read_text())["steps"]
+    assert one.default_steps == 1
+    s = one.train_sigmas(4000, torch.Generator().manual_seed(0))
+    at_max = float((s == one.sigma_max).float().mean())
+    assert float(s.max()) == one.sigma_max and 0.4 < at_max < 0.6
+    assert float(s.min()) > one.sigma_max * 0.01
