@@ -69,7 +69,8 @@ def analyze_cmd(model: str, weights: str | None, model_option: tuple[str, ...], 
         teacher = teacher_of(model, weights, options=_model_options(model_option))
         content_fn = motion_fn = None
         nets = "none (output RMSE / temporal-difference statistic)"
-        if teacher.clip_dataset == "synthmotion" and synth_nets:
+        world = getattr(teacher, "synthetic_world", None) or teacher.clip_dataset
+        if world == "synthmotion" and synth_nets:
             try:
                 from vdmbench.synth.extractor_nets import (
                     SynthContentExtractor,

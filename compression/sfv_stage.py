@@ -23,7 +23,9 @@ SVD-convention teacher (Zhang et al., "SF-V: Single Forward Video Generation Mod
 Output: a student directory (``unet/`` + ``compression.json`` with ``method: sfv``, the teacher,
 its weights and hash, the data) whose ``base_weights`` is the teacher's folder, so the one-step
 adapter (``sfv`` for an SVD teacher) loads it as it is and ``vdmbench compress --model sfv
---weights DIR`` compresses it further.
+--weights DIR`` compresses it further. A teacher whose own adapter samples the student (the
+latent synthetic model ``synth-latent-i2v``) also gets a ``sampler.json`` with ``steps: 1``
+from σ_max (its ``write_one_step_sampler``), so the student loads as a one-step model.
 """
 
 from __future__ import annotations
@@ -268,6 +270,9 @@ def save_sfv_student(out_dir: Path, generator: nn.Module, teacher: DenoiserSpec,
     generator.save_pretrained(str(out_dir / "unet"), safe_serialization=True)
     one_step = ONE_STEP_ADAPTER.get(teacher.name, teacher.name)
     hi = recipe.loss.sigma_max if recipe.loss.sigma_max is not None else teacher.sigma_max
+    writer = getattr(teacher, "write_one_step_sampler", None)
+    if one_step == teacher.name and writer is not None:  # its own adapter samples it: 1 step
+        writer(out_dir, float(hi))
     record = {
         "format": STUDENT_FORMAT,
         "method": METHOD,

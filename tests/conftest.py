@@ -7,3 +7,6 @@ imports triton, so it is set here, at the root, before any test module is collec
 import os
 
 os.environ.setdefault("TRITON_INTERPRET", "1")
+# as the vdmbench command does (vdmbench/entry.py): OpenMP threads that spin while waiting make
+# the tests many times slower on a loaded machine; the policy changes no result
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
