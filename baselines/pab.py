@@ -19,6 +19,13 @@ the adapter's ``DenoiserSpec.timestep(σ)`` (SVD-style UNets take ¼·ln σ, so 
 call in progress. diffusers' hooks count attention *calls* (a Heun step makes two, a CFG batch
 one); their state is reset whenever a new video or batch starts (:class:`~baselines.steps.
 StepTracker`). An empty ``sigma_range`` (``lo == hi``) or every ``*_every`` at 1 is the identity.
+
+On a video diffusion transformer (a diffusers ``CacheMixin``: Wan, CogVideoX, LTX, the
+``synth-dit-t2v`` model) ``pab`` is diffusers' own transformer path instead:
+``transformer.enable_cache(PyramidAttentionBroadcastConfig(...))`` with diffusers' default block
+identifiers (each block's self-attention is "spatial", its cross-attention "cross"), the skip range
+``timestep_range`` in the transformer's own timestep units (``sigma_range`` is for UNets) and the
+trajectory reset and restore of :mod:`baselines.dit_cache`.
 """
 
 from __future__ import annotations
@@ -28,7 +35,16 @@ from typing import Any, ClassVar
 import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from baselines.dit_cache import (
+    adapter_applicability,
+    attach_cache,
+    cache_applicability,
+    is_cache_model,
+    pab_config,
+    transformer_of,
+)
 from baselines.steps import AcrossStepsAttentionTransform, StepTracker, attention_modules
+from vdmbench.acceleration import NO_DENOISER, Applicability, denoiser_of
 
 SPATIAL = (r"(?<!temporal_)transformer_blocks\.\d+\.attn1$",)
 TEMPORAL = (r"temporal_transformer_blocks\.\d+\.attn[12]$",)
@@ -39,19 +55,25 @@ HOOK = "pyramid_attention_broadcast"
 class PABOptions(BaseModel):
     """``spatial_every`` / ``temporal_every`` / ``cross_every``: compute that attention once
     every N calls inside the range (None: never skip it); ``sigma_range``: ``[lo, hi]``, the
-    noise levels (σ, exclusive) where attention may be reused (``lo == hi``: nowhere)."""
+    noise levels (σ, exclusive) where a UNet's attention may be reused (``lo == hi``:
+    nowhere); ``timestep_range``: the same on a transformer, in its timestep units (diffusers'
+    default (100, 800))."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     spatial_every: int | None = Field(2, ge=1, le=100)
     temporal_every: int | None = Field(None, ge=1, le=100)
     cross_every: int | None = Field(None, ge=1, le=100)
     sigma_range: tuple[float, float] = (0.05, 10.0)
+    timestep_range: tuple[float, float] = (100.0, 800.0)
 
     @model_validator(mode="after")
     def _range(self) -> PABOptions:
         lo, hi = self.sigma_range
         if not 0 <= lo <= hi:
             raise ValueError(f"sigma_range must be [lo, hi] with 0 ≤ lo ≤ hi, got [{lo}, {hi}]")
+        if self.timestep_range[0] > self.timestep_range[1]:
+            raise ValueError(f"timestep_range must be [lo, hi] with lo ≤ hi, got "
+                             f"{list(self.timestep_range)}")
         if self.spatial_every is None and self.temporal_every is None \
                 and self.cross_every is None:
             raise ValueError("set at least one of spatial_every, temporal_every, cross_every")
@@ -59,13 +81,36 @@ class PABOptions(BaseModel):
 
 
 class PyramidAttentionBroadcast(AcrossStepsAttentionTransform):
-    """``pab``: diffusers' Pyramid Attention Broadcast hooks on the UNet's attention layers."""
+    """``pab``: diffusers' Pyramid Attention Broadcast hooks on the UNet's attention layers, or
+    on a transformer through its ``enable_cache``."""
 
     name: ClassVar[str] = "pab"
     Options: ClassVar[type[BaseModel]] = PABOptions
     one_step_reason: ClassVar[str] = "later step to broadcast attention to"
+    #: a transformer-only model (the ``diffusers`` adapter on Wan) has no denoiser spec
+    needs_denoiser: ClassVar[bool] = False
+
+    @classmethod
+    def applies_to_adapter(cls, factory: Any) -> Applicability:
+        verdict = adapter_applicability(factory)
+        return verdict if not verdict else super().applies_to_adapter(factory)
+
+    def applies_to(self, generator: Any) -> Applicability:
+        module = transformer_of(generator)
+        if module is not None and is_cache_model(module):
+            return cache_applicability(generator)
+        spec = denoiser_of(generator)
+        if spec is None:
+            return Applicability(False, NO_DENOISER)
+        return self.applies_to_denoiser(generator, spec)
 
     def _attach(self, generator: Any) -> tuple[Any, dict[str, Any]]:
+        module = transformer_of(generator)
+        if module is not None and is_cache_model(module):
+            return attach_cache(module, lambda tracker: pab_config(self.options, tracker))
+        return self._attach_unet(generator)
+
+    def _attach_unet(self, generator: Any) -> tuple[Any, dict[str, Any]]:
         from diffusers import PyramidAttentionBroadcastConfig, apply_pyramid_attention_broadcast
         from diffusers.hooks import HookRegistry
 

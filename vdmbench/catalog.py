@@ -26,6 +26,9 @@ MODELS.add("synth-latent-i2v", "vdmbench.models.synth_latent_i2v:SynthLatentI2VA
            "vdmbench.synth.train_latent_i2v")
 MODELS.add("synth-t2v", "vdmbench.models.synth_t2v:SynthT2VAdapter",
            "the synthetic world's tiny T2V teacher (VideoCrafter2 UNet, pixel space)")
+MODELS.add("synth-dit-t2v", "vdmbench.models.synth_dit:SynthDiTT2VAdapter",
+           "a tiny random video DiT (diffusers WanTransformer3DModel, flow matching, pixel "
+           "space 8x16x16) on SynthMotion captions: for the DiT cache methods on CPU")
 MODELS.add("svd", "vdmbench.models.svd:SVDAdapter",
            "Stable Video Diffusion (img2vid / img2vid-xt) from a local diffusers directory")
 MODELS.add("sfv", "vdmbench.models.svd:SFVAdapter",
@@ -117,7 +120,19 @@ TRANSFORMS.add("triton", "compression.kernels.transform:TritonKernels",
 TRANSFORMS.add("deepcache", "baselines.deepcache:DeepCache",
                "DeepCache: reuse the UNet's deep features between full steps (interval, branch)")
 TRANSFORMS.add("pab", "baselines.pab:PyramidAttentionBroadcast",
-               "Pyramid Attention Broadcast (diffusers hooks): reuse attention outputs over steps")
+               "Pyramid Attention Broadcast (diffusers hooks): reuse attention outputs over steps "
+               "(UNets, and DiTs through enable_cache)")
+TRANSFORMS.add("firstblockcache", "baselines.dit_cache:FirstBlockCache",
+               "First Block Cache (diffusers, DiTs): skip the other blocks while the first "
+               "block's residual barely changes")
+TRANSFORMS.add("fastercache", "baselines.dit_cache:FasterCache",
+               "FasterCache (diffusers, DiTs): extrapolated attention reuse, CFG uncond "
+               "approximated from cond")
+TRANSFORMS.add("taylorseer", "baselines.dit_cache:TaylorSeer",
+               "TaylorSeer (diffusers, DiTs): blocks' outputs predicted by a Taylor series "
+               "between full steps")
+TRANSFORMS.add("magcache", "baselines.dit_cache:MagCache",
+               "MagCache (diffusers, DiTs): skip steps by calibrated residual magnitude ratios")
 TRANSFORMS.add("tgate", "baselines.tgate:TGate",
                "T-GATE: cross-attention reused after a gate step, self-attention every k steps")
 TRANSFORMS.add("int8", "baselines.int8:Int8",
