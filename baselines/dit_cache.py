@@ -29,6 +29,7 @@ is applied.
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -290,9 +291,16 @@ def attach_cache(transformer: Any, make_config: Any) -> tuple[Any, dict[str, Any
     had_forward = {id(m): m.__dict__.get("forward") for m in modules}
     had_config = "_cache_config" in transformer.__dict__
     tracker = TrajectoryTracker(transformer)
+    hooks_log = logging.getLogger("diffusers.hooks")
+    level = hooks_log.level
     try:
         config = make_config(tracker)
-        transformer.enable_cache(config)
+        # FasterCache announces on every enable that it is experimental; said once in the docs
+        hooks_log.setLevel(logging.ERROR)
+        try:
+            transformer.enable_cache(config)
+        finally:
+            hooks_log.setLevel(level)
     except BaseException:
         tracker.remove()
         raise

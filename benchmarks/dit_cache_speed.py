@@ -93,9 +93,8 @@ def main() -> None:
                                       for t, o in zip(spec.transforms, opts)], model=spec.name)
                 gen = TransformedGenerator(gen, stack.enter_context(
                     transformed(gen, ts, model=spec.name)))
-                describe[spec.name] = "; ".join(
-                    f"{t.name} {json.dumps(o.model_dump(exclude_defaults=True))}"
-                    for t, o in zip(spec.transforms, opts))
+                describe[spec.name] = "; ".join(f"{t.name} {json.dumps(t.options)}"
+                                                for t in spec.transforms)
             else:
                 describe[spec.name] = f"{spec.steps} steps"
 
