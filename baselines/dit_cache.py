@@ -6,10 +6,10 @@ Each transform builds one diffusers config (``FirstBlockCacheConfig``, ``FasterC
 validated options and calls the transformer's own ``enable_cache(config)`` (``CacheMixin``); the
 hooks, their decisions and their state are diffusers'. What is ours:
 
-- **which module**: :func:`transformer_of` — the adapter's ``transformer()`` where it has one
-  (the ``diffusers`` model, ``synth-dit-t2v``), else its ``denoiser().unet``. A module that is not a
-  ``CacheMixin`` (every UNet) is refused: diffusers' cache hooks attach only to transformer
-  models.
+- **which module**: :func:`transformer_of` — the adapter's ``transformer()`` (the ``diffusers``
+  model, ``synth-dit-t2v``). An adapter without that method (every UNet adapter) is refused by
+  ``vdmbench validate``, a module that is not a ``CacheMixin`` when the model is loaded:
+  diffusers' cache hooks attach only to transformer models.
 - **when a trajectory starts**: diffusers' pipelines never reset the hooks' state between calls,
   so :class:`TrajectoryTracker` (a forward pre-hook on the transformer) resets it
   (``_reset_stateful_cache``) whenever the transformer's ``timestep`` input goes *up* or the
@@ -35,7 +35,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from vdmbench.acceleration import NO_DENOISER, Applicability, Transform, denoiser_of
+from vdmbench.acceleration import Applicability, Transform
 from vdmbench.errors import ConfigError, UnsupportedError
 
 #: why a UNet (or any non-CacheMixin denoiser) is refused
@@ -142,15 +142,12 @@ class MagCacheOptions(BaseModel):
 
 
 def transformer_of(generator: Any) -> Any:
-    """The denoiser module of a loaded generator: ``generator.transformer()`` where the
-    adapter has it, else ``generator.denoiser().unet``; None where neither is there."""
+    """The transformer of a loaded generator: its adapter's ``transformer()`` (the ``diffusers``
+    model: the pipeline's ``transformer`` component; ``synth-dit-t2v``: its
+    ``WanTransformer3DModel``); None where the adapter has no such method or the model no such
+    module."""
     fn = getattr(generator, "transformer", None)
-    if callable(fn):
-        module = fn()
-        if module is not None:
-            return module
-    spec = denoiser_of(generator)
-    return None if spec is None else spec.unet
+    return fn() if callable(fn) else None
 
 
 def is_cache_model(module: Any) -> bool:
@@ -223,7 +220,7 @@ def cache_applicability(generator: Any) -> Applicability:
 
     module = transformer_of(generator)
     if module is None:
-        return Applicability(False, NO_DENOISER)
+        return Applicability(False, f"{NOT_A_TRANSFORMER}; the model has no transformer")
     if not is_cache_model(module):
         return Applicability(False, f"{NOT_A_TRANSFORMER}; its denoiser is a "
                                     f"{type(module).__name__}")
@@ -238,14 +235,16 @@ def cache_applicability(generator: Any) -> Applicability:
     return Applicability(True)
 
 
-def adapter_applicability(factory: Any) -> Applicability:
-    """What the adapter class tells: it hands out a transformer or a denoiser, and samples in
-    more than one step."""
+def adapter_applicability(factory: Any, *, unet_too: bool = False) -> Applicability:
+    """What the adapter class tells (``vdmbench validate``): it hands out a transformer
+    (``transformer()``; with ``unet_too``, a denoiser will do) and samples in more than one
+    step."""
     from baselines.steps import one_step_adapter
 
-    if not (callable(getattr(factory, "transformer", None))
-            or callable(getattr(factory, "denoiser", None))):
-        return Applicability(False, "its adapter hands out neither a transformer nor a denoiser")
+    if not callable(getattr(factory, "transformer", None)) and not (
+            unet_too and callable(getattr(factory, "denoiser", None))):
+        return Applicability(False, f"{NOT_A_TRANSFORMER}; the adapter hands out no "
+                                    f"transformer (it has no transformer() method)")
     if one_step_adapter(factory):
         return Applicability(False, "its adapter samples in one step: there is no later step "
                                     "to reuse a cache in")

@@ -92,7 +92,7 @@ class PyramidAttentionBroadcast(AcrossStepsAttentionTransform):
 
     @classmethod
     def applies_to_adapter(cls, factory: Any) -> Applicability:
-        verdict = adapter_applicability(factory)
+        verdict = adapter_applicability(factory, unet_too=True)
         return verdict if not verdict else super().applies_to_adapter(factory)
 
     def applies_to(self, generator: Any) -> Applicability:

@@ -194,14 +194,29 @@ def test_cache_transform_on_tiny_transformers(samplers: dict[str, TinySampler],
 
 
 def test_unet_models_are_refused() -> None:
+    """A loaded UNet model (no ``transformer()``), and an adapter whose ``transformer()`` is not
+    a diffusers ``CacheMixin``, are refused when applied."""
     from vdmbench.catalog import MODELS
 
     gen = MODELS.get("synth-t2v").load("t", None, {}, "cpu")
+    unet = gen.denoiser().unet
+
+    class UNetAsTransformer:
+        steps = 4
+
+        def transformer(self) -> Any:
+            return unet
+
     for name in ("firstblockcache", "fastercache", "taylorseer", "magcache"):
         (t,) = make_transforms([TransformSpec(name=name, options={})], model="t")
+        assert not t.applies_to_adapter(type(gen))
         with pytest.raises(UnsupportedError, match=r"only to transformer models \(CacheMixin"):
             with t.apply(gen, model="t"):
                 pass
+        with pytest.raises(UnsupportedError, match="its denoiser is a VideoCrafter2UNet"):
+            with t.apply(UNetAsTransformer(), model="t"):
+                pass
+    assert not unet._forward_pre_hooks  # noqa: SLF001
 
 
 def test_options_are_validated() -> None:

@@ -95,6 +95,8 @@ def test_synth_dit_suite_small_run(tmp_path: Path) -> None:
 
 
 def test_cache_transform_on_a_unet_model_exits_2(tmp_path: Path) -> None:
+    """Refused by ``validate`` and by ``run`` before any model loads: the UNet adapters hand out
+    no transformer."""
     suite = _small_suite(tmp_path, models=[
         {"name": "unet", "adapter": "synth-t2v", "steps": 2,
          "transforms": [{"name": "firstblockcache", "options": {"threshold": 0.1}}]}])
@@ -102,8 +104,10 @@ def test_cache_transform_on_a_unet_model_exits_2(tmp_path: Path) -> None:
     data["reference_model"] = "unet"
     data["metrics"] = [{"name": "psnr"}]
     suite.write_text(yaml.safe_dump(data, sort_keys=False))
-    res = CliRunner().invoke(main, ["run", str(suite), "--out", str(tmp_path / "o"),
-                                    "--limit", "1", "--quiet"])
-    assert res.exit_code == 2, res.output
-    assert "transformer models (CacheMixin" in res.output
-    assert "VideoCrafter2UNet" in res.output
+    for args in (["validate", str(suite)],
+                 ["run", str(suite), "--out", str(tmp_path / "o"), "--limit", "2", "--quiet"]):
+        res = CliRunner().invoke(main, args)
+        assert res.exit_code == 2, res.output
+        assert "transformer models (CacheMixin" in res.output
+        assert "transform 'firstblockcache' does not apply to adapter 'synth-t2v'" in res.output
+    assert not (tmp_path / "o").exists()
