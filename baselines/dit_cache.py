@@ -10,7 +10,8 @@ hooks, their decisions and their state are diffusers'. What is ours:
   model, ``synth-dit-t2v``). An adapter without that method (every UNet adapter) is refused by
   ``vdmbench validate``, a module that is not a ``CacheMixin`` when the model is loaded:
   diffusers' cache hooks attach only to transformer models.
-- **when a trajectory starts**: diffusers' pipelines never reset the hooks' state between calls,
+- **when a trajectory starts**: diffusers' pipelines reset the hooks' state when a call ends
+  (``maybe_free_model_hooks``), but a sampler of ours or a batch made in several calls does not,
   so :class:`TrajectoryTracker` (a forward pre-hook on the transformer) resets it
   (``_reset_stateful_cache``) whenever the transformer's ``timestep`` input goes *up* or the
   ``hidden_states`` shape changes — every new video or batch — and keeps the cache context the

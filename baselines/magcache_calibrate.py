@@ -7,7 +7,8 @@ store the magnitude ratios as data.
 diffusers' ``MagCacheConfig(calibrate=True)`` computes every block, and after each step appends
 ``mean(‖r_t‖ / ‖r_{t−1}‖)`` of the transformer's residual ``r`` (output of the last block minus
 input of the first) to its state. We enable it with ``num_inference_steps = steps + 1`` (so the
-hook never reaches its end-of-run reset), generate each video alone and read the ratios of every
+hook never reaches its end-of-run reset), generate each video alone and read, after every
+transformer call (diffusers' pipelines reset the hooks when a call ends), the ratios of every
 cache context the pipeline used (``cond``, ``uncond`` or ``cond_uncond``) from the hook's state;
 the file stores their mean over videos and contexts (``ratios``, one per step) with the per-video
 lists, the adapter name, the weights' sha256 (the ``magcache`` transform refuses ratios of other
@@ -31,16 +32,17 @@ from vdmbench.errors import UnsupportedError, VdmbenchError
 from vdmbench.generation import GenerationRequest
 
 
-def _leader_states(transformer: Any) -> list[list[float]]:
+def _context_ratios(transformer: Any) -> dict[str, list[float]]:
+    """The calibration ratios recorded so far, per cache context."""
     from diffusers.hooks.mag_cache import _MAG_CACHE_LEADER_BLOCK_HOOK
 
-    out = []
+    out: dict[str, list[float]] = {}
     for m in transformer.modules():
         reg = getattr(m, "_diffusers_hook", None)
         hook = reg.get_hook(_MAG_CACHE_LEADER_BLOCK_HOOK) if reg is not None else None
         if hook is not None:
-            for state in hook.state_manager._state_cache.values():  # noqa: SLF001
-                out.append([float(v) for v in state.calibration_ratios])
+            for name, state in hook.state_manager._state_cache.items():  # noqa: SLF001
+                out[name] = [float(v) for v in state.calibration_ratios]
     return out
 
 
@@ -58,17 +60,24 @@ def calibrate(generator: Any, requests: Sequence[GenerationRequest], steps: int
                                "(CacheMixin) to calibrate")
     undo, _ = attach_cache(transformer, lambda _t: MagCacheConfig(
         calibrate=True, num_inference_steps=steps + 1))
+    # diffusers' pipelines reset the hooks at the end of a call (maybe_free_model_hooks): keep
+    # what each transformer call leaves recorded
+    seen: dict[str, list[float]] = {}
+    handle = transformer.register_forward_hook(
+        lambda _m, _a, _o: seen.update(_context_ratios(transformer)))
     out: list[list[float]] = []
     try:
         for r in requests:
             reset_cache_state(transformer)
+            seen.clear()
             generator.generate([r])
-            got = _leader_states(transformer)
+            got = list(seen.values())
             if not got or any(len(g) != steps for g in got):
                 raise UnsupportedError(f"magcache calibration: expected {steps} ratios per "
                                        f"context, got {[len(g) for g in got]}")
             out += got
     finally:
+        handle.remove()
         undo()
     return out
 
