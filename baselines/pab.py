@@ -19,6 +19,13 @@ the adapter's ``DenoiserSpec.timestep(σ)`` (SVD-style UNets take ¼·ln σ, so 
 call in progress. diffusers' hooks count attention *calls* (a Heun step makes two, a CFG batch
 one); their state is reset whenever a new video or batch starts (:class:`~baselines.steps.
 StepTracker`). An empty ``sigma_range`` (``lo == hi``) or every ``*_every`` at 1 is the identity.
+
+On a video diffusion transformer (a diffusers ``CacheMixin``: Wan, CogVideoX, LTX, the
+``synth-dit-t2v`` model) ``pab`` is diffusers' own transformer path instead:
+``transformer.enable_cache(PyramidAttentionBroadcastConfig(...))`` with diffusers' default block
+identifiers (each block's self-attention is "spatial", its cross-attention "cross"), the skip range
+``timestep_range`` in the transformer's own timestep units (``sigma_range`` is for UNets) and the
+trajectory reset and restore of :mod:`baselines.dit_cache`.
 """
 
 from __future__ import annotations
@@ -27,8 +34,16 @@ from typing import Any
 
 import torch
 
+from baselines.dit_cache import (
+    attach_cache,
+    cache_applicability,
+    is_cache_model,
+    pab_config,
+    transformer_of,
+)
 from baselines.pab_config import PABConfig
 from baselines.steps import AcrossStepsAttentionTransform, StepTracker, attention_modules
+from vdmbench.acceleration import NO_DENOISER, Applicability, denoiser_of
 
 SPATIAL = (r"(?<!temporal_)transformer_blocks\.\d+\.attn1$",)
 TEMPORAL = (r"temporal_transformer_blocks\.\d+\.attn[12]$",)
@@ -37,9 +52,25 @@ HOOK = "pyramid_attention_broadcast"
 
 
 class PyramidAttentionBroadcast(PABConfig, AcrossStepsAttentionTransform):
-    """``pab``: diffusers' Pyramid Attention Broadcast hooks on the UNet's attention layers."""
+    """``pab``: diffusers' Pyramid Attention Broadcast hooks on the UNet's attention layers, or
+    on a transformer through its ``enable_cache``."""
+
+    def applies_to(self, generator: Any) -> Applicability:
+        module = transformer_of(generator)
+        if module is not None and is_cache_model(module):
+            return cache_applicability(generator)
+        spec = denoiser_of(generator)
+        if spec is None:
+            return Applicability(False, NO_DENOISER)
+        return self.applies_to_denoiser(generator, spec)
 
     def _attach(self, generator: Any) -> tuple[Any, dict[str, Any]]:
+        module = transformer_of(generator)
+        if module is not None and is_cache_model(module):
+            return attach_cache(module, lambda tracker: pab_config(self.options, tracker))
+        return self._attach_unet(generator)
+
+    def _attach_unet(self, generator: Any) -> tuple[Any, dict[str, Any]]:
         from diffusers import PyramidAttentionBroadcastConfig, apply_pyramid_attention_broadcast
         from diffusers.hooks import HookRegistry
 

@@ -52,6 +52,15 @@ def hands_out_denoiser(factory: Any) -> bool:
     return callable(getattr(factory, "denoiser", None))
 
 
+def hands_out_transformer(factory: Any) -> bool:
+    """Whether an adapter class may hand out a video diffusion transformer: its (config's)
+    ``has_transformer`` where it declares one, else whether it has a ``transformer`` method."""
+    declared = getattr(factory, "has_transformer", None)
+    if declared is not None:
+        return bool(declared)
+    return callable(getattr(factory, "transformer", None))
+
+
 @dataclass(frozen=True)
 class Applicability:
     """Whether a transform applies to a generator; ``reason`` says why not. Truthy when it

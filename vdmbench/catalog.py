@@ -25,13 +25,17 @@ MODELS.add("synth-i2v", "vdmbench.models.synth_i2v:SynthI2VAdapter",
            "the synthetic world's tiny I2V teacher (SVD architecture, pixel space) or a student",
            config="vdmbench.models.synth_i2v_config:SynthI2VConfig")
 MODELS.add("synth-latent-i2v", "vdmbench.models.synth_latent_i2v:SynthLatentI2VAdapter",
-           "the latent synthetic world's I2V teacher (temporal VAE + SVD-architecture UNet); "
-           "the VAE is shipped, the teacher not yet: give a folder trained with "
+           "the latent synthetic world's I2V teacher (temporal VAE + SVD-architecture UNet "
+           "on 8x32x32 videos' latents), shipped; or a student / a folder trained with "
            "vdmbench.synth.train_latent_i2v",
            config="vdmbench.models.synth_latent_i2v_config:SynthLatentI2VConfig")
 MODELS.add("synth-t2v", "vdmbench.models.synth_t2v:SynthT2VAdapter",
            "the synthetic world's tiny T2V teacher (VideoCrafter2 UNet, pixel space)",
            config="vdmbench.models.synth_t2v_config:SynthT2VConfig")
+MODELS.add("synth-dit-t2v", "vdmbench.models.synth_dit:SynthDiTT2VAdapter",
+           "a tiny random video DiT (diffusers WanTransformer3DModel, flow matching, pixel "
+           "space 8x16x16) on SynthMotion captions: for the DiT cache methods on CPU",
+           config="vdmbench.models.synth_dit_config:SynthDiTT2VConfig")
 MODELS.add("svd", "vdmbench.models.svd:SVDAdapter",
            "Stable Video Diffusion (img2vid / img2vid-xt) from a local diffusers directory",
            config="vdmbench.models.svd_config:SVDConfig")
@@ -156,8 +160,24 @@ TRANSFORMS.add("deepcache", "baselines.deepcache:DeepCache",
                "DeepCache: reuse the UNet's deep features between full steps (interval, branch)",
                config="baselines.deepcache_config:DeepCacheConfig")
 TRANSFORMS.add("pab", "baselines.pab:PyramidAttentionBroadcast",
-               "Pyramid Attention Broadcast (diffusers hooks): reuse attention outputs over steps",
+               "Pyramid Attention Broadcast (diffusers hooks): reuse attention outputs over steps "
+               "(UNets, and DiTs through enable_cache)",
                config="baselines.pab_config:PABConfig")
+TRANSFORMS.add("firstblockcache", "baselines.dit_cache:FirstBlockCache",
+               "First Block Cache (diffusers, DiTs): skip the other blocks while the first "
+               "block's residual barely changes",
+               config="baselines.dit_cache:FirstBlockCache")
+TRANSFORMS.add("fastercache", "baselines.dit_cache:FasterCache",
+               "FasterCache (diffusers, DiTs): extrapolated attention reuse, CFG uncond "
+               "approximated from cond",
+               config="baselines.dit_cache:FasterCache")
+TRANSFORMS.add("taylorseer", "baselines.dit_cache:TaylorSeer",
+               "TaylorSeer (diffusers, DiTs): blocks' outputs predicted by a Taylor series "
+               "between full steps",
+               config="baselines.dit_cache:TaylorSeer")
+TRANSFORMS.add("magcache", "baselines.dit_cache:MagCache",
+               "MagCache (diffusers, DiTs): skip steps by calibrated residual magnitude ratios",
+               config="baselines.dit_cache:MagCache")
 TRANSFORMS.add("tgate", "baselines.tgate:TGate",
                "T-GATE: cross-attention reused after a gate step, self-attention every k steps",
                config="baselines.tgate_config:TGateConfig")

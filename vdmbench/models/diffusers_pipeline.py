@@ -21,6 +21,8 @@ recording wrappers on its modules and replays what they were called with: ``text
 (``vae.encode``/``vae.decode``) and ``denoise`` (the ``unet``/``transformer`` calls of one step:
 all of them over ``steps``, CFG included). ``denoiser()`` hands out the denoiser where its
 convention is known (:data:`DENOISER_CONVENTIONS`: SVD); elsewhere transforms that need it refuse.
+``transformer()`` hands out a DiT pipeline's ``transformer`` for the transforms that need only
+that module (diffusers' cache methods, ``pab``).
 """
 
 from __future__ import annotations
@@ -220,6 +222,13 @@ class DiffusersAdapter(DiffusersConfig):
                          "call_kwargs": o.call_kwargs, "variant": o.variant,
                          "origin": self.origin})
         return self._card
+
+    def transformer(self) -> Any:
+        """The pipeline's ``transformer`` component (video DiTs: Wan, CogVideoX, LTX,
+        HunyuanVideo), or None: what diffusers' cache transforms (``baselines/dit_cache.py``)
+        hook, where no denoiser convention is known."""
+        module = self.pipe.components.get("transformer")
+        return module if isinstance(module, torch.nn.Module) else None
 
     def denoiser(self) -> Any:
         """The denoiser with its convention (:data:`DENOISER_CONVENTIONS`); UnsupportedError

@@ -149,6 +149,8 @@ class DiffusersConfig:
     #: ``denoiser()`` answers for the pipelines of :data:`DENOISER_CONVENTIONS` (None for
     #: others; :meth:`check` refuses transforms that need it there)
     has_denoiser: ClassVar[bool] = True
+    #: a DiT pipeline hands out its ``transformer`` (the cache transforms check the loaded one)
+    has_transformer: ClassVar[bool] = True
 
     @classmethod
     def check(cls, spec: Any, options: DiffusersOptions, suite: Any) -> None:

@@ -1,0 +1,107 @@
+"""The registered ``synth-dit-t2v`` adapter: the tiny random video DiT of
+:mod:`vdmbench.models.synth_dit_pipeline` behind the adapter protocol. Its ``transformer()`` is
+what diffusers' cache transforms hook (``baselines/dit_cache.py``); ``denoiser()`` hands out
+:class:`~vdmbench.models.synth_dit_denoiser.SynthDiTDenoiser`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from typing import Any
+
+import torch
+
+from vdmbench.errors import ConfigError, InvalidRequestError
+from vdmbench.generation import GenerationRequest, ModelCard
+from vdmbench.models.synth_dit_config import SynthDiTT2VConfig, SynthDiTT2VOptions
+from vdmbench.models.synth_dit_denoiser import SynthDiTDenoiser
+from vdmbench.models.synth_dit_pipeline import ADAPTER_NAME, SynthDiTPipeline, load_pipeline
+from vdmbench.video import Video, from_unit_float
+
+
+class SynthDiTT2VAdapter(SynthDiTT2VConfig):
+    """Registered ``synth-dit-t2v``. ``weights``: a model directory (None = the shipped random
+    model, ``vdmbench/assets/synth_dit_t2v``). Requests must ask for the model's shape
+    (``sampler.json``: 8×16×16) and carry a prompt."""
+
+    def __init__(self, name: str, pipe: SynthDiTPipeline, options: SynthDiTT2VOptions, steps: int,
+                 dtype: str, sha256: str, weights: str | None = None) -> None:
+        self.name, self.pipe, self.options = name, pipe, options
+        self.steps, self.dtype, self.weights, self._sha = steps, dtype, weights, sha256
+
+    @classmethod
+    def load(cls, name: str, weights: str | None, options: Any, device: str,
+             steps: int | None = None, dtype: str = "float32") -> SynthDiTT2VAdapter:
+        """A model directory (None = the shipped one); float32 only."""
+        if dtype != "float32":
+            raise ConfigError(f"synth-dit-t2v runs in float32 only, not {dtype}", field="dtype")
+        pipe, folder, sha = load_pipeline(weights, device)
+        opts = options if isinstance(options, cls.Options) else cls.Options.model_validate(
+            options or {})
+        return cls(name, pipe, opts, steps or pipe.sampler.steps, dtype, sha,
+                   None if weights is None else str(folder.resolve()))
+
+    @classmethod
+    def teacher(cls, weights: str | None, device: str = "cpu", *, frames: int | None = None,
+                options: Any = None, dtype: str = "float32") -> SynthDiTDenoiser:
+        """The denoiser of a model directory; ``frames`` must be None or the model's own."""
+        adapter = cls.load(ADAPTER_NAME, weights, options, device, dtype=dtype)
+        s = adapter.pipe.sampler
+        if frames is not None and frames != s.frames:
+            raise ConfigError(f"synth-dit-t2v makes {s.frames}-frame clips (its sampler.json), "
+                              f"not {frames}", field="data.frames")
+        return adapter.denoiser()
+
+    def transformer(self) -> Any:
+        """The ``WanTransformer3DModel`` (a diffusers ``CacheMixin``)."""
+        return self.pipe.transformer
+
+    def denoiser(self) -> SynthDiTDenoiser:
+        return SynthDiTDenoiser(self.pipe, str(self.pipe.device), weights=self.weights,
+                                guidance_scale=self.options.guidance_scale)
+
+    def _check(self, r: GenerationRequest) -> None:
+        s = self.pipe.sampler
+        if r.prompt is None:
+            raise InvalidRequestError(f"request {r.id}: synth-dit-t2v needs a text prompt")
+        if (r.frames, r.height, r.width) != (s.frames, s.height, s.width):
+            raise InvalidRequestError(
+                f"request {r.id}: synth-dit-t2v generates {s.frames}×{s.height}×{s.width} "
+                f"videos, asked for {r.frames}×{r.height}×{r.width}")
+
+    def _scale(self) -> float:
+        g = self.options.guidance_scale
+        return self.pipe.sampler.guidance_scale if g is None else g
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Video]:
+        """One trajectory per call, all requests batched (each from its own seed)."""
+        for r in requests:
+            self._check(r)
+        if not requests:
+            return []
+        frames = self.pipe.generate([r.prompt or "" for r in requests],
+                                    [r.seed for r in requests], self.steps, self._scale())
+        return [Video(frames[i], r.fps) for i, r in enumerate(requests)]
+
+    def describe(self) -> ModelCard:
+        s = self.pipe.sampler
+        params = {"transformer": sum(p.numel() for p in self.pipe.transformer.parameters()),
+                  "text_encoder": sum(p.numel() for p in self.pipe.text_encoder.parameters())}
+        return ModelCard(name=self.name, adapter=ADAPTER_NAME, params=params, dtype=self.dtype,
+                         steps=self.steps, frames=s.frames, height=s.height, width=s.width,
+                         weights_sha256=self._sha, cfg=self._scale() != 1.0,
+                         sampler={**asdict(s), "guidance_scale": self._scale(),
+                                  "solver": "flow-match-euler", "steps": self.steps})
+
+    def components(self, request: GenerationRequest) -> dict[str, Callable[[], object]]:
+        self._check(request)
+        pipe = self.pipe
+        cond = pipe.encode([request.prompt or ""])
+        uncond = pipe.encode([""]) if self._scale() != 1.0 else None
+        x = pipe.noise([request.seed])
+        t = torch.tensor(1000.0)
+        return {
+            "text_encode": lambda: pipe.encode([request.prompt or ""]),
+            "denoise": lambda: pipe.velocity(x, t, cond, uncond, self._scale()),
+            "decode": lambda: from_unit_float(x.clamp(-1, 1).permute(0, 2, 3, 4, 1)),
+        }
