@@ -2,8 +2,9 @@
 of the transformer's block compute each one still does.
 
 Loads every model entry of the suite (default ``suites/synth_dit_t2v.yaml``: the 8-step
-``synth-dit-t2v``, fewer steps, and each cache method at 2-3 settings) with its transforms applied
-as ``vdmbench run`` does, then times one whole video (batch 1, the suite's first request) per
+``synth-dit-t2v``, fewer steps, each cache method at 2-3 settings, and the depth-pruned VDMini-DiT
+students, whose ``weights`` are student directories) with its transforms applied as ``vdmbench
+run`` does, then times one whole video (batch 1, the suite's first request) per
 entry with :func:`vdmbench.timing.time_interleaved`: ``--rounds`` rounds, every entry once per
 round in suite order (A/B/A/B…), so machine load hits every entry alike; the speed-up against the
 reference is the median of the per-round ratios with its 95% order-statistics interval.
@@ -97,6 +98,9 @@ def main() -> None:
                                                 for t in spec.transforms)
             else:
                 describe[spec.name] = f"{spec.steps} steps"
+            if spec.weights:  # a student directory: say which and how deep
+                describe[spec.name] += (f"; {Path(spec.weights).name} "
+                                        f"({len(transformer.blocks)} blocks)")
 
             def video(g: Any = gen) -> object:
                 return g.generate([request])

@@ -21,8 +21,8 @@ from vdmbench.video import Video, from_unit_float
 
 class SynthDiTT2VAdapter(SynthDiTT2VConfig):
     """Registered ``synth-dit-t2v``. ``weights``: a model directory (None = the shipped random
-    model, ``vdmbench/assets/synth_dit_t2v``). Requests must ask for the model's shape
-    (``sampler.json``: 8×16×16) and carry a prompt."""
+    model, ``vdmbench/assets/synth_dit_t2v``) or a student directory (``vdmbench compress``).
+    Requests must ask for the model's shape (``sampler.json``: 8×16×16) and carry a prompt."""
 
     def __init__(self, name: str, pipe: SynthDiTPipeline, options: SynthDiTT2VOptions, steps: int,
                  dtype: str, sha256: str, weights: str | None = None) -> None:
@@ -32,14 +32,16 @@ class SynthDiTT2VAdapter(SynthDiTT2VConfig):
     @classmethod
     def load(cls, name: str, weights: str | None, options: Any, device: str,
              steps: int | None = None, dtype: str = "float32") -> SynthDiTT2VAdapter:
-        """A model directory (None = the shipped one); float32 only."""
+        """A model directory (None = the shipped one) or a student directory of it
+        (``compression.json``: a depth-pruned transformer on the teacher's other parts); float32
+        only."""
         if dtype != "float32":
             raise ConfigError(f"synth-dit-t2v runs in float32 only, not {dtype}", field="dtype")
-        pipe, folder, sha = load_pipeline(weights, device)
+        pipe, res, sha = load_pipeline(weights, device)
         opts = options if isinstance(options, cls.Options) else cls.Options.model_validate(
             options or {})
         return cls(name, pipe, opts, steps or pipe.sampler.steps, dtype, sha,
-                   None if weights is None else str(folder.resolve()))
+                   None if weights is None else str(res.chain[0]))
 
     @classmethod
     def teacher(cls, weights: str | None, device: str = "cpu", *, frames: int | None = None,

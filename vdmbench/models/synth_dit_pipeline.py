@@ -37,16 +37,26 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from vdmbench.errors import ConfigError, WeightsNotFoundError
-from vdmbench.models.student_dir import read_json
+from vdmbench.models.student_dir import (
+    ResolvedModel,
+    load_student_transformer,
+    read_json,
+    walk_chain,
+)
 from vdmbench.models.synth_t2v_pipeline import CaptionEncoder, synthmotion_vocabulary
-from vdmbench.paths import expand_path, sha256_tree
+from vdmbench.paths import sha256_tree
 from vdmbench.video import from_unit_float
 
 ADAPTER_NAME = "synth-dit-t2v"
 ASSET_DIR = Path(__file__).resolve().parent.parent / "assets" / "synth_dit_t2v"
+#: part → the file whose presence in a directory says that directory provides the part
+PARTS = {"transformer": "transformer/config.json", "text_encoder": "text_encoder.json",
+         "sampler": "sampler.json"}
 _LAYOUT = ("a synth-dit-t2v model directory holds transformer/ (save_pretrained), "
            "text_encoder.safetensors, text_encoder.json and sampler.json (build one with python "
-           "-m vdmbench.models.synth_dit_pipeline --out DIR)")
+           "-m vdmbench.models.synth_dit_pipeline --out DIR); a student directory (vdmbench "
+           "compress) holds transformer/ and a compression.json whose base_weights names the "
+           "rest")
 
 
 @dataclass(frozen=True)
@@ -172,14 +182,18 @@ def save_model_dir(out: Path, transformer: Any, text_encoder: CaptionEncoder,
     (out / "sampler.json").write_text(json.dumps(asdict(sampler), indent=1))
 
 
-def model_dir(weights: str | Path | None) -> Path:
-    """The model directory ``weights`` names (None = the shipped one)."""
-    if weights is None:
-        return ASSET_DIR
-    path = expand_path(weights, "synth-dit-t2v weights")
-    if not path.is_dir():
-        raise WeightsNotFoundError(f"synth-dit-t2v: {path} is not a directory ({_LAYOUT})")
-    return path
+def resolve_model_dir(weights: str | Path | None) -> ResolvedModel:
+    """Where each part of ``weights`` comes from: a model directory (None = the shipped one) or
+    a student directory (``compression.json``, its ``base_weights`` chain followed by
+    :func:`~vdmbench.models.student_dir.walk_chain`: a depth-pruned student provides
+    ``transformer/``, its teacher the caption encoder and ``sampler.json``)."""
+    sources, chain, cls = walk_chain(weights, ASSET_DIR, ADAPTER_NAME, PARTS, _LAYOUT,
+                                     denoiser="transformer")
+    missing = [rel for part, rel in PARTS.items() if part not in sources]
+    if missing:
+        raise WeightsNotFoundError(f"synth-dit-t2v: {chain[-1] / missing[0]} not found (looked "
+                                   f"in {', '.join(map(str, chain))}; {_LAYOUT})")
+    return ResolvedModel(sources, sources["sampler"] / "sampler.json", chain, cls)
 
 
 def _require(path: Path) -> Path:
@@ -189,27 +203,40 @@ def _require(path: Path) -> Path:
 
 
 def load_pipeline(weights: str | Path | None = None, device: str = "cpu"
-                  ) -> tuple[SynthDiTPipeline, Path, str]:
-    """(pipeline, its directory, sha256 of the directory's files); the transformer is frozen."""
+                  ) -> tuple[SynthDiTPipeline, ResolvedModel, str]:
+    """(pipeline, where its parts came from, sha256 of the weights read: the directory's tree
+    hash, or for a student its chain's); the transformer is frozen. A student's transformer is
+    loaded by its ``classes.transformer`` target (:func:`load_student_transformer`)."""
     from diffusers import WanTransformer3DModel
 
-    folder = model_dir(weights)
-    _require(folder / "transformer" / "diffusion_pytorch_model.safetensors")
-    transformer = WanTransformer3DModel.from_pretrained(folder / "transformer")
-    tcfg = read_json(_require(folder / "text_encoder.json"), "synth-dit-t2v text encoder")
+    res = resolve_model_dir(weights)
+    tr_dir = res.sources["transformer"] / "transformer"
+    _require(tr_dir / "diffusion_pytorch_model.safetensors")
+    if res.unet_class:
+        transformer = load_student_transformer(tr_dir, res.unet_class,
+                                               res.sources["transformer"] / "compression.json")
+    else:
+        transformer = WanTransformer3DModel.from_pretrained(tr_dir)
+    if not isinstance(transformer, WanTransformer3DModel):
+        raise ConfigError(f"synth-dit-t2v: the transformer at {tr_dir} is a "
+                          f"{type(transformer).__name__}, not a WanTransformer3DModel",
+                          file=str(tr_dir / "config.json"))
+    te_dir = res.sources["text_encoder"]
+    tcfg = read_json(_require(te_dir / "text_encoder.json"), "synth-dit-t2v text encoder")
     te = CaptionEncoder(tcfg["vocab"], tcfg["dim"], tcfg["layers"], tcfg["heads"],
                         tcfg["max_tokens"])
-    te.load_state_dict(load_file(str(_require(folder / "text_encoder.safetensors"))), strict=True)
+    te.load_state_dict(load_file(str(_require(te_dir / "text_encoder.safetensors"))), strict=True)
     try:
-        sampler = DiTSamplerConfig(**read_json(_require(folder / "sampler.json"),
+        sampler = DiTSamplerConfig(**read_json(_require(res.sampler_file),
                                                "synth-dit-t2v sampler settings"))
     except TypeError as e:
-        raise ConfigError(f"synth-dit-t2v: {folder / 'sampler.json'}: {e}",
-                          file=str(folder / "sampler.json")) from None
-    sha = sha256_tree(folder, ("*.json", "*.safetensors"))
-    pipe = SynthDiTPipeline(transformer.requires_grad_(False), te.requires_grad_(False), sampler,
-                            device)
-    return pipe, folder, sha
+        raise ConfigError(f"synth-dit-t2v: {res.sampler_file}: {e}",
+                          file=str(res.sampler_file)) from None
+    sha = (sha256_tree(res.chain[0], ("*.json", "*.safetensors")) if len(res.chain) == 1
+           else res.weights_sha256())
+    pipe = SynthDiTPipeline(transformer.eval().requires_grad_(False), te.requires_grad_(False),
+                            sampler, device)
+    return pipe, res, sha
 
 
 def main(argv: Sequence[str] | None = None) -> None:
