@@ -1,8 +1,9 @@
-"""The shipped teacher, student and extractors reproduce the committed reference leaderboard.
+"""The shipped teachers, students and extractors reproduce the committed reference leaderboards.
 
-Runs ``suites/synth_i2v.yaml`` from scratch on the CPU and compares every quality number with
-the committed records under ``results/reference/synth_i2v/``: exactly where the torch version
-and the thread count are the reference's recorded ones (same code, same weights, same seeds ⇒
+Runs each reference suite (``suites/synth_sfv.yaml``, the embedded default, and
+``suites/synth_i2v.yaml``, the 8-step pixel suite) from scratch on the CPU and compares every
+quality number with the committed records under ``results/reference/<suite>/``: exactly where
+the torch version and the thread count are the reference's recorded ones (same code, same weights, same seeds ⇒
 same numbers), otherwise to :data:`RTOL` — a tolerance above the spread measured across the
 torch versions pip installs (see :data:`MEASURED`). Timings are not compared (they are
 measurements, not results).
@@ -21,7 +22,9 @@ from vdmbench.cli import main
 from vdmbench.leaderboard import load_records
 
 ROOT = Path(__file__).resolve().parents[2]
-REFERENCE = ROOT / "results" / "reference" / "synth_i2v"
+REFERENCES = ROOT / "results" / "reference"
+#: the suites whose reference runs are committed (``results/reference/<name>/``)
+SUITES = ("synth_sfv", "synth_i2v")
 
 
 #: largest relative difference of any quality number from the committed reference (torch
@@ -47,10 +50,13 @@ def _quality(records: list[dict]) -> dict[str, dict[str, float]]:
             for r in records}
 
 
-@pytest.mark.slow  # the whole default suite (over 25 minutes on a loaded 2-core machine); .ci/run
-@pytest.mark.skipif(not REFERENCE.is_dir(), reason="no committed reference run")
-def test_default_suite_reproduces_reference(tmp_path: Path, monkeypatch) -> None:
-    ref = load_records(REFERENCE)
+@pytest.mark.slow  # whole suites (synth_i2v: over 25 minutes on a loaded 2-core machine); .ci/run
+@pytest.mark.parametrize("suite", SUITES)
+def test_reference_suite_reproduces_reference(suite: str, tmp_path: Path, monkeypatch) -> None:
+    reference = REFERENCES / suite
+    if not reference.is_dir():
+        pytest.skip(f"no committed reference run of {suite}")
+    ref = load_records(reference)
     (threads,) = {r["environment"]["cpu_threads"] for r in ref}
     if (os.cpu_count() or 1) < threads:
         pytest.skip(f"the reference was made with {threads} CPU threads; this machine has fewer "
@@ -59,12 +65,12 @@ def test_default_suite_reproduces_reference(tmp_path: Path, monkeypatch) -> None
     before = torch.get_num_threads()
     torch.set_num_threads(threads)  # other test modules pin 1 thread for speed
     try:
-        result = CliRunner().invoke(main, ["run", "suites/synth_i2v.yaml", "--out",
+        result = CliRunner().invoke(main, ["run", f"suites/{suite}.yaml", "--out",
                                            str(tmp_path), "--quiet"])
     finally:
         torch.set_num_threads(before)
     assert result.exit_code == 0, result.output
-    mine = load_records(tmp_path / "synth_i2v")
+    mine = load_records(tmp_path / suite)
     assert [r["model"]["card"]["weights_sha256"] for r in mine] == \
         [r["model"]["card"]["weights_sha256"] for r in ref], "shipped weights changed"
     if _same_environment(ref[0]["environment"], threads):
