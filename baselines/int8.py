@@ -28,7 +28,7 @@ def _torchao() -> Any:
     try:
         import torchao.quantization as q
     except ImportError as e:
-        raise UnsupportedError("transform 'int8' needs torchao: pip install 'vdmbench[baselines]'"
+        raise UnsupportedError("transform 'int8' needs torchao: pip install 'torchao>=0.18'"
                                f" ({e})") from None
     return q
 

@@ -5,11 +5,12 @@ its options (:mod:`vdmbench.registry`,
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+import importlib.util
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from vdmbench.acceleration import Transform
+from vdmbench.acceleration import Applicability, Transform
 
 
 class Int8Options(BaseModel):
@@ -26,3 +27,12 @@ class Int8Config(Transform):
 
     name: ClassVar[str] = "int8"
     Options: ClassVar[type[BaseModel]] = Int8Options
+
+    @classmethod
+    def applies_to_adapter(cls, factory: Any) -> Applicability:
+        """Refused before any model loads where torchao is not installed (found, not imported)."""
+        if importlib.util.find_spec("torchao") is None:
+            return Applicability(False, "it needs torchao, which is not installed: "
+                                        "pip install 'torchao>=0.18'")
+        return super().applies_to_adapter(factory)
+

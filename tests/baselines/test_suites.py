@@ -118,3 +118,22 @@ def test_deepcache_branch_beyond_the_unet_is_refused(tmp_path: Path) -> None:
     assert res.exit_code == 2, res.output
     assert "model entry 'deep': transform 'deepcache'" in res.output
     assert "branch 2 needs more than the UNet's 2 down blocks" in res.output
+
+
+def test_int8_without_torchao_is_refused_before_any_model_loads(tmp_path: Path,
+                                                                monkeypatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "torchao" else real(name, *a))
+    suite = _small(tmp_path, "synth_i2v_baselines.yaml", models=[
+        {"name": "teacher-8step", "adapter": "synth-i2v", "steps": 2},
+        {"name": "q", "adapter": "synth-i2v", "steps": 2, "transforms": [{"name": "int8"}]}],
+        metrics=[{"name": "psnr"}])
+    res = CliRunner().invoke(main, ["validate", str(suite)])
+    assert res.exit_code == 2, res.output
+    assert "model entry 'q': transform 'int8' does not apply" in res.output, res.output
+    assert "torchao" in res.output
+    monkeypatch.setattr(importlib.util, "find_spec", real)
+    assert CliRunner().invoke(main, ["validate", str(suite)]).exit_code == 0
