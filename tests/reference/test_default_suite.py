@@ -4,9 +4,9 @@ Runs each reference suite (``suites/synth_sfv.yaml``, the embedded default, and
 ``suites/synth_i2v.yaml``, the 8-step pixel suite) from scratch on the CPU and compares every
 quality number with the committed records under ``results/reference/<suite>/``: exactly where
 the torch version and the thread count are the reference's recorded ones (same code, same
-weights, same seeds ⇒ same numbers), otherwise to :data:`RTOL` — a tolerance above the spread measured across the
-torch versions pip installs (see :data:`MEASURED`). Timings are not compared (they are
-measurements, not results).
+weights, same seeds ⇒ same numbers), otherwise to :data:`RTOL` — a tolerance above the spread
+measured across the torch versions pip installs (see :data:`MEASURED`). Timings are not compared
+(they are measurements, not results).
 """
 
 from __future__ import annotations
