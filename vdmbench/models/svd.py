@@ -343,11 +343,5 @@ class SFVAdapter(SFVConfig, SVDAdapter):
     step to σ = 0 equals the v-prediction's denoised estimate ``c_skip·x + c_out·F``.
     """
 
-
-
-    @classmethod
-    def _check_unet_source(cls, name: str, sources: dict[str, ComponentSource]) -> None:
-        return None
-
     def _schedule_kwargs(self) -> dict[str, Any]:
         return {"sigmas": [float(self.options.sigma), 0.0]}  # type: ignore[attr-defined]

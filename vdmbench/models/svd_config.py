@@ -128,3 +128,8 @@ class SFVConfig(SVDConfig):
                               f"model samples in one UNet forward; steps must be 1 (or left "
                               f"out), got {steps}")
         return 1
+
+    @classmethod
+    def _check_unet_source(cls, name: str, sources: dict[str, ComponentSource]) -> None:
+        """``sfv`` evaluates one-step UNets: nothing to refuse."""
+        return None
