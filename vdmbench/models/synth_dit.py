@@ -5,24 +5,27 @@ what diffusers' cache transforms hook (``baselines/dit_cache.py``); ``denoiser()
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
 import torch
 
-from vdmbench.errors import ConfigError, InvalidRequestError
+from vdmbench.errors import ConfigError
 from vdmbench.generation import GenerationRequest, ModelCard
 from vdmbench.models.synth_dit_config import SynthDiTT2VConfig, SynthDiTT2VOptions
 from vdmbench.models.synth_dit_denoiser import SynthDiTDenoiser
 from vdmbench.models.synth_dit_pipeline import ADAPTER_NAME, SynthDiTPipeline, load_pipeline
-from vdmbench.video import Video, from_unit_float
+from vdmbench.models.synth_t2v import PromptedSynthGeneration
+from vdmbench.video import from_unit_float
 
 
-class SynthDiTT2VAdapter(SynthDiTT2VConfig):
+class SynthDiTT2VAdapter(PromptedSynthGeneration, SynthDiTT2VConfig):
     """Registered ``synth-dit-t2v``. ``weights``: a model directory (None = the shipped random
     model, ``vdmbench/assets/synth_dit_t2v``) or a student directory (``vdmbench compress``).
     Requests must ask for the model's shape (``sampler.json``: 8×16×16) and carry a prompt."""
+
+    adapter_label = "synth-dit-t2v"
 
     def __init__(self, name: str, pipe: SynthDiTPipeline, options: SynthDiTT2VOptions, steps: int,
                  dtype: str, sha256: str, weights: str | None = None) -> None:
@@ -61,29 +64,6 @@ class SynthDiTT2VAdapter(SynthDiTT2VConfig):
     def denoiser(self) -> SynthDiTDenoiser:
         return SynthDiTDenoiser(self.pipe, str(self.pipe.device), weights=self.weights,
                                 guidance_scale=self.options.guidance_scale)
-
-    def _check(self, r: GenerationRequest) -> None:
-        s = self.pipe.sampler
-        if r.prompt is None:
-            raise InvalidRequestError(f"request {r.id}: synth-dit-t2v needs a text prompt")
-        if (r.frames, r.height, r.width) != (s.frames, s.height, s.width):
-            raise InvalidRequestError(
-                f"request {r.id}: synth-dit-t2v generates {s.frames}×{s.height}×{s.width} "
-                f"videos, asked for {r.frames}×{r.height}×{r.width}")
-
-    def _scale(self) -> float:
-        g = self.options.guidance_scale
-        return self.pipe.sampler.guidance_scale if g is None else g
-
-    def generate(self, requests: Sequence[GenerationRequest]) -> list[Video]:
-        """One trajectory per call, all requests batched (each from its own seed)."""
-        for r in requests:
-            self._check(r)
-        if not requests:
-            return []
-        frames = self.pipe.generate([r.prompt or "" for r in requests],
-                                    [r.seed for r in requests], self.steps, self._scale())
-        return [Video(frames[i], r.fps) for i, r in enumerate(requests)]
 
     def describe(self) -> ModelCard:
         s = self.pipe.sampler

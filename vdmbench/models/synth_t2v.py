@@ -24,10 +24,46 @@ from vdmbench.paths import expand_path
 from vdmbench.video import Video, from_unit_float
 
 
-class SynthT2VAdapter(SynthT2VConfig):
+class PromptedSynthGeneration:
+    """Request checks and batched generation shared by the synthetic text-to-video adapters
+    (``synth-t2v``, ``synth-dit-t2v``): each request carries a prompt and asks for the model's
+    own shape (``pipe.sampler``: frames, height, width); one trajectory per call, every request
+    from its own seed. Needs ``adapter_label``, ``pipe``, ``options.guidance_scale``, ``steps``."""
+
+    adapter_label: str = ""
+    pipe: Any
+    options: Any
+    steps: int
+
+    def _check(self, r: GenerationRequest) -> None:
+        s = self.pipe.sampler
+        if r.prompt is None:
+            raise InvalidRequestError(f"request {r.id}: {self.adapter_label} needs a text prompt")
+        if (r.frames, r.height, r.width) != (s.frames, s.height, s.width):
+            raise InvalidRequestError(
+                f"request {r.id}: {self.adapter_label} generates {s.frames}×{s.height}×{s.width} "
+                f"videos, asked for {r.frames}×{r.height}×{r.width}")
+
+    def _scale(self) -> float:
+        g = self.options.guidance_scale
+        return self.pipe.sampler.guidance_scale if g is None else g
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Video]:
+        for r in requests:
+            self._check(r)
+        if not requests:
+            return []
+        frames = self.pipe.generate([r.prompt or "" for r in requests],
+                                    [r.seed for r in requests], self.steps, self._scale())
+        return [Video(frames[i], r.fps) for i, r in enumerate(requests)]
+
+
+class SynthT2VAdapter(PromptedSynthGeneration, SynthT2VConfig):
     """Registered ``synth-t2v`` adapter. ``weights``: a model directory (default: the shipped
     teacher) or a student directory (``vdmbench compress --model synth-t2v``). Requests must
     ask for the trained shape (``sampler.json``) and carry a prompt."""
+
+    adapter_label = "synth-t2v"
 
     def __init__(self, name: str, pipe: SynthT2VPipeline, options: SynthT2VOptions, steps: int,
                  dtype: str, resolved: ResolvedModel, weights: str | None = None) -> None:
@@ -66,28 +102,6 @@ class SynthT2VAdapter(SynthT2VConfig):
         this adapter's guidance scale."""
         return SynthT2VDenoiser(self.pipe, str(self.pipe.device), weights=self.weights,
                                 guidance_scale=self.options.guidance_scale)
-
-    def _check(self, r: GenerationRequest) -> None:
-        s = self.pipe.sampler
-        if r.prompt is None:
-            raise InvalidRequestError(f"request {r.id}: synth-t2v needs a text prompt")
-        if (r.frames, r.height, r.width) != (s.frames, s.height, s.width):
-            raise InvalidRequestError(
-                f"request {r.id}: synth-t2v generates {s.frames}×{s.height}×{s.width} videos, "
-                f"asked for {r.frames}×{r.height}×{r.width}")
-
-    def _scale(self) -> float:
-        g = self.options.guidance_scale
-        return self.pipe.sampler.guidance_scale if g is None else g
-
-    def generate(self, requests: Sequence[GenerationRequest]) -> list[Video]:
-        for r in requests:
-            self._check(r)
-        if not requests:
-            return []
-        frames = self.pipe.generate([r.prompt or "" for r in requests],
-                                    [r.seed for r in requests], self.steps, self._scale())
-        return [Video(frames[i], r.fps) for i, r in enumerate(requests)]
 
     def describe(self) -> ModelCard:
         s = self.pipe.sampler
