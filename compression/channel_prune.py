@@ -60,6 +60,7 @@ from vdmbench.models.pruned_unet import (
     sync_width_attrs,
     unet_params,
 )
+from vdmbench.paths import link_path
 from vdmbench.records import atomic_write_text
 
 STUDENT_FORMAT = "vdmbench-student-1"
@@ -208,7 +209,7 @@ def save_channel_student(out_dir: str | os.PathLike[str], unet: nn.Module, *, ba
         "format": STUDENT_FORMAT,
         "method": "channel",
         "base_model": base_model,
-        "base_weights": base_weights,
+        "base_weights": link_path(base_weights, out),
         "base_weights_sha256": base_weights_sha256,
         "classes": {"unet": f"vdmbench.models.pruned_unet:{CLASS_NAME}"},
         "unet_class": spec["base_class"],

@@ -46,6 +46,7 @@ from compression.recipe import RECIPE_DIR, DataSpec, TrainSpec, load_recipe
 from vdmbench.acceleration import Compressor
 from vdmbench.diffusion.denoiser import DenoiserSpec, state_hash
 from vdmbench.errors import ConfigError, UnsupportedError
+from vdmbench.paths import link_path
 from vdmbench.records import atomic_write_text
 
 METHOD = "sfv"
@@ -277,7 +278,7 @@ def save_sfv_student(out_dir: Path, generator: nn.Module, teacher: DenoiserSpec,
         "format": STUDENT_FORMAT,
         "method": METHOD,
         "base_model": teacher.name,
-        "base_weights": teacher.weights,
+        "base_weights": link_path(teacher.weights, out_dir),
         "base_weights_sha256": teacher_sha,
         "teacher": {"model": teacher.name, "weights": teacher.weights,
                     "unet_sha256": teacher_sha},

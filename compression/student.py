@@ -42,6 +42,7 @@ from vdmbench.models.pruned_dit import is_transformer
 from vdmbench.models.unets import (
     VDMiniUNetSpatioTemporalConditionModel,
 )
+from vdmbench.paths import link_path
 
 STUDENT_FORMAT = "vdmbench-student-1"
 
@@ -177,7 +178,7 @@ def save_student(out_dir: str | os.PathLike[str], unet: nn.Module, plan: DepthPl
         "format": STUDENT_FORMAT,
         "base_model": base_model,
         "base_weights_sha256": base_weights_sha256,
-        "base_weights": base_weights,
+        "base_weights": link_path(base_weights, out),
         "plan": plan.to_dict(),
         "recipe_sha256": recipe_sha256,
         "kernel_backend": kernel_backend,

@@ -27,6 +27,23 @@ def expand_path(value: str | os.PathLike[str], what: str) -> Path:
     return Path(_ENV.sub(repl, str(value))).expanduser()
 
 
+def link_path(target: str | None, from_dir: str | os.PathLike[str]) -> str | None:
+    """How a file written in ``from_dir`` should name the directory ``target`` (a
+    ``compression.json``'s ``base_weights``): relative to ``from_dir`` when the two share a
+    directory below the filesystem root (a student and its base moved or cloned together keep
+    loading), else absolute. None stays None; a path naming ``${VAR}`` is kept as given."""
+    if target is None:
+        return None
+    if _ENV.search(target):
+        return target
+    dest = Path(target).expanduser().resolve()
+    here = Path(from_dir).expanduser().resolve()
+    common = Path(os.path.commonpath([dest, here]))
+    if common == Path(common.anchor):
+        return str(dest)
+    return os.path.relpath(dest, here)
+
+
 def require_file(path: str | os.PathLike[str], what: str, hint: str = "") -> Path:
     """Return the expanded path if it is a file, else raise :class:`WeightsNotFoundError`
     saying which component (``what``) is missing, where it was looked for, and ``hint``."""

@@ -87,7 +87,7 @@ def test_student_loads_in_the_sfv_adapter_samples_in_one_step_and_compresses_fur
     _compress(_args(svd_dir, folder, cache, out, 3))
     meta = json.loads((out / "compression.json").read_text())
     assert (meta["method"], meta["base_model"], meta["train_steps"]) == ("sfv", "svd", 3)
-    assert meta["base_weights"] == str(svd_dir.resolve())
+    assert (out / meta["base_weights"]).resolve() == svd_dir.resolve()  # relative to out
     assert meta["teacher"]["model"] == "svd" and meta["sampler"]["adapter"] == "sfv"
     assert (meta["data"]["dataset"], meta["data"]["clips"], meta["data"]["clips_seen"]) == \
         ("videofolder", 9, 6)  # 3 steps × batch 2 of the folder's 9 good clips
