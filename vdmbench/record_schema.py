@@ -119,6 +119,7 @@ class SuiteSection(_Closed):
     task: Literal["i2v", "t2v"]
     reference_model: str
     teacher_model: str
+    matched_speed_model: str | None = None
 
 
 class Record(_Closed):

@@ -119,6 +119,9 @@ class Suite(_Strict):
         None, description="the model speed-ups are relative to (default: the first)")
     teacher_model: str | None = Field(
         None, description="the model fidelity metrics compare against (default: reference_model)")
+    matched_speed_model: str | None = Field(
+        None, description="the model whose per-video speed-up the leaderboard's matched-speed "
+                          "table matches (default: the first student without transforms)")
     output: str | None = Field(
         None, description="sub-folder of the output directory (default: the suite name)")
     batch_size: int = Field(8, gt=0, description="videos per generate() call")
@@ -146,7 +149,7 @@ class Suite(_Strict):
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
             raise ValueError(f"duplicate model names: {', '.join(dup)}")
-        for field in ("reference_model", "teacher_model"):
+        for field in ("reference_model", "teacher_model", "matched_speed_model"):
             value = getattr(self, field)
             if value is not None and value not in names:
                 raise ValueError(f"{field} '{value}' is not one of the suite's models: "
@@ -169,8 +172,10 @@ class Suite(_Strict):
         return next(m for m in self.models if m.name == name)
 
     def content_hash(self) -> str:
-        """sha256 of the validated suite as canonical JSON."""
-        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        """sha256 of the validated suite as canonical JSON, without ``matched_speed_model``
+        (it chooses a view of the results, not the results: runs keep their identity)."""
+        blob = json.dumps(self.model_dump(mode="json", exclude={"matched_speed_model"}),
+                          sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()
 
 

@@ -7,17 +7,22 @@ Written next to the leaderboard for every run whose reference model was timed
   first metric) against per-video latency; each **method** is one marker and a line through its
   settings; the Pareto front (no other point is both faster and better) is drawn dashed;
 - a ``## Matched speed`` section appended to ``leaderboard.md``: for each method, the setting
-  whose per-video speed-up is nearest to the student's (within ±15%, else "—"), side by side on
+  whose per-video speed-up is nearest to the target's (within ±15%, else "—"), side by side on
   every metric.
 
 A record's method comes from its model entry: the reference model's weights with no transforms
 is ``steps`` (the teacher at fewer steps, through the teacher itself); other weights are a
 student, named by its weights folder; transforms are appended by name (``synth-i2v-vdmini`` +
 ``deepcache`` = ``synth-i2v-vdmini+deepcache``). The student of the matched-speed table is the
-first student entry without transforms (at the reference's steps where there is one).
+suite's ``matched_speed_model`` where it names one (a one-step suite names its compressed model:
+the first student there is the teacher sampled in one step), else the first student entry
+without transforms (at the reference's steps where there is one).
 
-Both leave out noisy speed-ups and metric values marked under-sampled (fewer samples than the
-metric's protocol asks, e.g. a ``--limit`` run): such numbers do not compare across runs.
+Both leave out metric values marked under-sampled (fewer samples than the metric's protocol
+asks, e.g. a ``--limit`` run): such numbers do not compare across runs. The Pareto plot leaves
+out noisy speed-ups (a front drawn through them would move from run to run); the matched-speed
+table keeps them, printed with their 95% interval and ``†`` (on a shared CPU most intervals are
+wider than ±10%, and a table of dashes says nothing).
 """
 
 from __future__ import annotations
@@ -43,6 +48,9 @@ class Point:
     transforms: list[str]
     student: bool
     metrics: dict[str, float] = field(default_factory=dict)
+    noisy: bool = False  # its speed-up's 95% interval is wider than the run's noise threshold
+    interval: tuple[float, float] | None = None  # that interval, for interleaved timings
+    matched_to: str | None = None  # the run's suite's matched_speed_model
 
 
 def _per_video_s(rec: dict[str, Any]) -> float | None:
@@ -50,16 +58,19 @@ def _per_video_s(rec: dict[str, Any]) -> float | None:
     return None if pv is None else float(pv["median_s"])
 
 
-def _speedup(rec: dict[str, Any], ref_s: float, s: float) -> float | None:
-    """The per-video speed-up: the interleaved timing's median of per-round ratios (None when
-    it is marked noisy or invalid: such ratios stay out of these views), or for records timed
-    without rounds the ratio of medians."""
+def _speedup(rec: dict[str, Any], ref_s: float, s: float
+             ) -> tuple[float, bool, tuple[float, float] | None] | None:
+    """The per-video speed-up, whether it is marked noisy, and its 95% interval: the
+    interleaved timing's median of per-round ratios (None when marked invalid), or for records
+    timed without rounds the ratio of medians (no interval)."""
     su = ((rec.get("speed") or {}).get("speedup") or {}).get("per_video")
     if su is None:
-        return ref_s / s
-    if su.get("noisy") or not su.get("valid", True) or su.get("median") is None:
+        return ref_s / s, False, None
+    if not su.get("valid", True) or su.get("median") is None:
         return None
-    return float(su["median"])
+    ci = su.get("ci95")
+    interval = (float(ci[0]), float(ci[1])) if ci and None not in ci else None
+    return float(su["median"]), bool(su.get("noisy")), interval
 
 
 def _complete(m: dict[str, Any]) -> bool:
@@ -72,8 +83,8 @@ def _complete(m: dict[str, Any]) -> bool:
 def points_of(records: list[dict[str, Any]]) -> tuple[list[Point], dict[str, bool]]:
     """The points of the latest run whose reference model was timed, and each metric's
     direction (``higher_is_better``). Empty when no such run. Models whose speed-up is marked
-    noisy (or invalid) are left out (docs/harness.md, "Speed"), and so are metric values marked
-    under-sampled (the record's ``undersampled``)."""
+    invalid are left out, noisy ones flagged (``Point.noisy``; docs/harness.md, "Speed"), and
+    metric values marked under-sampled (the record's ``undersampled``) left out."""
     runs: dict[str, list[dict[str, Any]]] = {}
     for rec in records:
         runs.setdefault(rec["run_id"], []).append(rec)
@@ -88,9 +99,10 @@ def points_of(records: list[dict[str, Any]]) -> tuple[list[Point], dict[str, boo
         points, directions = [], {}
         for rec in recs:
             s = _per_video_s(rec)
-            speedup = None if not s else _speedup(rec, ref_s, s)
-            if not s or speedup is None:
+            timed = None if not s else _speedup(rec, ref_s, s)
+            if not s or timed is None:
                 continue
+            speedup, noisy, interval = timed
             card, spec = rec["model"]["card"], rec["model"].get("spec") or {}
             student = card["weights_sha256"] != ref_sha
             transforms = [t["name"] for t in card.get("transforms") or []]
@@ -103,7 +115,8 @@ def points_of(records: list[dict[str, Any]]) -> tuple[list[Point], dict[str, boo
                 if _complete(m):
                     metrics[name] = float(m["value"])
             points.append(Point(rec["model"]["name"], method, card.get("steps"), s * 1e3,
-                                speedup, transforms, student, metrics))
+                                speedup, transforms, student, metrics, noisy, interval,
+                                rec["suite"].get("matched_speed_model")))
         return points, directions
     return [], {}
 
@@ -129,8 +142,13 @@ def pareto_front(points: list[Point], metric: str, higher_is_better: bool) -> li
     return front
 
 
-def student_point(points: list[Point]) -> Point | None:
-    """The student of the matched-speed table (see the module docstring)."""
+def student_point(points: list[Point], name: str | None = None) -> Point | None:
+    """The target of the matched-speed table: the model ``name`` (default: the suite's
+    ``matched_speed_model``) if named (None if it was not timed), else the first student
+    without transforms (see the module docstring)."""
+    name = name or next((p.matched_to for p in points if p.matched_to), None)
+    if name is not None:
+        return next((p for p in points if p.model == name), None)
     plain = [p for p in points if p.student and not p.transforms]
     steps = max((p.steps or 0 for p in points if p.method == "steps"), default=None)
     return next((p for p in plain if p.steps == steps), plain[0] if plain else None)
@@ -155,23 +173,34 @@ def _fmt(v: float) -> str:
     return f"{v:.4g}" if abs(v) < 1000 else f"{v:.0f}"
 
 
+def _speedup_cell(p: Point, unit: str = "") -> str:
+    """``1.84 [1.65, 1.93]†``: the median, its 95% interval where timed in rounds, † if noisy."""
+    if p.interval is None:
+        return f"{p.speedup:.2f}{unit}"
+    lo, hi = p.interval
+    return f"{p.speedup:.2f}{unit} [{lo:.2f}, {hi:.2f}]" + ("†" if p.noisy else "")
+
+
 def matched_table_markdown(points: list[Point], directions: dict[str, bool],
-                           tolerance: float = TOLERANCE) -> str:
-    """The ``## Matched speed`` section (empty string when there is no student)."""
-    target = student_point(points)
+                           tolerance: float = TOLERANCE, target_name: str | None = None) -> str:
+    """The ``## Matched speed`` section (empty string when there is no target: no student, or
+    ``target_name`` not timed)."""
+    target = student_point(points, target_name)
     if target is None:
         return ""
     names = list(directions)
     head = ["method", "setting", "steps", "speed-up (×)"] + [
         f"{n} {'↑' if directions[n] else '↓'}" for n in names]
     lines = [f"## Matched speed\n\nEach method's setting nearest to {target.model}'s per-video "
-             f"speed-up ({target.speedup:.2f}×), within ±{tolerance:.0%} (else —).\n",
+             f"speed-up ({_speedup_cell(target, '×')}), within ±{tolerance:.0%} (else —)"
+             + (". † noisy: its 95% interval reaches beyond the run's noise threshold (the "
+                "match is uncertain)" if any(p.noisy for p in points) else "") + ".\n",
              "| " + " | ".join(head) + " |", "|---|---|---:|---:|" + "---:|" * len(names)]
 
     def row(method: str, p: Point | None) -> str:
         if p is None:
             return "| " + " | ".join([method, "—", "—", "—"] + ["—"] * len(names)) + " |"
-        cells = [method, p.model, str(p.steps), f"{p.speedup:.2f}"] + [
+        cells = [method, p.model, str(p.steps), _speedup_cell(p)] + [
             _fmt(p.metrics[n]) if n in p.metrics else "—" for n in names]
         return "| " + " | ".join(cells) + " |"
 
@@ -231,7 +260,8 @@ def write_tradeoff(root: Path, records: list[dict[str, Any]], title: str = "",
     if not points or chosen is None:
         return out
     png = root / PARETO_PLOT
-    if write_pareto_plot(points, chosen, directions[chosen], png, title):
+    if write_pareto_plot([p for p in points if not p.noisy], chosen, directions[chosen], png,
+                         title):
         out["pareto"] = png
     section = matched_table_markdown(points, directions)
     md = root / LEADERBOARD_TABLES["md"]

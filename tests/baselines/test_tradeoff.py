@@ -67,12 +67,39 @@ def test_write_tradeoff_appends_the_table_and_draws_the_plot(tmp_path: Path) -> 
     assert write_tradeoff(tmp_path / "none", untimed) == {}
 
 
-def test_interleaved_speedups_are_used_and_noisy_ones_left_out() -> None:
-    recs = [dict(r) for r in RECORDS[:3]]
-    recs[1] = {**recs[1], "speed": {"per_video": {"median_s": 0.5}, "speedup": {"per_video": {
-        "median": 1.8, "noisy": False, "valid": True}}}}
-    recs[2] = {**recs[2], "speed": {"per_video": {"median_s": 0.52}, "speedup": {"per_video": {
-        "median": 1.9, "noisy": True, "valid": True}}}}
-    by = {p.model: p for p in points_of(recs)[0]}
+def _interleaved(rec: dict[str, Any], median: float, lo: float, hi: float, *, noisy: bool,
+                 valid: bool = True) -> dict[str, Any]:
+    return {**rec, "speed": {**rec["speed"], "speedup": {"per_video": {
+        "median": median, "ci95": [lo, hi], "noisy": noisy, "valid": valid}}}}
+
+
+def test_interleaved_speedups_are_used_noisy_ones_marked_invalid_ones_left_out(tmp_path: Path
+                                                                             ) -> None:
+    recs = [dict(r) for r in RECORDS[:4]]
+    recs[1] = _interleaved(recs[1], 1.8, 1.75, 1.85, noisy=False)
+    recs[2] = _interleaved(recs[2], 1.9, 1.5, 2.3, noisy=True)
+    recs[3] = _interleaved(recs[3], 4.0, 3.0, 5.0, noisy=True, valid=False)
+    points, directions = points_of(recs)
+    by = {p.model: p for p in points}
     assert by["vdmini"].speedup == 1.8  # the median of per-round ratios, not 1.0 / 0.5
-    assert "steps-4" not in by  # noisy: not in the Pareto or matched-speed views
+    assert by["steps-4"].noisy and not by["vdmini"].noisy and "steps-2" not in by
+    md = matched_table_markdown(points, directions)
+    assert "| steps | steps-4 | 4 | 1.90 [1.50, 2.30]† | 80 | 0.9 |" in md  # kept, marked
+    assert "(1.80× [1.75, 1.85])" in md and "† noisy" in md
+    (tmp_path / "leaderboard.md").write_text("# board\n")
+    write_tradeoff(tmp_path, recs)
+    assert "steps-4" in (tmp_path / "leaderboard.md").read_text()
+
+
+def test_the_suite_names_the_matched_speed_target() -> None:
+    recs = [{**r, "suite": {**r["suite"], "matched_speed_model": "dc-4"}} for r in RECORDS]
+    points, directions = points_of(recs)
+    by = {p.model: p for p in points}
+    assert student_point(points) is by["dc-4"]  # not the first student (vdmini)
+    md = matched_table_markdown(points, directions)
+    assert "nearest to dc-4's per-video speed-up (2.22×)" in md
+    # within 15% of 2.22×: steps-4 (1.92×) and vdmini (2.00×); pab (1.11×) is not
+    assert "| steps | steps-4 | 4 | 1.92 |" in md and "| x-vdmini | vdmini | 8 | 2.00 |" in md
+    assert "| pab | — |" in md
+    assert student_point(points, "nowhere") is None  # named but not timed: no table
+    assert matched_table_markdown(points, directions, target_name="nowhere") == ""

@@ -84,6 +84,7 @@ def _assert_close(a: Path, b: Path) -> None:
     assert worst <= WEIGHT_ATOL, worst
 
 
+@pytest.mark.slow  # five `vdmbench compress` processes (≈ 70 s on 2 cores); CI's slow step runs it
 def test_two_processes_equal_one_with_the_same_global_batch(tmp_path: Path) -> None:
     recipe = _recipe(tmp_path)
     _compress(recipe, tmp_path / "one", 1, 4, grad_accum=2)
