@@ -19,12 +19,23 @@ from vdmbench.record_schema import ModelCard
 from vdmbench.video import Video, check_video, video_sha256
 
 __all__ = ["DTYPES", "AdapterFactory", "GenerationRequest", "ModelCard", "VideoGenerator",
-           "request_seeds_sha256", "requests_to_json"]
+           "request_seeds_sha256", "requests_to_json", "torch_dtype"]
 
 #: the ``dtype`` names a suite's model entry (and a recipe's teacher) may give → torch dtypes;
 #: the one such map (adapters, pipelines, the distillation trainer, the latent cache)
 DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "float16": torch.float16,
                                   "bfloat16": torch.bfloat16}
+
+
+def torch_dtype(name: str, what: str) -> torch.dtype:
+    """The torch dtype named ``name``; an unknown name is a ``ConfigError`` naming ``what``
+    (e.g. ``"model 'teacher'"``) and the known names."""
+    if name not in DTYPES:
+        from vdmbench.errors import ConfigError
+
+        raise ConfigError(f"{what}: dtype {name!r} is not one of {', '.join(DTYPES)}",
+                          field="dtype")
+    return DTYPES[name]
 
 
 @dataclass(frozen=True, eq=False)

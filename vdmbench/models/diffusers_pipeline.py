@@ -40,7 +40,7 @@ from vdmbench.errors import (
     UnsupportedError,
     WeightsNotFoundError,
 )
-from vdmbench.generation import DTYPES, GenerationRequest, ModelCard
+from vdmbench.generation import GenerationRequest, ModelCard, torch_dtype
 from vdmbench.models.diffusers_pipeline_config import (
     DENOISER_CONVENTIONS,
     DiffusersConfig,
@@ -119,14 +119,12 @@ class DiffusersAdapter(DiffusersConfig):
              steps: int | None = None, dtype: str = "float32") -> DiffusersAdapter:
         if not isinstance(options, DiffusersOptions):
             options = DiffusersOptions.model_validate(options or {})
-        if dtype not in DTYPES:
-            raise ConfigError(f"model '{name}': dtype {dtype!r} is not one of "
-                              f"{', '.join(DTYPES)}")
+        dt = torch_dtype(dtype, f"model '{name}'")
         folder = pipeline_folder(weights, name)
         pipe_cls = pipeline_class(pipeline_class_name(folder))
         try:
             pipe = pipe_cls.from_pretrained(folder, local_files_only=True, use_safetensors=True,
-                                            variant=options.variant, torch_dtype=DTYPES[dtype])
+                                            variant=options.variant, torch_dtype=dt)
         except (OSError, ValueError) as e:
             raise WeightsNotFoundError(f"model '{name}': cannot load {pipe_cls.__name__} from "
                                        f"{folder} (offline, safetensors only, variant "

@@ -39,7 +39,7 @@ from typing import Any
 import torch
 
 from vdmbench.errors import ConfigError, InvalidRequestError, WeightsNotFoundError
-from vdmbench.generation import DTYPES, GenerationRequest, ModelCard
+from vdmbench.generation import GenerationRequest, ModelCard, torch_dtype
 from vdmbench.models.svd_components import (
     COMPONENTS,
     ComponentSource,
@@ -97,15 +97,12 @@ class SVDAdapter(SVDConfig):
         if not isinstance(options, cls.Options):
             options = cls.Options.model_validate(options or {})
         n_steps = cls._check_steps(steps, name)
-        if dtype not in DTYPES:
-            raise ConfigError(f"model '{name}': dtype {dtype!r} is not one of "
-                              f"{', '.join(DTYPES)}")
+        dt = torch_dtype(dtype, f"model '{name}'")
         from diffusers import StableVideoDiffusionPipeline
 
         sources = resolve_components(name, weights, options)
         cls._check_unet_source(name, sources)
-        torch_dtype = DTYPES[dtype]
-        parts = {k: load_source(s, torch_dtype, name) for k, s in sources.items()}
+        parts = {k: load_source(s, dt, name) for k, s in sources.items()}
         pipe = StableVideoDiffusionPipeline(**parts)
         pipe.to(device, silence_dtype_warnings=True)  # float16 on a CPU is supported here
         pipe.set_progress_bar_config(disable=True)
@@ -129,11 +126,9 @@ class SVDAdapter(SVDConfig):
                 f"nothing is downloaded")
         if not isinstance(options, cls.Options):
             options = cls.Options.model_validate(options or {})
-        if dtype not in DTYPES:
-            raise ConfigError(f"model '{cls.adapter_name}': dtype {dtype!r} is not one of "
-                              f"{', '.join(DTYPES)}")
+        dt = torch_dtype(dtype, f"model '{cls.adapter_name}'")
         name = cls.adapter_name
-        unet = load_component(name, weights, "unet", options, DTYPES[dtype]).to(device)
+        unet = load_component(name, weights, "unet", options, dt).to(device)
 
         def load_other(component: str) -> torch.nn.Module:
             return load_component(name, weights, component, options)

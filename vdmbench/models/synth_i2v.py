@@ -16,7 +16,7 @@ from diffusers import UNetSpatioTemporalConditionModel
 from pydantic import ValidationError
 
 from vdmbench.errors import ConfigError, VdmbenchError
-from vdmbench.generation import DTYPES, GenerationRequest, ModelCard
+from vdmbench.generation import GenerationRequest, ModelCard, torch_dtype
 from vdmbench.models.student_dir import ResolvedModel
 from vdmbench.models.synth_i2v_config import SynthI2VConfig, SynthI2VOptions
 from vdmbench.models.synth_i2v_denoiser import SynthI2VDenoiser
@@ -68,12 +68,10 @@ class SynthI2VAdapter(SynthI2VConfig):
                 opts = cls.Options.model_validate(options or {})
             except ValidationError as e:
                 raise ConfigError(f"model {name!r}: invalid options: {e}", field="options") from e
-        if dtype not in DTYPES:
-            raise ConfigError(f"model {name!r}: unknown dtype {dtype!r} "
-                              f"(known: {', '.join(DTYPES)})", field="dtype")
+        dt = torch_dtype(dtype, f"model {name!r}")
         if steps is not None and steps < 1:
             raise ConfigError(f"model {name!r}: steps must be ≥ 1, got {steps}", field="steps")
-        pipe, res = cls.load_pipeline(weights, device, DTYPES[dtype])
+        pipe, res = cls.load_pipeline(weights, device, dt)
         overrides = {k: v for k in cls.sampler_overrides if (v := getattr(opts, k)) is not None}
         pipe.sampler = replace(pipe.sampler, **overrides)
         s = pipe.sampler

@@ -23,7 +23,7 @@ from typing import Any
 
 from vdmbench.data.clips import ClipSource
 from vdmbench.errors import ConfigError
-from vdmbench.generation import DTYPES
+from vdmbench.generation import torch_dtype
 from vdmbench.suite import validate_model
 from vdmbench.training_data.cache import (
     DEFAULT_SHARD_CLIPS,
@@ -118,10 +118,9 @@ def attach(teacher: Any, data: TrainingDataSpec, cache_root: str | os.PathLike[s
         return _record(data, source="Gaussian latents (named explicitly)")
     if data.name == teacher.clip_dataset:
         return _record(data, source="the adapter's own clips")
-    if storage not in DTYPES:
-        raise ConfigError(f"cache dtype {storage!r} is not one of {', '.join(DTYPES)}")
+    dtype = torch_dtype(storage, "latent cache")
     src = source or training_source(data)
-    encoder = teacher.clip_encoder(data, DTYPES[storage])
+    encoder = teacher.clip_encoder(data, dtype)
     root = Path(cache_root) if cache_root is not None else default_cache_root()
     kw: dict[str, Any] = {"shard_clips": shard_clips, "max_bad_fraction": data.max_bad_fraction,
                           "world": world, "progress": progress}
