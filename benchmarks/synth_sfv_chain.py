@@ -11,7 +11,10 @@ Stages (recipes in ``compression/recipes/``; students in ``--out``, default
 2. ``synth-latent-vdmini``: the one-step student → VDMini-I2V (vdmini plan + ICMD, decoder cut +
    fine-tuning);
 3. controls of the one-step student at VDMini-I2V's budget: ``-unet-only``, ``-decoder-only``,
-   ``-channel`` (``--method channel``), ``-deep-first``.
+   ``-channel`` (``--method channel``), ``-deep-first``;
+4. the ablations of ``suites/synth_sfv_ablation.yaml``: ``-unet-only-noicmd`` (no ICMD),
+   ``-unet-deep-first`` (the deep-first UNet cut, decoder unchanged), ``-decoder-long`` (the
+   decoder cut fine-tuned 1000 steps) and ``-vdmini-long`` (VDMini-I2V with that decoder budget).
 
 A stage whose student directory holds ``compression.json`` is complete and skipped; an
 interrupted stage resumes from its checkpoints (``vdmbench compress`` resumes by default). Each
@@ -31,6 +34,8 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = ROOT / "compression" / "recipes"
@@ -52,7 +57,10 @@ class Stage:
 
     @property
     def has_vae_stage(self) -> bool:
-        return self.method == "vdmini" and self.name not in ("unet-only",)
+        """Whether its recipe cuts and fine-tunes the VAE decoder (``vae.enabled``)."""
+        if self.method != "vdmini":
+            return False
+        return bool((yaml.safe_load(self.recipe.read_text()).get("vae") or {}).get("enabled"))
 
 
 STAGES = (
@@ -62,6 +70,10 @@ STAGES = (
     Stage("decoder-only", "sfv"),
     Stage("channel", "sfv", "channel"),
     Stage("deep-first", "sfv"),
+    Stage("unet-only-noicmd", "sfv"),
+    Stage("unet-deep-first", "sfv"),
+    Stage("decoder-long", "sfv"),
+    Stage("vdmini-long", "sfv"),
 )
 
 

@@ -146,6 +146,7 @@ def test_caching_baseline_on_a_one_step_model_is_a_clear_error(
     sfv = next(m for m in suite["models"] if m["name"] == "sfv-1step")
     suite["models"] = [{**sfv, "name": "sfv-deepcache", "transforms": [{"name": "deepcache"}]}]
     suite["reference_model"] = suite["teacher_model"] = "sfv-deepcache"
+    suite.pop("matched_speed_model")  # it names a model this one-model suite does not have
     suite["metrics"] = [{"name": "temporal_flickering"}]
     path.write_text(yaml.safe_dump(suite, sort_keys=False))
     res = CliRunner().invoke(main, ["run", str(path), "--out", str(tmp_path / "r"), "--quiet"])
