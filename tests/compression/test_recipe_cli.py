@@ -11,7 +11,7 @@ from vdmbench.errors import ConfigError
 
 
 def test_shipped_recipes_validate():
-    for name in ("synth-i2v", "sfv", "random-svd"):
+    for name in ("synth-i2v", "sfv", "random-svd", "t2v-turbo-v2"):
         r = load_recipe(RECIPE_DIR / f"{name}.yaml")
         assert r.model == name and r.loss.lambda_icd == 0.1 and r.loss.lambda_mca == 1.0
 

@@ -12,6 +12,7 @@ from vdmbench.models.diffusers_pipeline import DiffusersAdapter
 from vdmbench.models.svd import SFVAdapter, SVDAdapter
 from vdmbench.models.synth_i2v import SynthI2VAdapter
 from vdmbench.models.synth_latent_i2v import SynthLatentI2VAdapter
+from vdmbench.models.t2v_turbo import T2VTurboAdapter
 
 
 def test_known_names_map_to_torch_dtypes() -> None:
@@ -20,7 +21,8 @@ def test_known_names_map_to_torch_dtypes() -> None:
 
 
 @pytest.mark.parametrize("adapter", [SynthI2VAdapter, SynthLatentI2VAdapter, SVDAdapter,
-                                     SFVAdapter, DiffusersAdapter], ids=lambda a: a.__name__)
+                                     SFVAdapter, DiffusersAdapter, T2VTurboAdapter],
+                         ids=lambda a: a.__name__)
 def test_an_unknown_dtype_is_refused_before_loading(adapter: type, tmp_path) -> None:
     missing = str(tmp_path / "no-such-weights")  # a dtype error must come before this one
     with pytest.raises(ConfigError) as e:

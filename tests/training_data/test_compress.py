@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import torch
 import yaml
 from click.testing import CliRunner
 from training_data_utils import t2v_denoiser
@@ -101,3 +102,42 @@ def test_videocrafter2_teacher_compresses_on_captioned_clips(folder: Path,
                    progress=False)
     d3 = json.loads((out / "compression.json").read_text())["data"]
     assert d3["clips_encoded"] == 9 and d3["cache_key"] != d1["cache_key"]
+
+
+def test_t2v_turbo_compresses_from_the_command_line(folder: Path, tmp_path: Path,
+                                                    monkeypatch) -> None:
+    """`vdmbench compress --model t2v-turbo-v2` (the adapter's ``teacher``): the loader of the
+    real checkpoint files (tested in tests/t2v; it needs open_clip) is replaced by the tiny
+    pipeline, everything after it is the command's own path."""
+    from vdmbench.models.t2v_turbo import T2VTurboAdapter
+    from vdmbench.models.t2v_turbo_pipeline import load_turbo_unet
+
+    tiny = t2v_denoiser()
+    loaded: list[tuple[str | None, str]] = []
+
+    def load(cls, name, weights, options, device, steps=None, dtype="float32"):  # noqa: ANN001, ANN202
+        loaded.append((weights, dtype))
+        opts = cls.Options.model_validate({**(options or {}), "frames": 4, "height": 16,
+                                           "width": 16})
+        return cls(name, tiny.pipe, opts, dtype, [])
+
+    monkeypatch.setattr(T2VTurboAdapter, "load", classmethod(load))
+    recipe = tmp_path / "turbo.yaml"
+    recipe.write_text(yaml.safe_dump({
+        "model": "t2v-turbo-v2", "plan": {"preset": "vdmini"}, "loss": {"lambda_mca": 0.0},
+        "train": {"max_steps": 1, "batch_size": 1, "ema_decay": None, "checkpoint_every": 5},
+        "data": {"frames": 4, "height": 16, "width": 16, "max_bad_fraction": 0.3}}))
+    weights = tmp_path / "turbo-weights"
+    out = tmp_path / "student"
+    res = CliRunner().invoke(compress_cmd, [
+        "--model", "t2v-turbo-v2", "--weights", str(weights), "--recipe", str(recipe),
+        "--dataset", "videofolder", "--dataset-option", f"root={folder}",
+        "--data-cache", str(tmp_path / "cache"), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert loaded == [(str(weights), "float32")]
+    meta = json.loads((out / "compression.json").read_text())
+    assert meta["base_model"] == "t2v-turbo-v2" and meta["data"]["dataset"] == "videofolder"
+    assert (out / meta["base_weights"]).resolve() == weights.resolve()
+    student = load_turbo_unet(out / "unet", torch.float32)  # as the adapter's `unet` option does
+    n = sum(p.numel() for p in student.parameters())
+    assert n < sum(p.numel() for p in tiny.pipe.unet.parameters())

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from vdmbench.errors import ConfigError, InvalidRequestError, WeightsNotFoundError
-from vdmbench.generation import DTYPES, GenerationRequest, ModelCard
+from vdmbench.generation import GenerationRequest, ModelCard, torch_dtype
 from vdmbench.models.lvdm_convert import read_state_dict
 from vdmbench.models.t2v_turbo_config import T2VTurboConfig, T2VTurboOptions
 from vdmbench.models.t2v_turbo_denoiser import T2VTurboDenoiser
@@ -44,6 +44,7 @@ class T2VTurboAdapter(T2VTurboConfig):
         opts = options if isinstance(options, cls.Options) else cls.Options.model_validate(
             options or {})
         steps = steps or 4
+        tdtype = torch_dtype(dtype, f"model '{name}'")
         if steps not in ALLOWED_STEPS:
             raise ConfigError(f"t2v-turbo-v2 samples in {', '.join(map(str, ALLOWED_STEPS))} "
                               f"steps, not {steps}", field="steps")
@@ -67,7 +68,6 @@ class T2VTurboAdapter(T2VTurboConfig):
         te_path = require_file(rel(opts.text_encoder), "t2v-turbo-v2 text encoder") \
             if opts.text_encoder else None
         import_open_clip()  # fail early, before reading gigabytes
-        tdtype = DTYPES[dtype]
         base = read_state_dict(base_path)
         vae = load_vae(base, str(base_path)).to(device, tdtype)
         if te_path is None:
@@ -86,6 +86,18 @@ class T2VTurboAdapter(T2VTurboConfig):
                                 motion_guidance=unet.motion_cond_proj is not None)
         files = [base_path, unet_path] + ([te_path] if te_path else [])
         return cls(name, pipe, opts, dtype, files)
+
+    @classmethod
+    def teacher(cls, weights: str | None, device: str = "cpu", *, frames: int | None = None,
+                options: Any = None, dtype: str = "float32") -> T2VTurboDenoiser:
+        """The teacher of ``vdmbench analyze`` / ``compress --model t2v-turbo-v2 --weights DIR``:
+        the pipeline loaded as for generation (its VAE and OpenCLIP text encoder encode the
+        training clips into the latent cache; its UNet is distilled), in T2V-Turbo's conventions;
+        clips of ``frames`` (default: the ``frames`` option) × ``height`` × ``width``."""
+        adapter = cls.load("t2v-turbo-v2", weights, options, device, dtype=dtype)
+        o = adapter.options
+        return T2VTurboDenoiser(adapter.pipe, str(adapter.pipe.device), frames=frames or o.frames,
+                                height=o.height, width=o.width, weights=weights)
 
     def denoiser(self) -> T2VTurboDenoiser:
         """The loaded pipeline's UNet with T2V-Turbo's conventions
